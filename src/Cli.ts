@@ -1,0 +1,61 @@
+/**
+ * The command line: flags, help, version, and how usage errors become exit 2.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Path from "@effect/platform/Path"
+import type * as Terminal from "@effect/platform/Terminal"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import pkg from "../package.json" with { type: "json" }
+import { ExitCode, run } from "./Program.js"
+
+export const VERSION: string = pkg.version
+
+class Exit extends Data.TaggedError("Exit")<{ readonly code: number }> {}
+
+const config = Options.text("config").pipe(
+  Options.withAlias("c"),
+  Options.withDescription("The configuration file (YAML); conf.d/*.yaml beside it is merged in."),
+  Options.withDefault("config.yaml")
+)
+const once = Options.boolean("once").pipe(Options.withDescription("Run one cycle, then exit (for cron or a Kubernetes CronJob)."))
+const dryRun = Options.boolean("dry-run").pipe(
+  Options.withDescription("Do everything but send: log what would be sent to the dashboard.")
+)
+const logFormat = Options.choice("log-format", ["text", "json"]).pipe(
+  Options.withDescription("Log line format."),
+  Options.withDefault("text" as const)
+)
+
+/** `argv` as process.argv: runtime, script, then the arguments. Resolves to the exit code. */
+export const cli = (
+  argv: ReadonlyArray<string>,
+  env: Record<string, string | undefined>
+): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Terminal.Terminal | HttpClient.HttpClient> => {
+  const command = Command.make("cloudmon-metrics-reporter", { config, once, dryRun, logFormat }, (opts) =>
+    run({
+      configFile: opts.config,
+      once: opts.once,
+      dryRun: opts.dryRun,
+      logFormat: opts.logFormat,
+      logLevelGiven: argv.some((a) => a === "--log-level" || a.startsWith("--log-level=")),
+      env,
+      version: VERSION
+    }).pipe(Effect.flatMap((code) => (code === ExitCode.Ok ? Effect.void : Effect.fail(new Exit({ code })))))
+  )
+  const runCommand = Command.run(command, { name: "cloudmon-metrics-reporter", version: VERSION })
+  return runCommand(argv).pipe(
+    Effect.as(ExitCode.Ok as number),
+    Effect.catchIf(
+      (e): e is Exit => e instanceof Exit,
+      (e) => Effect.succeed(e.code)
+    ),
+    // @effect/cli has already printed what was wrong with the command line.
+    Effect.catchIf(ValidationError.isValidationError, () => Effect.succeed(ExitCode.BadConfig as number)),
+    Effect.catchAll(() => Effect.succeed(ExitCode.BadConfig as number))
+  )
+}

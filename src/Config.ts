@@ -1,0 +1,456 @@
+/**
+ * Configuration: one YAML file, `conf.d/*.yaml` beside it (name order, deep
+ * merge), then `MP_*` environment variables (`__` nests). The merged tree is
+ * decoded once with Schema; every problem is reported with its path.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as YAML from "yaml"
+
+// ---------------------------------------------------------------------------
+// Schema
+// ---------------------------------------------------------------------------
+
+/**
+ * Services polled at once within a cycle. Each request is mostly waiting on the
+ * network, so this bounds sockets and memory more than CPU; see README.
+ */
+export const DEFAULT_CONCURRENCY = 32
+
+const show = (u: unknown): string => {
+  if (u === undefined) return "nothing"
+  if (u === null) return "null"
+  if (typeof u === "string") return JSON.stringify(u.length > 60 ? `${u.slice(0, 57)}...` : u)
+  if (Array.isArray(u)) return "a list"
+  if (typeof u === "object") return "a mapping"
+  return String(u)
+}
+
+/** A message that replaces Schema's own, for type and refinement failures alike. */
+const expected = (what: string, echo = true) => ({
+  message: (issue: ParseResult.ParseIssue) => ({
+    message: echo ? `expected ${what}, got ${show(issue.actual)}` : `expected ${what}`,
+    override: true
+  })
+})
+
+/** YAML numbers arrive as numbers, environment overrides as strings: accept both. */
+const NumberLike = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), Schema.Number, {
+  strict: true,
+  decode: (input, _, ast) => {
+    if (typeof input === "number") return ParseResult.succeed(input)
+    const n = input.trim() === "" ? Number.NaN : Number(input)
+    return Number.isFinite(n) ? ParseResult.succeed(n) : ParseResult.fail(new ParseResult.Type(ast, input))
+  },
+  encode: ParseResult.succeed
+})
+
+const PositiveSeconds = NumberLike.pipe(
+  Schema.filter((n) => Number.isFinite(n) && n > 0)
+).annotations(expected("a positive number of seconds"))
+
+const NonNegativeSeconds = NumberLike.pipe(
+  Schema.filter((n) => Number.isFinite(n) && n >= 0)
+).annotations(expected("a number of seconds, zero or more"))
+
+const PositiveInt = NumberLike.pipe(
+  Schema.filter((n) => Number.isInteger(n) && n > 0)
+).annotations(expected("a positive whole number"))
+
+const NonEmptyString = Schema.String.pipe(Schema.filter((s) => s.trim().length > 0)).annotations(
+  expected("a non-empty string")
+)
+
+const isHttpUrl = (s: string): boolean => {
+  try {
+    const url = new URL(s)
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
+  } catch {
+    return false
+  }
+}
+
+const HttpUrl = Schema.String.pipe(Schema.filter(isHttpUrl)).annotations(
+  expected("an http:// or https:// URL")
+)
+
+/** Never echoes its value, not even in a type error. */
+const Secret = Schema.Redacted(
+  Schema.String.pipe(Schema.filter((s) => s.length > 0)).annotations(expected("a non-empty string", false))
+).annotations(expected("a non-empty string", false))
+
+export const ServiceRef = Schema.Struct({
+  name: NonEmptyString,
+  environment: NonEmptyString
+})
+export type ServiceRef = typeof ServiceRef.Type
+
+export const DashboardType = Schema.Literal("generic").annotations(expected('"generic"'))
+
+const ConvertorSection = Schema.Struct({
+  url: HttpUrl,
+  timeout: Schema.optionalWith(PositiveSeconds, { default: () => 10 })
+})
+
+const DashboardSection = Schema.Struct({
+  type: Schema.optionalWith(DashboardType, { default: () => "generic" as const }),
+  url: HttpUrl,
+  secret: Schema.optional(Secret),
+  secret_file: Schema.optional(NonEmptyString),
+  timeout: Schema.optionalWith(PositiveSeconds, { default: () => 10 })
+})
+
+const WindowSection = Schema.Struct({
+  from: Schema.optionalWith(NonNegativeSeconds, { default: () => 300 }),
+  to: Schema.optionalWith(NonNegativeSeconds, { default: () => 120 })
+})
+
+const ReporterSection = Schema.Struct({
+  poll_interval: Schema.optionalWith(PositiveSeconds, { default: () => 60 }),
+  concurrency: Schema.optionalWith(PositiveInt, { default: () => DEFAULT_CONCURRENCY }),
+  window: Schema.optionalWith(WindowSection, { default: () => ({ from: 300, to: 120 }) }),
+  services: Schema.optionalWith(Schema.Array(ServiceRef), { default: () => [] })
+})
+
+/** The file format, as written by users (after merging). */
+export const ConfigFile = Schema.Struct({
+  convertor: ConvertorSection,
+  status_dashboard: DashboardSection,
+  reporter: Schema.optionalWith(ReporterSection, {
+    default: () => ({
+      poll_interval: 60,
+      concurrency: DEFAULT_CONCURRENCY,
+      window: { from: 300, to: 120 },
+      services: []
+    })
+  })
+})
+export type ConfigFile = typeof ConfigFile.Type
+
+/** Every key the program knows, for the unknown-key warnings. */
+const KNOWN_KEYS: Record<string, ReadonlyArray<string>> = {
+  "": ["convertor", "status_dashboard", "reporter"],
+  convertor: ["url", "timeout"],
+  status_dashboard: ["type", "url", "secret", "secret_file", "timeout"],
+  reporter: ["poll_interval", "concurrency", "window", "services"],
+  "reporter.window": ["from", "to"],
+  "reporter.services[]": ["name", "environment"]
+}
+
+// ---------------------------------------------------------------------------
+// The decoded configuration, as the program uses it
+// ---------------------------------------------------------------------------
+
+export interface ReporterConfig {
+  readonly source: string
+  readonly convertor: { readonly url: string; readonly timeout: Duration.Duration }
+  readonly dashboard: {
+    readonly type: "generic"
+    readonly url: string
+    readonly secret: Redacted.Redacted<string>
+    readonly timeout: Duration.Duration
+  }
+  readonly pollInterval: Duration.Duration
+  readonly concurrency: number
+  readonly window: { readonly from: Duration.Duration; readonly to: Duration.Duration }
+  readonly services: ReadonlyArray<ServiceRef>
+}
+
+export class AppConfig extends Context.Tag("reporter/AppConfig")<AppConfig, ReporterConfig>() {}
+
+/** Fails the start-up: exit code 2. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly file: string
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return this.problems.length === 1
+      ? `Configuration error in ${this.file}: ${this.problems[0]}`
+      : `Configuration errors in ${this.file}:\n  - ${this.problems.join("\n  - ")}`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reading and merging
+// ---------------------------------------------------------------------------
+
+type Tree = Record<string, unknown>
+
+const isTree = (u: unknown): u is Tree => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Later wins; mappings merge key by key, anything else (lists included) is replaced. */
+export const deepMerge = (base: Tree, over: Tree): Tree => {
+  const out: Tree = { ...base }
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key]
+    out[key] = isTree(prev) && isTree(value) ? deepMerge(prev, value) : value
+  }
+  return out
+}
+
+const ENV_PREFIX = "MP_"
+
+/**
+ * `MP_STATUS_DASHBOARD__SECRET=x` -> `{status_dashboard: {secret: "x"}}`.
+ * Values stay strings (numbers are parsed by the schema), except a value that
+ * starts with `[` or `{`, read as YAML so lists such as services can be set too.
+ */
+export const envOverrides = (env: Record<string, string | undefined>): Tree => {
+  let tree: Tree = {}
+  for (const name of Object.keys(env).sort()) {
+    const raw = env[name]
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue
+    const path = name.slice(ENV_PREFIX.length).toLowerCase().split("__")
+    if (path.some((p) => p === "")) continue
+    const trimmed = raw.trim()
+    let value: unknown = raw
+    if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
+      try {
+        value = YAML.parse(trimmed)
+      } catch {
+        value = raw
+      }
+    }
+    const leaf: Tree = path.reduceRight<Tree>((acc, key, i) => (i === path.length - 1 ? { [key]: value } : { [key]: acc }), {})
+    tree = deepMerge(tree, leaf)
+  }
+  return tree
+}
+
+const levenshtein = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = tmp
+    }
+  }
+  return row[b.length]!
+}
+
+const didYouMean = (key: string, known: ReadonlyArray<string>): string => {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of known) {
+    const d = levenshtein(key.toLowerCase(), candidate)
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : ""
+}
+
+/** Keys the program does not know: a typo here would otherwise be silently ignored. */
+export const unknownKeys = (tree: unknown): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  const walk = (node: unknown, schemaPath: string, shownPath: string) => {
+    const known = KNOWN_KEYS[schemaPath]
+    if (known === undefined) return
+    if (schemaPath.endsWith("[]")) {
+      if (!Array.isArray(node)) return
+      node.forEach((item, i) => walkMapping(item, schemaPath, `${shownPath}[${i}]`, known))
+      return
+    }
+    walkMapping(node, schemaPath, shownPath, known)
+  }
+  const walkMapping = (node: unknown, schemaPath: string, shownPath: string, known: ReadonlyArray<string>) => {
+    if (!isTree(node)) return
+    for (const key of Object.keys(node)) {
+      const childShown = shownPath === "" ? key : `${shownPath}.${key}`
+      if (!known.includes(key)) {
+        found.push(`unknown key ${childShown}${didYouMean(key, known)}: it is ignored`)
+        continue
+      }
+      const childSchema = schemaPath === "" ? key : `${schemaPath.replace(/\[\]$/, "")}.${key}`
+      if (KNOWN_KEYS[childSchema] !== undefined) walk(node[key], childSchema, childShown)
+      else if (KNOWN_KEYS[`${childSchema}[]`] !== undefined) walk(node[key], `${childSchema}[]`, childShown)
+    }
+  }
+  walk(tree, "", "")
+  return found
+}
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`), "")
+
+/** Schema issues as `reporter.poll_interval: expected a positive number of seconds, got "often"`. */
+export const formatIssues = (error: ParseResult.ParseError): ReadonlyArray<string> =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
+    const where = formatPath(issue.path)
+    const what = issue._tag === "Missing" ? "is required but missing" : issue.message
+    return where === "" ? what : `${where}: ${what}`
+  })
+
+const parseYaml = (text: string, file: string): Either.Either<unknown, string> => {
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true })
+  const [first] = doc.errors
+  if (first !== undefined) {
+    const pos = first.linePos?.[0]
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : ""
+    const reason = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
+    return Either.left(`${file}: invalid YAML${where}: ${reason}`)
+  }
+  return Either.right(doc.toJS() as unknown)
+}
+
+export interface LoadResult {
+  readonly config: ReporterConfig
+  readonly warnings: ReadonlyArray<string>
+}
+
+const isLoopback = (host: string): boolean =>
+  host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)
+
+/** Userinfo and query removed: what may appear in a log line. */
+export const safeUrl = (raw: string): string => {
+  try {
+    const url = new URL(raw)
+    url.username = ""
+    url.password = ""
+    url.search = ""
+    return url.toString().replace(/\/$/, "")
+  } catch {
+    return "<invalid url>"
+  }
+}
+
+/**
+ * Reads, merges and decodes. Fails with ConfigError for anything that stops
+ * the program from starting; returns warnings for what it can run with.
+ */
+export const load = (
+  file: string,
+  env: Record<string, string | undefined>
+): Effect.Effect<LoadResult, ConfigError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const fail = (...problems: ReadonlyArray<string>) => Effect.fail(new ConfigError({ file, problems }))
+
+    const readText = (name: string, what: string) =>
+      fs.readFileString(name).pipe(
+        Effect.catchAll((e) => {
+          const reason = e._tag === "SystemError" ? e.reason : "Unknown"
+          const hint =
+            reason === "NotFound"
+              ? `${what} not found: ${name} (pass the right path with --config FILE)`
+              : reason === "PermissionDenied"
+                ? `${what} ${name} cannot be read: permission denied (check the file's owner and mode)`
+                : `${what} ${name} cannot be read: ${e.message.replace(/^.*?: /, "")} (is it a regular file?)`
+          return fail(hint)
+        })
+      )
+
+    const mainText = yield* readText(file, "Configuration file")
+    const mainTree = parseYaml(mainText, file)
+    if (Either.isLeft(mainTree)) return yield* fail(mainTree.left)
+    if (mainTree.right !== null && !isTree(mainTree.right)) {
+      return yield* fail(`${file}: expected a YAML mapping at the top level, got ${show(mainTree.right)}`)
+    }
+    let merged: Tree = (mainTree.right as Tree | null) ?? {}
+
+    const confDir = path.join(path.dirname(file), "conf.d")
+    const hasConfDir = yield* fs.stat(confDir).pipe(
+      Effect.map((info) => info.type === "Directory"),
+      Effect.orElseSucceed(() => false)
+    )
+    if (hasConfDir) {
+      const entries = yield* fs.readDirectory(confDir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+      for (const name of entries.filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).sort()) {
+        const full = path.join(confDir, name)
+        const text = yield* readText(full, "Configuration fragment")
+        const tree = parseYaml(text, full)
+        if (Either.isLeft(tree)) return yield* fail(tree.left)
+        if (tree.right === null) continue
+        if (!isTree(tree.right)) return yield* fail(`${full}: expected a YAML mapping at the top level`)
+        merged = deepMerge(merged, tree.right)
+      }
+    }
+    merged = deepMerge(merged, envOverrides(env))
+
+    const warnings: Array<string> = [...unknownKeys(merged)]
+
+    const decoded = Schema.decodeUnknownEither(ConfigFile, { errors: "all", onExcessProperty: "ignore" })(merged)
+    if (Either.isLeft(decoded)) return yield* fail(...formatIssues(decoded.left))
+    const c = decoded.right
+
+    const problems: Array<string> = []
+    if (c.reporter.window.from <= c.reporter.window.to) {
+      problems.push(
+        `reporter.window: from (${c.reporter.window.from}s ago) must be earlier than to (${c.reporter.window.to}s ago)`
+      )
+    }
+    const seen = new Map<string, number>()
+    c.reporter.services.forEach((s, i) => {
+      const key = `${s.name}\u0000${s.environment}`
+      const first = seen.get(key)
+      if (first !== undefined) {
+        problems.push(
+          `reporter.services[${i}]: duplicate of reporter.services[${first}] (${s.name} in ${s.environment}); remove one`
+        )
+      } else seen.set(key, i)
+    })
+
+    let secret: Redacted.Redacted<string> | undefined = c.status_dashboard.secret
+    if (secret !== undefined && c.status_dashboard.secret_file !== undefined) {
+      problems.push(
+        "status_dashboard: both secret and secret_file are set; keep one (MP_STATUS_DASHBOARD__SECRET also sets secret)"
+      )
+    } else if (c.status_dashboard.secret_file !== undefined) {
+      const secretPath = path.resolve(path.dirname(file), c.status_dashboard.secret_file)
+      const text = yield* fs.readFileString(secretPath).pipe(Effect.option)
+      const value = Option.map(text, (t) => t.replace(/\r?\n$/, ""))
+      if (Option.isNone(value)) problems.push(`status_dashboard.secret_file: cannot read ${secretPath}`)
+      else if (value.value.length === 0) problems.push(`status_dashboard.secret_file: ${secretPath} is empty`)
+      else secret = Redacted.make(value.value)
+    } else if (secret === undefined) {
+      problems.push(
+        "status_dashboard.secret: is required but missing; set it in the file, with MP_STATUS_DASHBOARD__SECRET, or point status_dashboard.secret_file at a file holding it"
+      )
+    }
+    if (problems.length > 0 || secret === undefined) return yield* fail(...problems)
+
+    if (new TextEncoder().encode(Redacted.value(secret)).length < 32) {
+      warnings.push(
+        "status_dashboard.secret is shorter than 32 bytes: HS256 wants a key at least as long as its hash; use a longer random secret"
+      )
+    }
+    const dashUrl = new URL(c.status_dashboard.url)
+    if (dashUrl.protocol === "http:" && !isLoopback(dashUrl.hostname)) {
+      warnings.push(
+        `status_dashboard.url uses plain http to ${dashUrl.hostname}: tokens signed with the secret travel unencrypted; use https`
+      )
+    }
+    if (c.reporter.services.length === 0) {
+      warnings.push("No services being polled: reporter.services is empty; add {name, environment} entries")
+    }
+
+    const config: ReporterConfig = {
+      source: file,
+      convertor: { url: c.convertor.url.replace(/\/+$/, ""), timeout: Duration.seconds(c.convertor.timeout) },
+      dashboard: {
+        type: c.status_dashboard.type,
+        url: c.status_dashboard.url.replace(/\/+$/, ""),
+        secret,
+        timeout: Duration.seconds(c.status_dashboard.timeout)
+      },
+      pollInterval: Duration.seconds(c.reporter.poll_interval),
+      concurrency: c.reporter.concurrency,
+      window: { from: Duration.seconds(c.reporter.window.from), to: Duration.seconds(c.reporter.window.to) },
+      services: c.reporter.services
+    }
+    return { config, warnings }
+  })

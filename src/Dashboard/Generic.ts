@@ -1,0 +1,130 @@
+/**
+ * The generic status dashboard (protocols.md §2): POST /api/incidents with an
+ * HS256 JWT whose claims repeat the body.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { SignJWT } from "jose"
+import { AppConfig, safeUrl } from "../Config.js"
+import { DASHBOARD_RETRY, Dashboard, DashboardError, type Notification } from "../Dashboard.js"
+import { exchange, finishInFlight, type HttpFault, peerMessage, retryAfter } from "../Http.js"
+import { isRetryableStatus, retryPolicy } from "../Retry.js"
+
+/** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
+const TOKEN_LIFETIME_SECONDS = 300
+const MAX_BODY_BYTES = 64 * 1024
+
+export interface GenericOptions {
+  /** Build and sign everything, log what would be sent, send nothing. */
+  readonly dryRun: boolean
+}
+
+export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, AppConfig | HttpClient.HttpClient> =>
+  Layer.effect(
+    Dashboard,
+    Effect.gen(function* () {
+      const config = yield* AppConfig
+      const client = yield* HttpClient.HttpClient
+      const endpoint = `${config.dashboard.url}/api/incidents`
+      const target = safeUrl(config.dashboard.url)
+      const budget = Duration.divide(config.pollInterval, 2).pipe(Option.getOrElse(() => config.pollInterval))
+      const limits = { timeout: Duration.min(config.dashboard.timeout, budget), maxBytes: MAX_BODY_BYTES }
+      const policy = retryPolicy<DashboardError>({ ...DASHBOARD_RETRY, budget })
+
+      const sign = (n: Notification, nowMillis: number) =>
+        Effect.tryPromise({
+          try: () => {
+            const now = Math.floor(nowMillis / 1000)
+            return new SignJWT({
+              service: n.service.name,
+              environment: n.service.environment,
+              status: n.status,
+              timestamp: Math.floor(n.timestamp.getTime() / 1000)
+            })
+              .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+              .setIssuedAt(now)
+              .setExpirationTime(now + TOKEN_LIFETIME_SECONDS)
+              // The secret leaves its Redacted wrapper here, and only here.
+              .sign(new TextEncoder().encode(Redacted.value(config.dashboard.secret)))
+          },
+          // jose's messages never contain the key; still, say nothing of it.
+          catch: () =>
+            new DashboardError({
+              target,
+              service: n.service,
+              reason: "Rejected",
+              detail: "could not sign the token",
+              retryable: false,
+              retryAfter: Option.none()
+            })
+        })
+
+      const fromFault = (n: Notification) => (fault: HttpFault) =>
+        new DashboardError({
+          target,
+          service: n.service,
+          reason: fault.kind === "Timeout" ? "Timeout" : fault.kind === "NotHttp" || fault.kind === "TooLarge" ? "BadResponse" : "Unavailable",
+          detail: fault.detail,
+          retryable: fault.kind !== "TooLarge",
+          retryAfter: Option.none()
+        })
+
+      const attempt = (n: Notification, body: unknown) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const token = yield* sign(n, now)
+          const request = HttpClientRequest.post(endpoint).pipe(
+            HttpClientRequest.bearerToken(token),
+            HttpClientRequest.bodyUnsafeJson(body)
+          )
+          const reply = yield* exchange(client, request, limits).pipe(Effect.mapError(fromFault(n)))
+          if (reply.status >= 200 && reply.status < 300) return
+          const auth = reply.status === 401 || reply.status === 403
+          return yield* new DashboardError({
+            target,
+            service: n.service,
+            reason: auth ? "AuthFailed" : isRetryableStatus(reply.status) ? "Unavailable" : "Rejected",
+            status: reply.status,
+            detail: isRetryableStatus(reply.status)
+              ? `answered ${reply.status}${peerMessage(reply.body) ? `: ${peerMessage(reply.body)}` : ""}`
+              : peerMessage(reply.body),
+            retryable: isRetryableStatus(reply.status),
+            retryAfter: retryAfter(reply.headers, now)
+          })
+        }).pipe(
+          // A notification already on the wire finishes even when we are asked to stop;
+          // the exchange's own timeout still bounds it.
+          finishInFlight
+        )
+
+      const notify = (n: Notification) => {
+        const body = {
+          service: n.service.name,
+          environment: n.service.environment,
+          status: n.status,
+          message: n.message,
+          timestamp: n.timestamp.toISOString().replace(/\.\d{3}Z$/, "Z")
+        }
+        if (options.dryRun) {
+          return Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) => sign(n, now)),
+            Effect.zipRight(Effect.logInfo(`Dry run: would POST ${safeUrl(endpoint)} ${JSON.stringify(body)}`))
+          )
+        }
+        return attempt(n, body).pipe(
+          Effect.tapError((e) =>
+            e.retryable ? Effect.logDebug(`Dashboard attempt failed, will retry if time allows: ${e.message}`) : Effect.void
+          ),
+          Effect.retry(policy)
+        )
+      }
+
+      return { target: `generic dashboard at ${target}`, notify }
+    })
+  )

@@ -1,0 +1,147 @@
+/**
+ * One HTTP exchange with a peer we do not control: bounded in time and in
+ * body size, and every way it can go wrong turned into a small value that an
+ * error message can name.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+
+export interface Reply {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/** What went wrong below HTTP status codes. */
+export class HttpFault extends Data.TaggedError("HttpFault")<{
+  readonly kind: "Refused" | "Reset" | "Timeout" | "Unreachable" | "NotHttp" | "TooLarge" | "Other"
+  readonly detail: string
+}> {}
+
+const codeOf = (u: unknown): string | undefined => {
+  let cause: unknown = u
+  for (let depth = 0; depth < 5 && typeof cause === "object" && cause !== null; depth++) {
+    const code = (cause as { code?: unknown }).code
+    if (typeof code === "string") return code
+    cause = (cause as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+export const classify = (error: HttpClientError.HttpClientError): HttpFault => {
+  const code = codeOf(error.cause)
+  switch (code) {
+    case "ECONNREFUSED":
+      return new HttpFault({ kind: "Refused", detail: "connection refused" })
+    case "ECONNRESET":
+    case "EPIPE":
+    case "UND_ERR_SOCKET":
+      return new HttpFault({ kind: "Reset", detail: "connection reset by peer" })
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new HttpFault({ kind: "Unreachable", detail: "host name not found" })
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return new HttpFault({ kind: "Unreachable", detail: "host unreachable" })
+    case "ETIMEDOUT":
+      return new HttpFault({ kind: "Timeout", detail: "connection timed out" })
+  }
+  if (code !== undefined && code.startsWith("HPE_")) {
+    return new HttpFault({ kind: "NotHttp", detail: "the peer's answer is not HTTP" })
+  }
+  if (error._tag === "ResponseError") {
+    return new HttpFault({ kind: "Reset", detail: "the response body was cut short" })
+  }
+  return new HttpFault({ kind: "Other", detail: code ?? error.reason.toLowerCase() })
+}
+
+export interface Limits {
+  readonly timeout: Duration.Duration
+  readonly maxBytes: number
+}
+
+const tooLarge = (limit: number) =>
+  new HttpFault({ kind: "TooLarge", detail: `the response body exceeds ${Math.round(limit / 1024)} KiB` })
+
+/**
+ * Sends the request and reads the whole body, failing once the body passes
+ * `maxBytes` (the rest is never buffered) or the exchange passes `timeout`
+ * (headers and body together, so a peer that drips bytes cannot hold us).
+ */
+export const exchange = (
+  client: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  limits: Limits
+): Effect.Effect<Reply, HttpFault> =>
+  Effect.gen(function* () {
+    const response = yield* client.execute(request)
+    const declared = Number(response.headers["content-length"] ?? Number.NaN)
+    if (Number.isFinite(declared) && declared > limits.maxBytes) return yield* tooLarge(limits.maxBytes)
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    yield* response.stream.pipe(
+      Stream.runForEach((chunk) => {
+        size += chunk.length
+        if (size > limits.maxBytes) return tooLarge(limits.maxBytes)
+        chunks.push(chunk)
+        return Effect.void
+      })
+    )
+    const body = Buffer.concat(chunks, size).toString("utf8")
+    return { status: response.status, headers: response.headers, body }
+  }).pipe(
+    Effect.scoped,
+    Effect.catchTags({
+      RequestError: (e) => Effect.fail(classify(e)),
+      ResponseError: (e) => Effect.fail(classify(e))
+    }),
+    Effect.timeoutFail({
+      duration: limits.timeout,
+      onTimeout: () =>
+        new HttpFault({ kind: "Timeout", detail: `no complete answer within ${Duration.format(limits.timeout)}` })
+    })
+  )
+
+/** `Retry-After` as seconds or an HTTP date; absent or unreadable is none. */
+export const retryAfter = (headers: Readonly<Record<string, string>>, nowMillis: number): Option.Option<Duration.Duration> => {
+  const raw = headers["retry-after"]
+  if (raw === undefined) return Option.none()
+  const trimmed = raw.trim()
+  if (/^\d+$/.test(trimmed)) return Option.some(Duration.seconds(Number(trimmed)))
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - nowMillis)))
+}
+
+/** The server's own explanation, short enough for one log line. */
+export const peerMessage = (body: string): string => {
+  let text = body
+  try {
+    const parsed = JSON.parse(body) as unknown
+    if (typeof parsed === "object" && parsed !== null) {
+      const o = parsed as Record<string, unknown>
+      const m = o["message"] ?? o["errMsg"] ?? o["error"] ?? o["detail"]
+      if (typeof m === "string") text = m
+    }
+  } catch {
+    // not JSON: use the text itself
+  }
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim()
+  return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat
+}
+
+/**
+ * Runs `self` to its end even if the caller is interrupted (the caller waits
+ * for it); its own timeouts still work. `Effect.uninterruptible` alone would
+ * also disable those, and a child fiber would be interrupted with its parent,
+ * hence the daemon fiber.
+ */
+export const finishInFlight = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.uninterruptibleMask((restore) => Effect.forkDaemon(restore(self)).pipe(Effect.flatMap(Fiber.join)))

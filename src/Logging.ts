@@ -1,0 +1,72 @@
+/**
+ * Log lines for people (`text`) or for log pipelines (`json`), one per line,
+ * on standard error. Levels come from --log-level, else LOG_LEVEL, else
+ * RUST_LOG (the upstream reporter's variable), else info.
+ */
+import * as Cause from "effect/Cause"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+
+export type LogFormat = "text" | "json"
+
+const LEVELS: Record<string, LogLevel.LogLevel> = {
+  all: LogLevel.All,
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  off: LogLevel.None,
+  none: LogLevel.None
+}
+
+/** `debug`, or RUST_LOG's `cloudmon=debug,info`: the bare level wins, else the first one named. */
+export const parseLevel = (raw: string | undefined): Option.Option<LogLevel.LogLevel> => {
+  if (raw === undefined) return Option.none()
+  const parts = raw.toLowerCase().split(",").map((p) => p.trim()).filter((p) => p !== "")
+  const bare = parts.find((p) => !p.includes("=") && LEVELS[p] !== undefined)
+  const named = parts.map((p) => p.split("=").pop() ?? "").find((p) => LEVELS[p] !== undefined)
+  const chosen = bare ?? named
+  return chosen === undefined ? Option.none() : Option.some(LEVELS[chosen]!)
+}
+
+export const levelFromEnv = (env: Record<string, string | undefined>): LogLevel.LogLevel =>
+  parseLevel(env["LOG_LEVEL"]).pipe(
+    Option.orElse(() => parseLevel(env["RUST_LOG"])),
+    Option.getOrElse(() => LogLevel.Info)
+  )
+
+const messageText = (message: unknown): string => {
+  const parts = Array.isArray(message) ? message : [message]
+  return parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
+}
+
+const quote = (value: string): string => (/[\s"=]/.test(value) ? JSON.stringify(value) : value)
+
+export const format = (
+  kind: LogFormat,
+  entry: { date: Date; logLevel: LogLevel.LogLevel; message: unknown; annotations: HashMap.HashMap<string, unknown>; cause: Cause.Cause<unknown> }
+): string => {
+  const fields: Record<string, string> = {}
+  for (const [key, value] of entry.annotations) fields[key] = typeof value === "string" ? value : JSON.stringify(value)
+  // Expected failures are values with their own messages; a cause here is a defect. One line, no stack.
+  const cause = Cause.isEmpty(entry.cause) ? undefined : Cause.pretty(entry.cause).split("\n")[0]
+  if (cause !== undefined) fields["cause"] = cause
+  const level = entry.logLevel.label
+  if (kind === "json") {
+    return JSON.stringify({ time: entry.date.toISOString(), level: level.toLowerCase(), message: messageText(entry.message), ...fields })
+  }
+  const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${quote(v)}`).join("")
+  return `${entry.date.toISOString()} ${level.padEnd(5)} ${messageText(entry.message)}${extra}`
+}
+
+export const makeLogger = (kind: LogFormat, write: (line: string) => void) =>
+  Logger.make((entry) => write(format(kind, entry)))
+
+export const layer = (kind: LogFormat): Layer.Layer<never> =>
+  Logger.replace(Logger.defaultLogger, makeLogger(kind, (line) => process.stderr.write(`${line}\n`)))

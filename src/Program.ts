@@ -1,0 +1,81 @@
+/**
+ * What one invocation does, once the command line is parsed: load the
+ * configuration, then run one cycle (`--once`) or the daemon. Returns the
+ * exit code; expected failures never escape as exceptions.
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Path from "@effect/platform/Path"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import { AppConfig, load, type ReporterConfig, safeUrl } from "./Config.js"
+import { Convertor } from "./Convertor.js"
+import { Dashboard } from "./Dashboard.js"
+import * as Generic from "./Dashboard/Generic.js"
+import * as Logging from "./Logging.js"
+import { runCycle, runForever } from "./Reporter.js"
+
+export interface RunOptions {
+  readonly configFile: string
+  readonly once: boolean
+  readonly dryRun: boolean
+  readonly logFormat: Logging.LogFormat
+  /** False when --log-level was not given: LOG_LEVEL / RUST_LOG apply. */
+  readonly logLevelGiven: boolean
+  readonly env: Record<string, string | undefined>
+  readonly version: string
+}
+
+export const ExitCode = { Ok: 0, CycleFailed: 1, BadConfig: 2 } as const
+
+/** The reporter's services for one configuration: the ports and their adapters. */
+export const servicesLayer = (config: ReporterConfig, options: { readonly dryRun: boolean }) => {
+  const configLayer = Layer.succeed(AppConfig, config)
+  const dashboard: Layer.Layer<Dashboard, never, AppConfig | HttpClient.HttpClient> = Generic.layer(options)
+  return Layer.mergeAll(Convertor.Default, dashboard).pipe(Layer.provideMerge(configLayer))
+}
+
+const describe = (config: ReporterConfig, options: RunOptions): string =>
+  `cloudmon-metrics-reporter ${options.version} starting${options.dryRun ? " (dry run: nothing is sent)" : ""}: ` +
+  `${config.services.length} service(s) every ${Duration.format(config.pollInterval)}, ` +
+  `convertor ${safeUrl(config.convertor.url)}, dashboard ${safeUrl(config.dashboard.url)}, ` +
+  `concurrency ${config.concurrency}`
+
+export const run = (
+  options: RunOptions
+): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | HttpClient.HttpClient> => {
+  const program = Effect.gen(function* () {
+    const loaded = yield* Effect.either(load(options.configFile, options.env))
+    if (loaded._tag === "Left") {
+      yield* Effect.logError(loaded.left.message)
+      return ExitCode.BadConfig
+    }
+    const { config, warnings } = loaded.right
+    for (const warning of warnings) yield* Effect.logWarning(warning)
+    yield* Effect.logInfo(describe(config, options))
+
+    const services = servicesLayer(config, options)
+    if (options.once) {
+      const summary = yield* runCycle.pipe(Effect.provide(services))
+      return summary.failed > 0 ? ExitCode.CycleFailed : ExitCode.Ok
+    }
+    return yield* runForever.pipe(
+      Effect.onInterrupt(() => Effect.logInfo("Stop requested: finished notifications in flight, exiting")),
+      Effect.provide(services)
+    )
+  }).pipe(
+    // A defect is a bug of ours: one line saying so, exit 1, and no stack trace for the user.
+    Effect.catchAllDefect((defect) =>
+      Effect.logError(`Internal error (please report it): ${Cause.pretty(Cause.die(defect)).split("\n")[0]}`).pipe(
+        Effect.as(ExitCode.CycleFailed)
+      )
+    )
+  )
+  const leveled = options.logLevelGiven
+    ? program
+    : program.pipe(Logger.withMinimumLogLevel(Logging.levelFromEnv(options.env)))
+  return leveled.pipe(Effect.provide(Logging.layer(options.logFormat)))
+}

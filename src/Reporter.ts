@@ -1,0 +1,116 @@
+/**
+ * The use case: one poll cycle over every configured service, and the loop
+ * that repeats it. Talks only to the ports (Convertor, Dashboard) and Clock.
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import { AppConfig, type ServiceRef } from "./Config.js"
+import { Convertor, type ConvertorError, type Health, statusLabel } from "./Convertor.js"
+import { Dashboard, type DashboardError, notificationFor } from "./Dashboard.js"
+
+export type Outcome =
+  | { readonly _tag: "Healthy"; readonly service: ServiceRef; readonly health: Health }
+  | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly health: Health }
+  | { readonly _tag: "NoData"; readonly service: ServiceRef }
+  | { readonly _tag: "ReadFailed"; readonly service: ServiceRef; readonly error: ConvertorError }
+  | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly health: Health; readonly error: DashboardError }
+
+export interface CycleSummary {
+  readonly polled: number
+  readonly healthy: number
+  /** Status above 0: degraded, outage, or any higher value the convertor sends. */
+  readonly degraded: number
+  readonly notified: number
+  readonly noData: number
+  readonly failed: number
+  readonly duration: Duration.Duration
+  readonly outcomes: ReadonlyArray<Outcome>
+}
+
+const why = (health: Health): Record<string, string> => ({
+  ...(health.matchedExpression ? { matched_expression: health.matchedExpression } : {}),
+  ...(health.triggeredMetrics.length > 0 ? { triggered_metrics: health.triggeredMetrics.join(",") } : {}),
+  ...(health.region ? { region: health.region } : {})
+})
+
+/** Reads one service and, when it is not healthy, notifies. Never fails: a failure is an outcome. */
+export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, Convertor | Dashboard> =>
+  Effect.gen(function* () {
+    const convertor = yield* Convertor
+    const dashboard = yield* Dashboard
+    yield* Effect.logDebug(`Polling convertor for service: ${service.name}`)
+    const reading = yield* Effect.either(convertor.health(service))
+    if (reading._tag === "Left") {
+      // No notification: we would be sending stale or invented data.
+      yield* Effect.logError(reading.left.message)
+      return { _tag: "ReadFailed", service, error: reading.left } as const
+    }
+    if (Option.isNone(reading.right)) {
+      yield* Effect.logInfo("No data from convertor for this window: nothing sent")
+      return { _tag: "NoData", service } as const
+    }
+    const health = reading.right.value
+    const line = `Health status: ${health.status} (${statusLabel(health.status)})`
+    if (health.status === 0) {
+      yield* Effect.logDebug(line)
+      return { _tag: "Healthy", service, health } as const
+    }
+    yield* Effect.logInfo(line).pipe(Effect.annotateLogs(why(health)))
+    const sent = yield* Effect.either(dashboard.notify(notificationFor(service, health)))
+    if (sent._tag === "Left") {
+      yield* Effect.logError(sent.left.message)
+      return { _tag: "NotifyFailed", service, health, error: sent.left } as const
+    }
+    yield* Effect.logInfo("Sent notification to dashboard: success")
+    return { _tag: "Notified", service, health } as const
+  }).pipe(Effect.annotateLogs({ service: service.name, environment: service.environment }))
+
+export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.Duration): CycleSummary => {
+  const count = (f: (o: Outcome) => boolean) => outcomes.filter(f).length
+  return {
+    polled: outcomes.length,
+    healthy: count((o) => o._tag === "Healthy"),
+    degraded: count((o) => o._tag === "Notified" || o._tag === "NotifyFailed"),
+    notified: count((o) => o._tag === "Notified"),
+    noData: count((o) => o._tag === "NoData"),
+    failed: count((o) => o._tag === "ReadFailed" || o._tag === "NotifyFailed"),
+    duration,
+    outcomes
+  }
+}
+
+/** Every service once, at most `reporter.concurrency` at a time, then one summary line. */
+export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Dashboard> = Effect.gen(function* () {
+  const config = yield* AppConfig
+  const started = yield* Clock.currentTimeMillis
+  const outcomes = yield* Effect.forEach(config.services, pollService, { concurrency: config.concurrency })
+  const finished = yield* Clock.currentTimeMillis
+  const summary = summarize(outcomes, Duration.millis(finished - started))
+  const line =
+    `Cycle complete: polled=${summary.polled} healthy=${summary.healthy} degraded=${summary.degraded} ` +
+    `notified=${summary.notified} no_data=${summary.noData} failed=${summary.failed} ` +
+    `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s`
+  yield* summary.failed > 0 ? Effect.logWarning(line) : Effect.logInfo(line)
+  if (Duration.greaterThan(summary.duration, config.pollInterval)) {
+    yield* Effect.logWarning(
+      `Cycle took ${Duration.format(summary.duration)}, longer than reporter.poll_interval (${Duration.format(config.pollInterval)}): the next cycle starts at once; raise reporter.concurrency or the interval`
+    )
+  }
+  return summary
+})
+
+/**
+ * Polls at once, then every `poll_interval`. `Schedule.fixed` keeps the
+ * cadence (health windows stay evenly spaced) and, when a cycle overruns,
+ * starts the next one right after it instead of piling missed ones up.
+ */
+export const runForever: Effect.Effect<never, never, AppConfig | Convertor | Dashboard> = Effect.gen(function* () {
+  const config = yield* AppConfig
+  return yield* runCycle.pipe(
+    Effect.repeat(Schedule.fixed(config.pollInterval)),
+    Effect.zipRight(Effect.never)
+  )
+})

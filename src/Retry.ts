@@ -1,0 +1,46 @@
+/**
+ * The retry policy shared by every peer (protocols.md, "Retry conventions"):
+ * exponential backoff with jitter, bounded in count and in time, never longer
+ * than the peer's own `Retry-After`, and only for failures marked retryable.
+ */
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+
+export interface Retryable {
+  readonly retryable: boolean
+  readonly retryAfter: Option.Option<Duration.Duration>
+}
+
+export interface RetryOptions {
+  /** Delay before the first retry; doubles after each. */
+  readonly base: Duration.DurationInput
+  /** Retries after the first attempt. */
+  readonly retries: number
+  /** No retry starts after this much time, and none waits past it. */
+  readonly budget: Duration.Duration
+}
+
+export const retryPolicy = <E extends Retryable>(options: RetryOptions) =>
+  Schedule.exponential(options.base, 2).pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(options.retries)),
+    Schedule.intersect(Schedule.identity<E>()),
+    // A peer that says when to come back is believed, unless that is past the budget.
+    Schedule.modifyDelay(([, error], delay) =>
+      Option.match(error.retryAfter, { onNone: () => delay, onSome: (after) => Duration.max(delay, after) })
+    ),
+    Schedule.whileInput(
+      (error: E) =>
+        error.retryable &&
+        Option.match(error.retryAfter, {
+          onNone: () => true,
+          onSome: (after) => Duration.lessThanOrEqualTo(after, options.budget)
+        })
+    ),
+    Schedule.upTo(options.budget)
+  )
+
+/** 408, 429 (and Statuspage's 420) and 5xx are worth another try; other 4xx fail the same way again. */
+export const isRetryableStatus = (status: number): boolean =>
+  status === 408 || status === 420 || status === 429 || status >= 500

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// Wiring only: Node's file system, terminal and HTTP client under the CLI.
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Runtime from "@effect/platform/Runtime"
+import { cli } from "./Cli.js"
+
+// Keep-alive: the same few hosts are asked every cycle.
+const HttpLive = NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true })))
+const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, HttpLive)
+
+NodeRuntime.runMain(cli(process.argv, process.env).pipe(Effect.provide(MainLive)), {
+  disablePrettyLogger: true,
+  teardown: (exit, onExit) =>
+    Exit.isSuccess(exit) && typeof exit.value === "number" ? onExit(exit.value) : Runtime.defaultTeardown(exit, onExit)
+})

@@ -43,6 +43,10 @@ const expected = (what: string, echo = true) => ({
   })
 })
 
+/** For sections: only when the value itself is not a mapping; nested problems keep their own messages. */
+const mapping = { message: (issue: ParseResult.ParseIssue) => ({ message: `expected a mapping of keys, got ${show(issue.actual)}`, override: false }) }
+const list = { message: (issue: ParseResult.ParseIssue) => ({ message: `expected a list, got ${show(issue.actual)}`, override: false }) }
+
 /** YAML numbers arrive as numbers, environment overrides as strings: accept both. */
 const NumberLike = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), Schema.Number, {
   strict: true,
@@ -91,41 +95,42 @@ const Secret = Schema.Redacted(
 export const ServiceRef = Schema.Struct({
   name: NonEmptyString,
   environment: NonEmptyString
-})
+}).annotations({ message: (issue) => ({ message: `expected {name, environment}, got ${show(issue.actual)}`, override: false }) })
 export type ServiceRef = typeof ServiceRef.Type
 
 export const DashboardType = Schema.Literal("generic").annotations(expected('"generic"'))
 
 const ConvertorSection = Schema.Struct({
   url: HttpUrl,
-  timeout: Schema.optionalWith(PositiveSeconds, { default: () => 10 })
-})
+  timeout: Schema.optionalWith(PositiveSeconds, { exact: true, default: () => 10 })
+}).annotations(mapping)
 
 const DashboardSection = Schema.Struct({
-  type: Schema.optionalWith(DashboardType, { default: () => "generic" as const }),
+  type: Schema.optionalWith(DashboardType, { exact: true, default: () => "generic" as const }),
   url: HttpUrl,
-  secret: Schema.optional(Secret),
-  secret_file: Schema.optional(NonEmptyString),
-  timeout: Schema.optionalWith(PositiveSeconds, { default: () => 10 })
-})
+  secret: Schema.optionalWith(Secret, { exact: true }),
+  secret_file: Schema.optionalWith(NonEmptyString, { exact: true }),
+  timeout: Schema.optionalWith(PositiveSeconds, { exact: true, default: () => 10 })
+}).annotations(mapping)
 
 const WindowSection = Schema.Struct({
-  from: Schema.optionalWith(NonNegativeSeconds, { default: () => 300 }),
-  to: Schema.optionalWith(NonNegativeSeconds, { default: () => 120 })
-})
+  from: Schema.optionalWith(NonNegativeSeconds, { exact: true, default: () => 300 }),
+  to: Schema.optionalWith(NonNegativeSeconds, { exact: true, default: () => 120 })
+}).annotations(mapping)
 
 const ReporterSection = Schema.Struct({
-  poll_interval: Schema.optionalWith(PositiveSeconds, { default: () => 60 }),
-  concurrency: Schema.optionalWith(PositiveInt, { default: () => DEFAULT_CONCURRENCY }),
-  window: Schema.optionalWith(WindowSection, { default: () => ({ from: 300, to: 120 }) }),
-  services: Schema.optionalWith(Schema.Array(ServiceRef), { default: () => [] })
-})
+  poll_interval: Schema.optionalWith(PositiveSeconds, { exact: true, default: () => 60 }),
+  concurrency: Schema.optionalWith(PositiveInt, { exact: true, default: () => DEFAULT_CONCURRENCY }),
+  window: Schema.optionalWith(WindowSection, { exact: true, default: () => ({ from: 300, to: 120 }) }),
+  services: Schema.optionalWith(Schema.Array(ServiceRef).annotations(list), { exact: true, default: () => [] })
+}).annotations(mapping)
 
 /** The file format, as written by users (after merging). */
 export const ConfigFile = Schema.Struct({
   convertor: ConvertorSection,
   status_dashboard: DashboardSection,
   reporter: Schema.optionalWith(ReporterSection, {
+    exact: true,
     default: () => ({
       poll_interval: 60,
       concurrency: DEFAULT_CONCURRENCY,
@@ -290,18 +295,25 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
 export const formatIssues = (error: ParseResult.ParseError): ReadonlyArray<string> =>
   ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
     const where = formatPath(issue.path)
-    const what = issue._tag === "Missing" ? "is required but missing" : issue.message
-    return where === "" ? what : `${where}: ${what}`
+    const what =
+      issue._tag === "Missing"
+        ? "is required but missing"
+        : /^Expected (Struct|\{)/.test(issue.message)
+          ? "expected a mapping of keys"
+          : issue.message
+    // Belt and braces: whatever a schema message says, a secret's value never follows it.
+    const safe = /secret/i.test(where) ? what.replace(/,? (got|actual) [\s\S]*$/, "") : what
+    return where === "" ? safe : `${where}: ${safe}`
   })
 
-const parseYaml = (text: string, file: string): Either.Either<unknown, string> => {
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true })
+const parseYaml = (text: string): Either.Either<unknown, string> => {
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true })
   const [first] = doc.errors
   if (first !== undefined) {
     const pos = first.linePos?.[0]
     const where = pos ? ` at line ${pos.line}, column ${pos.col}` : ""
     const reason = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
-    return Either.left(`${file}: invalid YAML${where}: ${reason}`)
+    return Either.left(`invalid YAML${where}: ${reason}`)
   }
   return Either.right(doc.toJS() as unknown)
 }
@@ -340,25 +352,26 @@ export const load = (
     const path = yield* Path.Path
     const fail = (...problems: ReadonlyArray<string>) => Effect.fail(new ConfigError({ file, problems }))
 
-    const readText = (name: string, what: string) =>
+    const readText = (name: string, what: "main" | "fragment") =>
       fs.readFileString(name).pipe(
         Effect.catchAll((e) => {
           const reason = e._tag === "SystemError" ? e.reason : "Unknown"
+          const it = what === "main" ? "the file" : name
           const hint =
             reason === "NotFound"
-              ? `${what} not found: ${name} (pass the right path with --config FILE)`
+              ? `${it} does not exist (pass the right path with --config FILE)`
               : reason === "PermissionDenied"
-                ? `${what} ${name} cannot be read: permission denied (check the file's owner and mode)`
-                : `${what} ${name} cannot be read: ${e.message.replace(/^.*?: /, "")} (is it a regular file?)`
+                ? `${it} cannot be read: permission denied (check its owner and mode)`
+                : `${it} cannot be read (is it a regular file?)`
           return fail(hint)
         })
       )
 
-    const mainText = yield* readText(file, "Configuration file")
-    const mainTree = parseYaml(mainText, file)
+    const mainText = yield* readText(file, "main")
+    const mainTree = parseYaml(mainText)
     if (Either.isLeft(mainTree)) return yield* fail(mainTree.left)
     if (mainTree.right !== null && !isTree(mainTree.right)) {
-      return yield* fail(`${file}: expected a YAML mapping at the top level, got ${show(mainTree.right)}`)
+      return yield* fail(`expected a YAML mapping at the top level, got ${show(mainTree.right)}`)
     }
     let merged: Tree = (mainTree.right as Tree | null) ?? {}
 
@@ -371,9 +384,9 @@ export const load = (
       const entries = yield* fs.readDirectory(confDir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
       for (const name of entries.filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).sort()) {
         const full = path.join(confDir, name)
-        const text = yield* readText(full, "Configuration fragment")
-        const tree = parseYaml(text, full)
-        if (Either.isLeft(tree)) return yield* fail(tree.left)
+        const text = yield* readText(full, "fragment")
+        const tree = parseYaml(text)
+        if (Either.isLeft(tree)) return yield* fail(`${full}: ${tree.left}`)
         if (tree.right === null) continue
         if (!isTree(tree.right)) return yield* fail(`${full}: expected a YAML mapping at the top level`)
         merged = deepMerge(merged, tree.right)
@@ -382,6 +395,8 @@ export const load = (
     merged = deepMerge(merged, envOverrides(env))
 
     const warnings: Array<string> = [...unknownKeys(merged)]
+    // `convertor:` with nothing under it is an empty section, so its missing keys get named.
+    for (const section of ["convertor", "status_dashboard", "reporter"]) if (merged[section] === null) merged[section] = {}
 
     const decoded = Schema.decodeUnknownEither(ConfigFile, { errors: "all", onExcessProperty: "ignore" })(merged)
     if (Either.isLeft(decoded)) return yield* fail(...formatIssues(decoded.left))

@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AppConfig, safeUrl, type ServiceRef } from "./Config.js"
 import { exchange, type HttpFault, peerMessage, retryAfter } from "./Http.js"
-import { isRetryableStatus, retryPolicy } from "./Retry.js"
+import { isRetryableStatus, retryWithin } from "./Retry.js"
 
 // ---------------------------------------------------------------------------
 // Domain
@@ -158,7 +158,6 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
     // Half of the interval for reading, half for notifying: a cycle never outlives its interval.
     const budget = Duration.divide(config.pollInterval, 2).pipe(Option.getOrElse(() => config.pollInterval))
     const limits = { timeout: Duration.min(config.convertor.timeout, budget), maxBytes: MAX_BODY_BYTES }
-    const policy = retryPolicy<ConvertorError>({ ...CONVERTOR_RETRY, budget })
 
     const fromFault = (service: ServiceRef) => (fault: HttpFault) =>
       new ConvertorError({
@@ -208,21 +207,20 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
           }),
           HttpClientRequest.acceptJson
         )
-        return yield* attempt(service, request).pipe(Effect.retry(policy))
-      }).pipe(
-        Effect.timeoutFail({
-          duration: budget,
-          onTimeout: () =>
+        return yield* retryWithin(
+          attempt(service, request),
+          { ...CONVERTOR_RETRY, budget },
+          () =>
             new ConvertorError({
               service,
               reason: "Timeout",
               url,
-              detail: `no answer within ${Duration.format(budget)} (half the poll interval), retries included`,
+              detail: `no answer within ${Duration.format(budget)} (half the poll interval)`,
               retryable: false,
               retryAfter: Option.none()
             })
-        })
-      )
+        )
+      })
 
     return { health } as const
   })

@@ -48,12 +48,17 @@ const messageText = (message: unknown): string => {
 
 const quote = (value: string): string => (/[\s"=]/.test(value) ? JSON.stringify(value) : value)
 
+const FIRST = ["service", "environment"]
+const rank = (key: string): number => (FIRST.includes(key) ? FIRST.indexOf(key) : FIRST.length)
+
 export const format = (
   kind: LogFormat,
   entry: { date: Date; logLevel: LogLevel.LogLevel; message: unknown; annotations: HashMap.HashMap<string, unknown>; cause: Cause.Cause<unknown> }
 ): string => {
   const fields: Record<string, string> = {}
-  for (const [key, value] of entry.annotations) fields[key] = typeof value === "string" ? value : JSON.stringify(value)
+  // service and environment first: they are what a reader scans for.
+  const pairs = [...entry.annotations].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+  for (const [key, value] of pairs) fields[key] = typeof value === "string" ? value : JSON.stringify(value)
   // Expected failures are values with their own messages; a cause here is a defect. One line, no stack.
   const cause = Cause.isEmpty(entry.cause) ? undefined : Cause.pretty(entry.cause).split("\n")[0]
   if (cause !== undefined) fields["cause"] = cause

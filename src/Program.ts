@@ -11,6 +11,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import type * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import { AppConfig, load, type ReporterConfig, safeUrl } from "./Config.js"
 import { Convertor } from "./Convertor.js"
 import { Dashboard } from "./Dashboard.js"
@@ -23,8 +25,8 @@ export interface RunOptions {
   readonly once: boolean
   readonly dryRun: boolean
   readonly logFormat: Logging.LogFormat
-  /** False when --log-level was not given: LOG_LEVEL / RUST_LOG apply. */
-  readonly logLevelGiven: boolean
+  /** From --log-level; when absent, LOG_LEVEL or RUST_LOG apply. */
+  readonly logLevel: Option.Option<LogLevel.LogLevel>
   readonly env: Record<string, string | undefined>
   readonly version: string
 }
@@ -74,8 +76,6 @@ export const run = (
       )
     )
   )
-  const leveled = options.logLevelGiven
-    ? program
-    : program.pipe(Logger.withMinimumLogLevel(Logging.levelFromEnv(options.env)))
-  return leveled.pipe(Effect.provide(Logging.layer(options.logFormat)))
+  const level = Option.getOrElse(options.logLevel, () => Logging.levelFromEnv(options.env))
+  return program.pipe(Logger.withMinimumLogLevel(level), Effect.provide(Logging.layer(options.logFormat)))
 }

@@ -103,14 +103,18 @@ export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor 
 })
 
 /**
- * Polls at once, then every `poll_interval`. `Schedule.fixed` keeps the
- * cadence (health windows stay evenly spaced) and, when a cycle overruns,
- * starts the next one right after it instead of piling missed ones up.
+ * Polls at once, then every `poll_interval`, measured from the start of one
+ * cycle to the start of the next: health windows stay evenly spaced. A cycle
+ * that overruns is followed at once by the next, and missed cycles are not
+ * made up (no pile-up). (`Schedule.fixed` would do the same, except that it
+ * anchors at the end of the first run, so a slow first cycle would delay the
+ * second by a whole extra interval.)
  */
 export const runForever: Effect.Effect<never, never, AppConfig | Convertor | Dashboard> = Effect.gen(function* () {
   const config = yield* AppConfig
-  return yield* runCycle.pipe(
-    Effect.repeat(Schedule.fixed(config.pollInterval)),
-    Effect.zipRight(Effect.never)
+  const interval = Duration.toMillis(config.pollInterval)
+  const pacing = Schedule.identity<CycleSummary>().pipe(
+    Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))
   )
+  return yield* runCycle.pipe(Effect.repeat(pacing), Effect.zipRight(Effect.never))
 })

@@ -4,6 +4,7 @@
  * than the peer's own `Retry-After`, and only for failures marked retryable.
  */
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 
@@ -44,3 +45,24 @@ export const retryPolicy = <E extends Retryable>(options: RetryOptions) =>
 /** 408, 429 (and Statuspage's 420) and 5xx are worth another try; other 4xx fail the same way again. */
 export const isRetryableStatus = (status: number): boolean =>
   status === 408 || status === 420 || status === 429 || status >= 500
+
+/**
+ * `attempt`, retried by `retryPolicy(options)`, all within `options.budget`.
+ * When the budget runs out, the failure is the last attempt's error (it says
+ * what was actually wrong: refused, 503, ...), or `onTimeout()` when no
+ * attempt had even finished.
+ */
+export const retryWithin = <A, E extends Retryable, R>(
+  attempt: Effect.Effect<A, E, R>,
+  options: RetryOptions,
+  onTimeout: () => E
+): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    let last: Option.Option<E> = Option.none()
+    return attempt.pipe(
+      Effect.tapError((e) => Effect.sync(() => (last = Option.some(e)))),
+      Effect.retry(retryPolicy<E>(options)),
+      Effect.timeoutOption(options.budget),
+      Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.getOrElse(last, onTimeout)), onSome: Effect.succeed }))
+    )
+  })

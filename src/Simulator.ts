@@ -146,6 +146,8 @@ export interface DashboardOptions {
   readonly port?: number
   /** Answer every request with this status (for failure tests). */
   readonly failWith?: number
+  /** Delay before answering, to have requests in flight. */
+  readonly latencyMs?: number
   readonly onIncident?: (incident: Incident) => void
 }
 
@@ -154,6 +156,8 @@ export interface RunningDashboard {
   readonly incidents: Array<Incident>
   /** Requests refused, with the reason the dashboard gave. */
   readonly rejected: Array<string>
+  /** When each request arrived (before any latency). */
+  readonly arrivals: Array<number>
   readonly setFailWith: (status: number | undefined) => void
   readonly close: () => Promise<void>
 }
@@ -162,11 +166,14 @@ export const startDashboard = async (options: DashboardOptions): Promise<Running
   const key = new TextEncoder().encode(options.secret)
   const incidents: Array<Incident> = []
   const rejected: Array<string> = []
+  const arrivals: Array<number> = []
   let failWith = options.failWith
   const server = http.createServer((req, res) => {
+    arrivals.push(Date.now())
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", async () => {
+      if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs))
       if (req.method !== "POST" || req.url !== "/api/incidents") return send(res, 404, { message: "Not found" })
       if (failWith !== undefined) return send(res, failWith, { message: "Simulated failure" })
       const auth = req.headers.authorization ?? ""
@@ -196,5 +203,5 @@ export const startDashboard = async (options: DashboardOptions): Promise<Running
     })
   })
   const url = await listen(server, options.host ?? "127.0.0.1", options.port ?? 0)
-  return { url, incidents, rejected, setFailWith: (s) => void (failWith = s), close: () => closeServer(server) }
+  return { url, incidents, rejected, arrivals, setFailWith: (s) => void (failWith = s), close: () => closeServer(server) }
 }

@@ -14,7 +14,7 @@ import { SignJWT } from "jose"
 import { AppConfig, safeUrl } from "../Config.js"
 import { DASHBOARD_RETRY, Dashboard, DashboardError, type Notification } from "../Dashboard.js"
 import { exchange, finishInFlight, type HttpFault, peerMessage, retryAfter } from "../Http.js"
-import { isRetryableStatus, retryPolicy } from "../Retry.js"
+import { isRetryableStatus, retryWithin } from "../Retry.js"
 
 /** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
 const TOKEN_LIFETIME_SECONDS = 300
@@ -35,7 +35,6 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
       const target = safeUrl(config.dashboard.url)
       const budget = Duration.divide(config.pollInterval, 2).pipe(Option.getOrElse(() => config.pollInterval))
       const limits = { timeout: Duration.min(config.dashboard.timeout, budget), maxBytes: MAX_BODY_BYTES }
-      const policy = retryPolicy<DashboardError>({ ...DASHBOARD_RETRY, budget })
 
       const sign = (n: Notification, nowMillis: number) =>
         Effect.tryPromise({
@@ -117,11 +116,20 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
             Effect.zipRight(Effect.logInfo(`Dry run: would POST ${safeUrl(endpoint)} ${JSON.stringify(body)}`))
           )
         }
-        return attempt(n, body).pipe(
+        const tried = attempt(n, body).pipe(
           Effect.tapError((e) =>
             e.retryable ? Effect.logDebug(`Dashboard attempt failed, will retry if time allows: ${e.message}`) : Effect.void
-          ),
-          Effect.retry(policy)
+          )
+        )
+        return retryWithin(tried, { ...DASHBOARD_RETRY, budget }, () =>
+          new DashboardError({
+            target,
+            service: n.service,
+            reason: "Timeout",
+            detail: `not delivered within ${Duration.format(budget)} (half the poll interval)`,
+            retryable: false,
+            retryAfter: Option.none()
+          })
         )
       }
 

@@ -1,0 +1,236 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { AppConfig } from "../src/Config.js"
+import { Convertor, readHealth } from "../src/Convertor.js"
+import { healthBody } from "../src/Simulator.js"
+import { type Answer, api, fakeHttp, json, type Recorded, testConfig } from "./helpers.js"
+
+const NOW = Date.parse("2024-01-20T12:05:00Z")
+
+const withConvertor = (answer: (req: Recorded, n: number) => Answer, config = testConfig()) => {
+  const http = fakeHttp(answer)
+  const layer = Convertor.Default.pipe(Layer.provide(Layer.merge(http.layer, Layer.succeed(AppConfig, config))))
+  return { requests: http.requests, layer }
+}
+
+const readOnce = (answer: (req: Recorded, n: number) => Answer) => {
+  const { layer } = withConvertor(answer)
+  return Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer))
+}
+
+describe("readHealth", () => {
+  it("takes the last weight of the datapoints shape, with the matched expression and triggered metrics", () => {
+    const body = healthBody("api", "production", 2, "datapoints", NOW)
+    const health = Either.getOrThrow(readHealth(body, NOW)).pipe(Option.getOrThrow)
+    expect(health.status).toBe(2)
+    expect(health.matchedExpression).toBe("api.api_down || api.api_slow")
+    expect(health.triggeredMetrics).toEqual(["api.api_slow"])
+    expect(health.timestamp.getTime()).toBe((Math.floor(NOW / 1000) - 120) * 1000)
+  })
+
+  it("takes the second value of the last pair of the tuples shape", () => {
+    const body = { name: "api", environment: "production", metrics: [[1700000000, 2], [1700000060, 1]] }
+    const health = Either.getOrThrow(readHealth(body, NOW)).pipe(Option.getOrThrow)
+    expect(health.status).toBe(1)
+    expect(health.timestamp.toISOString()).toBe("2023-11-14T22:14:20.000Z")
+  })
+
+  it("takes the worst last value across regions and names that region", () => {
+    const body = {
+      name: "api",
+      category: "x",
+      environment: "production",
+      metrics: [
+        { region: "eu-de", datapoints: [[1700000000, 2], [1700000060, 0]] },
+        { region: "eu-nl", datapoints: [[1700000060, 1]] },
+        { region: "eu-ch", datapoints: [] }
+      ]
+    }
+    const health = Either.getOrThrow(readHealth(body, NOW)).pipe(Option.getOrThrow)
+    expect(health.status).toBe(1)
+    expect(health.region).toBe("eu-nl")
+  })
+
+  it("reads the flat shape with an ISO timestamp", () => {
+    const body = { service: "api", environment: "production", status: 1, timestamp: "2024-01-20T12:00:00Z" }
+    const health = Either.getOrThrow(readHealth(body, NOW)).pipe(Option.getOrThrow)
+    expect(health.status).toBe(1)
+    expect(health.timestamp.toISOString()).toBe("2024-01-20T12:00:00.000Z")
+  })
+
+  it("reads an empty metrics array, in every shape that has one, as no data", () => {
+    for (const shape of ["datapoints", "tuples", "regions", "flat"] as const) {
+      expect(Either.getOrThrow(readHealth(healthBody("api", "production", undefined, shape, NOW), NOW))).toEqual(Option.none())
+    }
+  })
+
+  it("rejects a body of none of the shapes, and a negative or fractional status", () => {
+    expect(Either.isLeft(readHealth({ hello: "world" }, NOW))).toBe(true)
+    expect(Either.isLeft(readHealth({ metrics: [[1, -1]] }, NOW))).toBe(true)
+    expect(Either.isLeft(readHealth({ service: "a", environment: "b", status: 1.5 }, NOW))).toBe(true)
+    expect(Either.isLeft(readHealth([1, 2], NOW))).toBe(true)
+  })
+})
+
+describe("Convertor", () => {
+  it.effect("asks for the service, environment and an ISO 8601 UTC window computed from the Clock", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(NOW)
+      const { requests, layer } = withConvertor(() => json(200, healthBody("api", "production", 1, "flat", NOW)))
+      const result = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.provide(layer))
+      expect(Option.getOrThrow(result).status).toBe(1)
+      expect(requests).toHaveLength(1)
+      const url = requests[0]!.url
+      expect(url.origin + url.pathname).toBe("http://convertor.test/v1/health")
+      expect(Object.fromEntries(url.searchParams)).toEqual({
+        service: "api",
+        environment: "production",
+        from: "2024-01-20T12:00:00Z",
+        to: "2024-01-20T12:03:00Z"
+      })
+    })
+  )
+
+  it.effect("retries a 503 with exponential backoff (0.5 s, 1 s, 2 s, 4 s, jittered), then fails naming the status", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withConvertor(() => json(503, { message: "graphite down" }))
+      const fiber = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("399 millis")
+      expect(requests).toHaveLength(1)
+      yield* TestClock.adjust("201 millis") // 0.6 s: first retry (0.4–0.6 s) done
+      expect(requests).toHaveLength(2)
+      yield* TestClock.adjust("0.5 seconds") // 1.1 s: second retry is at least 0.4 + 0.8 s away
+      expect(requests).toHaveLength(2)
+      yield* TestClock.adjust("20 seconds")
+      const result = yield* Fiber.join(fiber)
+      expect(requests).toHaveLength(5)
+      const error = Either.getLeft(result).pipe(Option.getOrThrow)
+      expect(error.reason).toBe("Unavailable")
+      expect(error.status).toBe(503)
+      expect(error.message).toContain("answered 503: graphite down")
+      expect(error.message).toContain("api in production")
+    })
+  )
+
+  it.effect("does not retry a 404 and says which service the convertor does not know", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withConvertor(() => json(404, { message: "Service not supported" }))
+      const result = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer))
+      expect(requests).toHaveLength(1)
+      const error = Either.getLeft(result).pipe(Option.getOrThrow)
+      expect(error.reason).toBe("Rejected")
+      expect(error.message).toContain("does not know api in production (404: Service not supported)")
+    })
+  )
+
+  it.effect("retries a refused connection, then gives the documented troubleshooting message", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withConvertor(() => "refused")
+      const fiber = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("30 seconds")
+      const error = Either.getLeft(yield* Fiber.join(fiber)).pipe(Option.getOrThrow)
+      expect(requests).toHaveLength(5)
+      expect(error.message).toMatch(/^Connection refused to convertor at http:\/\/convertor\.test/)
+    })
+  )
+
+  it.effect("times out each attempt after convertor.timeout and gives up within half the poll interval", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withConvertor(() => "hang")
+      const fiber = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("9 seconds")
+      expect(requests).toHaveLength(1)
+      yield* TestClock.adjust("2 seconds") // 11 s: first attempt timed out at 10 s, retry after ~0.5 s
+      expect(requests).toHaveLength(2)
+      yield* TestClock.adjust("19 seconds") // 30 s: the budget
+      const exit = yield* Fiber.await(fiber)
+      expect(exit._tag).toBe("Success")
+      const error = Either.getLeft(yield* Fiber.join(fiber)).pipe(Option.getOrThrow)
+      expect(error.reason).toBe("Timeout")
+      expect(requests).toHaveLength(3)
+    })
+  )
+
+  it.effect("honours Retry-After on a 429", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withConvertor((_, n) =>
+        n === 1 ? json(429, { message: "slow down" }, { "retry-after": "7" }) : json(200, { service: "api", environment: "production", status: 0 })
+      )
+      const fiber = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("6900 millis")
+      expect(requests).toHaveLength(1)
+      yield* TestClock.adjust("200 millis")
+      expect(requests).toHaveLength(2)
+      expect(Option.getOrThrow(yield* Fiber.join(fiber)).status).toBe(0)
+    })
+  )
+
+  it.effect("turns invalid JSON into a decode error naming the service, without retrying", () =>
+    Effect.gen(function* () {
+      let calls = 0
+      const result = yield* readOnce(() => {
+        calls++
+        return new Response("{not json", { status: 200 })
+      })
+      const error = Either.getLeft(result).pipe(Option.getOrThrow)
+      expect(calls).toBe(1)
+      expect(error.reason).toBe("BadResponse")
+      expect(error.message).toContain("unreadable answer for api in production: the body is not valid JSON")
+    })
+  )
+
+  it.effect("turns a body of the wrong shape into a decode error naming the service", () =>
+    Effect.gen(function* () {
+      const error = Either.getLeft(yield* readOnce(() => json(200, { metrics: "many" }))).pipe(Option.getOrThrow)
+      expect(error.reason).toBe("BadResponse")
+      expect(error.message).toContain("api in production: not one of the known health shapes")
+    })
+  )
+
+  it.effect("refuses a body over the size cap, whether declared or streamed", () =>
+    Effect.gen(function* () {
+      const big = "x".repeat(2 * 1024 * 1024)
+      const declared = yield* readOnce(
+        () => new Response(big, { status: 200, headers: { "content-length": String(big.length) } })
+      )
+      expect(Either.getLeft(declared).pipe(Option.getOrThrow).message).toContain("exceeds 1024 KiB")
+      const streamed = yield* readOnce(() => new Response(big, { status: 200 }))
+      expect(Either.getLeft(streamed).pipe(Option.getOrThrow).message).toContain("exceeds 1024 KiB")
+    })
+  )
+
+  it.effect("reports no data for an empty metrics array", () =>
+    Effect.gen(function* () {
+      const result = yield* readOnce(() => json(200, { name: "api", environment: "production", metrics: [] }))
+      expect(result).toEqual(Either.right(Option.none()))
+    })
+  )
+
+  it.effect("bounds the whole read by half the poll interval even with a short interval", () =>
+    Effect.gen(function* () {
+      const { layer } = withConvertor(() => "hang", testConfig({ pollInterval: Duration.seconds(4) }))
+      const fiber = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("2 seconds")
+      const error = Either.getLeft(yield* Fiber.join(fiber)).pipe(Option.getOrThrow)
+      expect(error.reason).toBe("Timeout")
+    })
+  )
+
+  it.effect("when the budget runs out during retries, fails with what the last attempt saw", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withConvertor(() => "refused", testConfig({ pollInterval: Duration.seconds(4) }))
+      const fiber = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("2 seconds")
+      const error = Either.getLeft(yield* Fiber.join(fiber)).pipe(Option.getOrThrow)
+      expect(requests.length).toBeGreaterThanOrEqual(2) // 0 s, ~0.5 s, ~1.5 s
+      expect(requests.length).toBeLessThanOrEqual(3)
+      expect(error.message).toMatch(/^Connection refused to convertor/)
+    })
+  )
+})

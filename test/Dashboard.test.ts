@@ -1,0 +1,147 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { jwtVerify, decodeProtectedHeader } from "jose"
+import { AppConfig } from "../src/Config.js"
+import { Dashboard, type Notification, notificationFor } from "../src/Dashboard.js"
+import * as Generic from "../src/Dashboard/Generic.js"
+import { advance, type Answer, api, captureLogs, fakeHttp, json, type Recorded, SECRET, testConfig } from "./helpers.js"
+
+const NOW = Date.parse("2024-01-20T12:05:00Z")
+const degraded: Notification = notificationFor(api, {
+  status: 1,
+  timestamp: new Date("2024-01-20T12:03:00Z"),
+  triggeredMetrics: []
+})
+
+const withDashboard = (answer: (req: Recorded, n: number) => Answer, dryRun = false) => {
+  const http = fakeHttp(answer)
+  const layer = Generic.layer({ dryRun }).pipe(Layer.provide(Layer.merge(http.layer, Layer.succeed(AppConfig, testConfig()))))
+  return { requests: http.requests, layer }
+}
+
+const notify = (layer: Layer.Layer<Dashboard>, n: Notification = degraded) =>
+  Dashboard.pipe(Effect.flatMap((d) => d.notify(n)), Effect.either, Effect.provide(layer))
+
+describe("generic dashboard adapter", () => {
+  it.effect("posts the protocol's body with a JWT that verifies with the secret and carries the same claims", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(NOW)
+      const { requests, layer } = withDashboard(() => json(201, { result: "ok" }))
+      expect(yield* notify(layer)).toEqual(Either.right(undefined))
+      expect(requests).toHaveLength(1)
+      const req = requests[0]!
+      expect(req.method).toBe("POST")
+      expect(req.url.toString()).toBe("http://dashboard.test/api/incidents")
+      expect(req.headers["content-type"]).toBe("application/json")
+      expect(JSON.parse(req.body)).toEqual({
+        service: "api",
+        environment: "production",
+        status: 1,
+        message: "Service degraded",
+        timestamp: "2024-01-20T12:03:00Z"
+      })
+      const token = req.headers["authorization"]!.replace(/^Bearer /, "")
+      expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "JWT" })
+      const { payload } = yield* Effect.promise(() =>
+        jwtVerify(token, new TextEncoder().encode(SECRET), { algorithms: ["HS256"], currentDate: new Date(NOW) })
+      )
+      expect(payload).toEqual({
+        service: "api",
+        environment: "production",
+        status: 1,
+        timestamp: Date.parse("2024-01-20T12:03:00Z") / 1000,
+        iat: NOW / 1000,
+        exp: NOW / 1000 + 300
+      })
+    })
+  )
+
+  it.effect("a token signed with another secret does not verify", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(NOW)
+      const { requests, layer } = withDashboard(() => json(201, {}))
+      yield* notify(layer)
+      const token = requests[0]!.headers["authorization"]!.replace(/^Bearer /, "")
+      const verified = yield* Effect.either(
+        Effect.tryPromise(() => jwtVerify(token, new TextEncoder().encode("another-secret-another-secret-00"), { currentDate: new Date(NOW) }))
+      )
+      expect(Either.isLeft(verified)).toBe(true)
+    })
+  )
+
+  it.effect("says \"Service outage\" for status 2", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withDashboard(() => json(201, {}))
+      yield* notify(layer, notificationFor(api, { status: 2, timestamp: new Date(NOW), triggeredMetrics: [] }))
+      expect(JSON.parse(requests[0]!.body)).toMatchObject({ status: 2, message: "Service outage" })
+    })
+  )
+
+  it.effect("does not retry a 401 and points at status_dashboard.secret", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withDashboard(() => json(401, { message: "Invalid token" }))
+      const error = Either.getLeft(yield* notify(layer)).pipe(Option.getOrThrow)
+      expect(requests).toHaveLength(1)
+      expect(error.reason).toBe("AuthFailed")
+      expect(error.message).toMatch(/^Dashboard authentication failed: check status_dashboard\.secret/)
+      expect(error.message).not.toContain(SECRET)
+    })
+  )
+
+  it.effect("does not retry another 4xx and logs the status with the dashboard's message", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withDashboard(() => json(422, { message: "unknown service api" }))
+      const error = Either.getLeft(yield* notify(layer)).pipe(Option.getOrThrow)
+      expect(requests).toHaveLength(1)
+      expect(error.message).toContain("rejected the notification for api in production (422: unknown service api)")
+    })
+  )
+
+  it.effect("retries a 503 three times (four attempts), 1 s, 2 s and 4 s apart with jitter", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withDashboard(() => json(503, { message: "maintenance" }))
+      const fiber = yield* Effect.fork(notify(layer))
+      // Delays are 1 s, 2 s, 4 s, each jittered by 0.8-1.2.
+      yield* advance("750 millis")
+      expect(requests).toHaveLength(1)
+      yield* advance("500 millis") // 1.25 s
+      expect(requests).toHaveLength(2)
+      yield* advance("250 millis") // 1.5 s: the next retry is at least 0.8 + 1.6 s from the start
+      expect(requests).toHaveLength(2)
+      yield* advance("2.2 seconds") // 3.7 s: at most 1.2 + 2.4 s
+      expect(requests).toHaveLength(3)
+      yield* advance("10 seconds")
+      const error = Either.getLeft(yield* Fiber.join(fiber)).pipe(Option.getOrThrow)
+      expect(requests).toHaveLength(4)
+      expect(error.reason).toBe("Unavailable")
+      expect(error.message).toContain("answered 503: maintenance")
+    })
+  )
+
+  it.effect("succeeds when a retry gets through", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withDashboard((_, n) => (n < 3 ? "reset" : json(201, {})))
+      const fiber = yield* Effect.fork(notify(layer))
+      yield* advance("10 seconds")
+      expect(yield* Fiber.join(fiber)).toEqual(Either.right(undefined))
+      expect(requests).toHaveLength(3)
+    })
+  )
+
+  it.effect("in dry-run mode sends nothing and logs the body it would send, without the token", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const { requests, layer } = withDashboard(() => json(201, {}), true)
+      const result = yield* notify(layer).pipe(Effect.provide(logs.layer))
+      expect(result).toEqual(Either.right(undefined))
+      expect(requests).toHaveLength(0)
+      expect(logs.lines.join("\n")).toContain('Dry run: would POST http://dashboard.test/api/incidents {"service":"api"')
+      expect(logs.lines.join("\n")).not.toMatch(/eyJ|Bearer/)
+    })
+  )
+})

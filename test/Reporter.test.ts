@@ -1,0 +1,211 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { AppConfig, type ServiceRef } from "../src/Config.js"
+import { Convertor, ConvertorError, type Health } from "../src/Convertor.js"
+import { Dashboard, DashboardError, type Notification } from "../src/Dashboard.js"
+import { runCycle, runForever } from "../src/Reporter.js"
+import { captureLogs, testConfig } from "./helpers.js"
+
+const svc = (name: string): ServiceRef => ({ name, environment: "production" })
+const health = (status: number): Option.Option<Health> =>
+  Option.some({ status, timestamp: new Date(0), triggeredMetrics: [] })
+
+interface Fakes {
+  /** Per service name: what the convertor answers. */
+  readonly read: (service: ServiceRef) => Effect.Effect<Option.Option<Health>, ConvertorError>
+  readonly notify?: (n: Notification) => Effect.Effect<void, DashboardError>
+  readonly services: ReadonlyArray<ServiceRef>
+  readonly pollInterval?: Duration.Duration
+  readonly concurrency?: number
+}
+
+const world = (fakes: Fakes) => {
+  const reads: Array<{ service: string; at: number }> = []
+  const sent: Array<Notification> = []
+  const convertor = Convertor.make({
+    health: (service) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.tap((at) => reads.push({ service: service.name, at })),
+        Effect.zipRight(fakes.read(service))
+      )
+  })
+  const dashboard = {
+    target: "fake",
+    notify: (n: Notification) => (fakes.notify ?? (() => Effect.void))(n).pipe(Effect.tap(() => sent.push(n)))
+  }
+  const layer = Layer.mergeAll(
+    Layer.succeed(Convertor, convertor),
+    Layer.succeed(Dashboard, dashboard),
+    Layer.succeed(
+      AppConfig,
+      testConfig({
+        services: fakes.services,
+        pollInterval: fakes.pollInterval ?? Duration.seconds(60),
+        concurrency: fakes.concurrency ?? 4
+      })
+    )
+  )
+  return { reads, sent, layer }
+}
+
+const readFailure = (service: ServiceRef) =>
+  new ConvertorError({
+    service,
+    reason: "Unavailable",
+    url: "http://convertor.test",
+    detail: "connection refused",
+    retryable: true,
+    retryAfter: Option.none()
+  })
+
+describe("one cycle", () => {
+  it.effect("notifies degraded and outage services, and not healthy or no-data ones", () =>
+    Effect.gen(function* () {
+      const statuses: Record<string, Option.Option<Health>> = { a: health(0), b: health(1), c: health(2), d: Option.none() }
+      const w = world({ services: ["a", "b", "c", "d"].map(svc), read: (s) => Effect.succeed(statuses[s.name]!) })
+      const summary = yield* runCycle.pipe(Effect.provide(w.layer))
+      expect(w.sent.map((n) => [n.service.name, n.status, n.message])).toEqual([
+        ["b", 1, "Service degraded"],
+        ["c", 2, "Service outage"]
+      ])
+      expect(summary).toMatchObject({ polled: 4, healthy: 1, degraded: 2, notified: 2, noData: 1, failed: 0 })
+    })
+  )
+
+  it.effect("a failing service does not stop the others, and nothing is sent for it", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const w = world({
+        services: ["a", "broken", "c"].map(svc),
+        read: (s) => (s.name === "broken" ? Effect.fail(readFailure(s)) : Effect.succeed(health(1)))
+      })
+      const summary = yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      expect(w.sent.map((n) => n.service.name).sort()).toEqual(["a", "c"])
+      expect(summary).toMatchObject({ polled: 3, notified: 2, failed: 1 })
+      const text = logs.lines.join("\n")
+      expect(text).toMatch(/ERROR Connection refused to convertor at http:\/\/convertor\.test .* service=broken/)
+      expect(text).toContain("Cycle complete: polled=3 healthy=0 degraded=2 notified=2 no_data=0 failed=1")
+    })
+  )
+
+  it.effect("counts an undelivered notification as failed", () =>
+    Effect.gen(function* () {
+      const w = world({
+        services: [svc("a")],
+        read: () => Effect.succeed(health(2)),
+        notify: (n) =>
+          Effect.fail(
+            new DashboardError({ target: "fake", service: n.service, reason: "AuthFailed", detail: "", status: 401, retryable: false, retryAfter: Option.none() })
+          )
+      })
+      const summary = yield* runCycle.pipe(Effect.provide(w.layer))
+      expect(summary).toMatchObject({ degraded: 1, notified: 0, failed: 1 })
+    })
+  )
+
+  it.effect("logs the documented per-service lines", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const w = world({ services: [svc("api")], read: () => Effect.succeed(health(1)) })
+      yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      const text = logs.lines.join("\n")
+      expect(text).toMatch(/INFO {2}Health status: 1 \(degraded\) service=api environment=production/)
+      expect(text).toMatch(/INFO {2}Sent notification to dashboard: success service=api/)
+    })
+  )
+
+  it.effect("polls at most `concurrency` services at once", () =>
+    Effect.gen(function* () {
+      let inFlight = 0
+      let peak = 0
+      const w = world({
+        services: Array.from({ length: 20 }, (_, i) => svc(`s${i}`)),
+        concurrency: 3,
+        read: () =>
+          Effect.sync(() => {
+            inFlight++
+            peak = Math.max(peak, inFlight)
+          }).pipe(
+            Effect.zipRight(Effect.sleep("1 second")),
+            Effect.ensuring(Effect.sync(() => inFlight--)),
+            Effect.as(health(0))
+          )
+      })
+      const fiber = yield* Effect.fork(runCycle.pipe(Effect.provide(w.layer)))
+      yield* TestClock.adjust("10 seconds")
+      const summary = yield* Fiber.join(fiber)
+      expect(summary.polled).toBe(20)
+      expect(peak).toBe(3)
+      expect(Duration.toMillis(summary.duration)).toBe(7000) // ceil(20 / 3) rounds of 1 s
+    })
+  )
+})
+
+describe("the loop", () => {
+  it.effect("polls at once, then once per interval: cycles happen at 0, 60, 120, 180 s and not before", () =>
+    Effect.gen(function* () {
+      const w = world({ services: [svc("api")], read: () => Effect.succeed(health(0)) })
+      const fiber = yield* Effect.fork(runForever.pipe(Effect.provide(w.layer)))
+      yield* TestClock.adjust("0 seconds")
+      expect(w.reads).toHaveLength(1)
+      yield* TestClock.adjust("59 seconds")
+      expect(w.reads).toHaveLength(1)
+      yield* TestClock.adjust("1 second")
+      expect(w.reads).toHaveLength(2)
+      yield* TestClock.adjust("119 seconds")
+      expect(w.reads).toHaveLength(3)
+      yield* TestClock.adjust("1 second")
+      expect(w.reads.map((r) => r.at)).toEqual([0, 60_000, 120_000, 180_000])
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.effect("a cycle slower than the interval delays the next one without piling cycles up", () =>
+    Effect.gen(function* () {
+      let running = 0
+      let overlapped = false
+      const w = world({
+        services: [svc("slow")],
+        pollInterval: Duration.seconds(60),
+        read: () =>
+          Effect.sync(() => {
+            running++
+            if (running > 1) overlapped = true
+          }).pipe(
+            Effect.zipRight(Effect.sleep("90 seconds")),
+            Effect.ensuring(Effect.sync(() => running--)),
+            Effect.as(health(0))
+          )
+      })
+      const fiber = yield* Effect.fork(runForever.pipe(Effect.provide(w.layer)))
+      for (let i = 0; i < 30; i++) yield* TestClock.adjust("10 seconds") // 300 s
+      // Back to back, never together, and no burst of missed cycles afterwards.
+      expect(w.reads.map((r) => r.at)).toEqual([0, 90_000, 180_000, 270_000])
+      expect(overlapped).toBe(false)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.effect("keeps going after a cycle in which every service failed", () =>
+    Effect.gen(function* () {
+      let down = true
+      const w = world({
+        services: [svc("api")],
+        read: (s) => (down ? Effect.fail(readFailure(s)) : Effect.succeed(health(1)))
+      })
+      const fiber = yield* Effect.fork(runForever.pipe(Effect.provide(w.layer)))
+      yield* TestClock.adjust("0 seconds")
+      expect(w.sent).toHaveLength(0)
+      down = false
+      yield* TestClock.adjust("60 seconds")
+      expect(w.sent).toHaveLength(1)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+})

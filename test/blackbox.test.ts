@@ -1,0 +1,312 @@
+/**
+ * The built program as users run it: `node dist/main.js` against loopback
+ * simulators (the dashboard one verifies every JWT with jose).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import pkg from "../package.json" with { type: "json" }
+import { type Behaviour, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../src/Simulator.js"
+
+const MAIN = resolve("dist/main.js")
+const SECRET = "black-box-secret-black-box-secret-0123456789"
+
+interface Run {
+  readonly code: number | null
+  readonly output: string
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const children = new Set<ChildProcess>()
+const servers: Array<{ close: () => Promise<void> }> = []
+afterEach(async () => {
+  for (const child of children) child.kill("SIGKILL")
+  children.clear()
+  await Promise.all(servers.splice(0).map((s) => s.close()))
+})
+
+const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { PATH: process.env["PATH"] ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  children.add(child)
+  let stdout = ""
+  let stderr = ""
+  let output = ""
+  child.stdout!.on("data", (d: Buffer) => ((stdout += d.toString()), (output += d.toString())))
+  child.stderr!.on("data", (d: Buffer) => ((stderr += d.toString()), (output += d.toString())))
+  const done = new Promise<Run>((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`timed out; output so far:\n${output}`))
+    }, 15_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      children.delete(child)
+      // Let the pipes drain.
+      setImmediate(() => resolvePromise({ code, output, stdout, stderr }))
+    })
+  })
+  return { child, done, output: () => output }
+}
+
+const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => start(args, env).done
+
+const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
+  const until = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+const DEFAULT_SERVICES: Record<string, Behaviour> = {
+  "api/production": { status: 0 },
+  "compute/production": { status: 1 },
+  "storage/production": { status: 2 },
+  "dns/staging": { status: 0 }
+}
+
+const world = async (options: { services?: Record<string, Behaviour>; dashboardLatencyMs?: number } = {}) => {
+  const services = options.services ?? DEFAULT_SERVICES
+  const convertor: RunningConvertor = await startConvertor({ services })
+  const dashboard: RunningDashboard = await startDashboard({
+    secret: SECRET,
+    ...(options.dashboardLatencyMs ? { latencyMs: options.dashboardLatencyMs } : {})
+  })
+  servers.push(convertor, dashboard)
+  return { convertor, dashboard, services: Object.keys(services) }
+}
+
+const writeConfig = (text: string, fragments: Record<string, string> = {}) => {
+  const dir = mkdtempSync(join(tmpdir(), "cmr-bb-"))
+  const file = join(dir, "config.yaml")
+  writeFileSync(file, text)
+  if (Object.keys(fragments).length > 0) mkdirSync(join(dir, "conf.d"))
+  for (const [name, body] of Object.entries(fragments)) writeFileSync(join(dir, "conf.d", name), body)
+  return file
+}
+
+const configText = (o: { convertor: string; dashboard: string; services: ReadonlyArray<string>; secret?: string; interval?: number }) =>
+  [
+    "convertor:",
+    `  url: ${o.convertor}`,
+    "  timeout: 2",
+    "status_dashboard:",
+    `  url: ${o.dashboard}`,
+    ...(o.secret === undefined ? [] : [`  secret: ${o.secret}`]),
+    "reporter:",
+    `  poll_interval: ${o.interval ?? 4}`,
+    "  services:",
+    ...o.services.map((k) => `    - { name: ${k.split("/")[0]}, environment: ${k.split("/")[1]} }`),
+    ""
+  ].join("\n")
+
+/** A port nobody listens on. */
+const closedPort = async (): Promise<number> => {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>((r) => server.close(() => r()))
+  return port
+}
+
+const noStackTrace = (output: string) => expect(output).not.toMatch(/^\s+at .+\(.*:\d+:\d+\)$/m)
+
+describe("--once against the simulators", () => {
+  it("notifies degraded and outage services, not healthy ones, and exits 0", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET }))
+    const result = await run(["--config", file, "--once"])
+    expect(result.code).toBe(0)
+    expect(w.dashboard.rejected).toEqual([])
+    const got = w.dashboard.incidents.map((i) => [i.body.service, i.body.status, i.body.message]).sort()
+    expect(got).toEqual([
+      ["compute", 1, "Service degraded"],
+      ["storage", 2, "Service outage"]
+    ])
+    expect(w.dashboard.incidents[0]!.claims).toMatchObject({ iat: expect.any(Number), exp: expect.any(Number) })
+    expect(w.convertor.requests).toHaveLength(4)
+    for (const r of w.convertor.requests) {
+      expect(r.from).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+      expect(Date.parse(r.to) - Date.parse(r.from)).toBe(180_000)
+    }
+    expect(result.stderr).toContain("Cycle complete: polled=4 healthy=2 degraded=2 notified=2 no_data=0 failed=0")
+    noStackTrace(result.output)
+  })
+
+  it("exits 1 with the documented message when the convertor refuses connections", async () => {
+    const w = await world()
+    const port = await closedPort()
+    const file = writeConfig(
+      configText({ convertor: `http://127.0.0.1:${port}`, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 2 })
+    )
+    const result = await run(["--config", file, "--once"])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`Connection refused to convertor at http://127.0.0.1:${port}`)
+    expect(w.dashboard.incidents).toEqual([])
+    noStackTrace(result.output)
+  })
+
+  it("exits 1 and names status_dashboard.secret when the dashboard refuses the token", async () => {
+    const w = await world()
+    const file = writeConfig(
+      configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["compute/production"], secret: "not-the-dashboards-secret-not-the-dashboards" })
+    )
+    const result = await run(["--config", file, "--once"])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain("Dashboard authentication failed: check status_dashboard.secret")
+    expect(w.dashboard.rejected).toEqual(["invalid token"]) // not retried
+  })
+
+  it("takes the convertor URL and the secret from MP_ environment variables over the file", async () => {
+    const w = await world()
+    const port = await closedPort()
+    const file = writeConfig(
+      configText({ convertor: `http://127.0.0.1:${port}`, dashboard: w.dashboard.url, services: ["storage/production"], secret: "wrong-wrong-wrong-wrong-wrong-wrong-wrong" })
+    )
+    const result = await run(["--config", file, "--once"], {
+      MP_CONVERTOR__URL: w.convertor.url,
+      MP_STATUS_DASHBOARD__SECRET: SECRET
+    })
+    expect(result.code).toBe(0)
+    expect(w.dashboard.incidents.map((i) => i.body.service)).toEqual(["storage"])
+  })
+
+  it("merges conf.d/*.yaml beside the file", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET }), {
+      "10-services.yaml": "reporter:\n  services:\n    - {name: compute, environment: production}\n"
+    })
+    const result = await run(["--config", file, "--once"])
+    expect(result.code).toBe(0)
+    expect(w.convertor.requests.map((r) => r.service)).toEqual(["compute"])
+    expect(w.dashboard.incidents).toHaveLength(1)
+  })
+
+  it("in --dry-run sends nothing and logs what it would send", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET }))
+    const result = await run(["--config", file, "--once", "--dry-run"])
+    expect(result.code).toBe(0)
+    expect(w.dashboard.arrivals).toEqual([])
+    expect(result.stderr).toContain(`Dry run: would POST ${w.dashboard.url}/api/incidents {"service":"compute"`)
+  })
+
+  it("never logs the secret or a token, even at debug level", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET }))
+    for (const args of [["--log-level", "debug"], ["--log-level", "debug", "--dry-run"]]) {
+      const result = await run(["--config", file, "--once", ...args])
+      expect(result.code).toBe(0)
+      expect(result.stderr).toContain("DEBUG Polling convertor for service: api")
+      expect(result.output).not.toContain(SECRET)
+      expect(result.output).not.toMatch(/eyJ[\w-]+\./) // a JWT's base64url header
+    }
+    const viaEnv = await run(["--config", file, "--once"], { LOG_LEVEL: "debug", MP_STATUS_DASHBOARD__SECRET: `${SECRET}x` })
+    expect(viaEnv.stderr).toContain("DEBUG")
+    expect(viaEnv.output).not.toContain(SECRET)
+  })
+
+  it("reads the log level from RUST_LOG and writes JSON lines with --log-format json", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET }))
+    const result = await run(["--config", file, "--once", "--log-format", "json"], { RUST_LOG: "warn" })
+    expect(result.code).toBe(0)
+    expect(result.stderr).toBe("") // nothing at warn level in a clean cycle
+    const json = await run(["--config", file, "--once", "--log-format", "json"])
+    const lines = json.stderr.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines.find((l) => l["message"] === "Health status: 2 (outage)")).toMatchObject({ level: "info", service: "storage", environment: "production" })
+  })
+
+  it('starts with no services but warns "No services being polled"', async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: [], secret: SECRET }).replace("  services:\n", "  services: []\n"))
+    const result = await run(["--config", file, "--once"])
+    expect(result.code).toBe(0)
+    expect(result.stderr).toMatch(/WARN {2}No services being polled/)
+  })
+})
+
+describe("the daemon", () => {
+  it("polls again every interval and exits 0 on SIGTERM, letting a notification in flight finish", async () => {
+    // Interval 2 s: each phase may take 1 s, so the 600 ms dashboard is slow but in time.
+    const w = await world({ services: { "compute/production": { status: 1 } }, dashboardLatencyMs: 600 })
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET, interval: 2 }))
+    const p = start(["--config", file])
+    // Two cycles, two seconds apart; then stop while the second notification is on the wire.
+    await waitFor("a second POST", () => w.dashboard.arrivals.length >= 2)
+    expect(w.convertor.requests.length).toBeGreaterThanOrEqual(2)
+    const stoppedAt = Date.now()
+    p.child.kill("SIGTERM")
+    const result = await p.done
+    expect(result.code).toBe(0)
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000)
+    expect(w.dashboard.incidents).toHaveLength(w.dashboard.arrivals.length) // none cut off
+    expect(result.stderr).toContain("Stop requested")
+  })
+
+  it("exits 0 on SIGINT while idle", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 60 }))
+    const p = start(["--config", file])
+    await waitFor("the first cycle", () => p.output().includes("Cycle complete"))
+    p.child.kill("SIGINT")
+    expect((await p.done).code).toBe(0)
+  })
+})
+
+describe("command line and configuration errors", () => {
+  it("prints the version and the help, exit 0", async () => {
+    const version = await run(["--version"])
+    expect(version.code).toBe(0)
+    expect(version.stdout.trim()).toBe(pkg.version)
+    const help = await run(["--help"])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("--once")
+    expect(help.stdout).toContain("--dry-run")
+  })
+
+  it("exits 2 on an unknown flag or a bad flag value", async () => {
+    const unknown = await run(["--config", "x.yaml", "--bogus"])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("--bogus")
+    const format = await run(["--config", "x.yaml", "--log-format", "xml"])
+    expect(format.code).toBe(2)
+    noStackTrace(unknown.output + format.output)
+  })
+
+  const valid = configText({ convertor: "http://127.0.0.1:1", dashboard: "http://127.0.0.1:2", services: ["api/production"], secret: SECRET })
+  const cases: ReadonlyArray<[string, string | null, string]> = [
+    ["a missing file", null, "the file does not exist (pass the right path with --config FILE)"],
+    ["invalid YAML", valid.replace("reporter:", "reporter:\n  - : [oops"), "invalid YAML at line 9, column 3"],
+    ["a missing required key", valid.replace(/ {2}url: http:\/\/127\.0\.0\.1:1\n/, ""), "convertor.url: is required but missing"],
+    ["a wrong type", valid.replace("poll_interval: 4", "poll_interval: often"), 'reporter.poll_interval: expected a positive number of seconds, got "often"'],
+    ["a zero interval", valid.replace("poll_interval: 4", "poll_interval: 0"), "reporter.poll_interval: expected a positive number of seconds, got 0"],
+    ["a URL that is not http(s)", valid.replace("http://127.0.0.1:2", "file:///etc/passwd"), 'status_dashboard.url: expected an http:// or https:// URL, got "file:///etc/passwd"'],
+    ["a service without environment", valid.replace("{ name: api, environment: production }", "{ name: api }"), "reporter.services[0].environment: is required but missing"],
+    ["duplicate services", valid + "    - { name: api, environment: production }\n", "reporter.services[1]: duplicate of reporter.services[0]"],
+    ["no secret at all", valid.replace(`  secret: ${SECRET}\n`, ""), "status_dashboard.secret: is required but missing"]
+  ]
+  for (const [name, text, message] of cases) {
+    it(`exits 2 on ${name}, saying so without a stack trace or the secret`, async () => {
+      const file = text === null ? join(mkdtempSync(join(tmpdir(), "cmr-bb-")), "absent.yaml") : writeConfig(text)
+      const result = await run(["--config", file])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(message)
+      expect(result.output).not.toContain(SECRET)
+      noStackTrace(result.output)
+    })
+  }
+
+  it("exits 2 when the config path is a directory", async () => {
+    const result = await run(["--config", tmpdir()])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("cannot be read")
+  })
+})

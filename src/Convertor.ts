@@ -12,7 +12,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AppConfig, safeUrl, type ServiceRef } from "./Config.js"
-import { exchange, type HttpFault, peerMessage, retryAfter } from "./Http.js"
+import { exchange, type HttpFault, retryAfter, statusDetail } from "./Http.js"
 import { isRetryableStatus, retryWithin } from "./Retry.js"
 
 // ---------------------------------------------------------------------------
@@ -179,9 +179,7 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
             reason: isRetryableStatus(reply.status) ? "Unavailable" : "Rejected",
             url,
             status: reply.status,
-            detail: isRetryableStatus(reply.status)
-              ? `answered ${reply.status}${peerMessage(reply.body) ? `: ${peerMessage(reply.body)}` : ""}`
-              : peerMessage(reply.body),
+            detail: statusDetail(reply, "convertor.url"),
             retryable: isRetryableStatus(reply.status),
             retryAfter: retryAfter(reply.headers, now)
           })

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { isRetryableStatus } from "./Retry.js"
 
 export interface Reply {
   readonly status: number
@@ -117,6 +118,20 @@ export const retryAfter = (headers: Readonly<Record<string, string>>, nowMillis:
   if (/^\d+$/.test(trimmed)) return Option.some(Duration.seconds(Number(trimmed)))
   const date = Date.parse(trimmed)
   return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - nowMillis)))
+}
+
+/**
+ * What a status that is not success means, for an error's detail. Redirects
+ * are not followed (a status endpoint that moved is a configuration change),
+ * so they say where to point `key` instead.
+ */
+export const statusDetail = (reply: Reply, key: string): string => {
+  if (reply.status >= 300 && reply.status < 400) {
+    const location = reply.headers["location"]
+    return `redirected${location ? ` to ${peerMessage(location)}` : ""}; redirects are not followed, point ${key} at the final address`
+  }
+  const said = peerMessage(reply.body)
+  return isRetryableStatus(reply.status) ? `answered ${reply.status}${said ? `: ${said}` : ""}` : said
 }
 
 /** The server's own explanation, short enough for one log line. */

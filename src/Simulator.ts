@@ -12,8 +12,88 @@ import { jwtVerify } from "jose"
 
 export type Shape = "datapoints" | "tuples" | "regions" | "flat"
 
-/** A fixed status, or one that alternates healthy/outage on every request. */
-export type Behaviour = { readonly status: number } | "flapping" | "no-data" | { readonly httpStatus: number; readonly message: string }
+/**
+ * Ways a peer can misbehave, for fault-injection tests and the soak run.
+ * (A refused connection is a whole server not listening: close it.)
+ */
+export const FAULTS = [
+  "reset", // headers, part of the body, then a TCP reset
+  "hang", // accepts, never answers
+  "drip", // headers, then one byte every 200 ms, never finishing
+  "http-503",
+  "http-429", // with Retry-After: 1
+  "invalid-json",
+  "wrong-shape",
+  "truncated", // Content-Length promises more than is sent
+  "huge", // a 50 MB body
+  "redirect-loop", // 302 to itself
+  "not-http" // bytes that are not HTTP at all
+] as const
+export type Fault = (typeof FAULTS)[number]
+
+/** A fixed status, one that alternates healthy/outage on every request, no data, or a fault. */
+export type Behaviour = { readonly status: number } | "flapping" | "no-data" | { readonly fault: Fault }
+
+const HUGE_BYTES = 50 * 1024 * 1024
+
+/** Answers `res` the way `fault` says; used by both simulators. */
+export const misbehave = (fault: Fault, req: http.IncomingMessage, res: http.ServerResponse): void => {
+  const socket = res.socket
+  switch (fault) {
+    case "reset":
+      res.writeHead(200, { "content-type": "application/json", "content-length": "1000" })
+      res.write('{"service": "api", "status"', () => socket?.resetAndDestroy())
+      return
+    case "hang":
+      return
+    case "drip": {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "1000" })
+      const timer = setInterval(() => res.write(" "), 200)
+      res.on("close", () => clearInterval(timer))
+      return
+    }
+    case "http-503":
+      return send(res, 503, { message: "Service Unavailable (simulated)" })
+    case "http-429": {
+      const text = JSON.stringify({ message: "Too Many Requests (simulated)" })
+      res.writeHead(429, { "content-type": "application/json", "retry-after": "1", "content-length": Buffer.byteLength(text) })
+      res.end(text)
+      return
+    }
+    case "invalid-json":
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end('{"status": 1, "service": ')
+      return
+    case "wrong-shape":
+      return send(res, 200, { health: "bad", metrics: { a: 1 } })
+    case "truncated":
+      res.writeHead(200, { "content-type": "application/json", "content-length": "500" })
+      res.write('{"service": "api", "environment": "production", "status": 1')
+      socket?.end()
+      return
+    case "huge": {
+      res.writeHead(200, { "content-type": "application/json" })
+      const chunk = Buffer.alloc(64 * 1024, 32)
+      let sent = 0
+      const pump = () => {
+        while (sent < HUGE_BYTES && !res.destroyed) {
+          sent += chunk.length
+          if (!res.write(chunk)) return void res.once("drain", pump)
+        }
+        if (!res.destroyed) res.end()
+      }
+      pump()
+      return
+    }
+    case "redirect-loop":
+      res.writeHead(302, { location: req.url ?? "/", "content-length": "0" })
+      res.end()
+      return
+    case "not-http":
+      socket?.end("SSH-2.0-OpenSSH_9.6 simulated\r\n")
+      return
+  }
+}
 
 export interface ConvertorOptions {
   /** Keyed by `service/environment`; anything else answers 404 like the upstream convertor. */
@@ -115,7 +195,7 @@ export const startConvertor = async (options: ConvertorOptions): Promise<Running
     const behaviour = services.get(key)
     const answer = () => {
       if (behaviour === undefined) return send(res, 404, { message: "Service not supported" })
-      if (typeof behaviour === "object" && "httpStatus" in behaviour) return send(res, behaviour.httpStatus, { message: behaviour.message })
+      if (typeof behaviour === "object" && "fault" in behaviour) return misbehave(behaviour.fault, req, res)
       let status: number | undefined
       if (behaviour === "no-data") status = undefined
       else if (behaviour === "flapping") {
@@ -159,6 +239,8 @@ export interface RunningDashboard {
   /** When each request arrived (before any latency). */
   readonly arrivals: Array<number>
   readonly setFailWith: (status: number | undefined) => void
+  /** Misbehave for notifications about this service (undefined: behave). */
+  readonly setFault: (service: string, fault: Fault | undefined) => void
   readonly close: () => Promise<void>
 }
 
@@ -167,6 +249,7 @@ export const startDashboard = async (options: DashboardOptions): Promise<Running
   const incidents: Array<Incident> = []
   const rejected: Array<string> = []
   const arrivals: Array<number> = []
+  const faults = new Map<string, Fault>()
   let failWith = options.failWith
   const server = http.createServer((req, res) => {
     arrivals.push(Date.now())
@@ -192,6 +275,8 @@ export const startDashboard = async (options: DashboardOptions): Promise<Running
         rejected.push("invalid JSON")
         return send(res, 400, { message: "Invalid JSON" })
       }
+      const fault = faults.get(body.service)
+      if (fault !== undefined) return misbehave(fault, req, res)
       if (claims["service"] !== body.service || claims["environment"] !== body.environment || claims["status"] !== body.status) {
         rejected.push("claims do not match body")
         return send(res, 400, { message: "Token claims do not match the body" })
@@ -203,5 +288,13 @@ export const startDashboard = async (options: DashboardOptions): Promise<Running
     })
   })
   const url = await listen(server, options.host ?? "127.0.0.1", options.port ?? 0)
-  return { url, incidents, rejected, arrivals, setFailWith: (s) => void (failWith = s), close: () => closeServer(server) }
+  return {
+    url,
+    incidents,
+    rejected,
+    arrivals,
+    setFailWith: (s) => void (failWith = s),
+    setFault: (service, fault) => void (fault === undefined ? faults.delete(service) : faults.set(service, fault)),
+    close: () => closeServer(server)
+  }
 }

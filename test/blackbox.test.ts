@@ -2,68 +2,15 @@
  * The built program as users run it: `node dist/main.js` against loopback
  * simulators (the dashboard one verifies every JWT with jose).
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
 import pkg from "../package.json" with { type: "json" }
 import { type Behaviour, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../src/Simulator.js"
+import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, track, waitFor, writeConfig } from "./spawn.js"
 
-const MAIN = resolve("dist/main.js")
-const SECRET = "black-box-secret-black-box-secret-0123456789"
-
-interface Run {
-  readonly code: number | null
-  readonly output: string
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const children = new Set<ChildProcess>()
-const servers: Array<{ close: () => Promise<void> }> = []
-afterEach(async () => {
-  for (const child of children) child.kill("SIGKILL")
-  children.clear()
-  await Promise.all(servers.splice(0).map((s) => s.close()))
-})
-
-const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { PATH: process.env["PATH"] ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  children.add(child)
-  let stdout = ""
-  let stderr = ""
-  let output = ""
-  child.stdout!.on("data", (d: Buffer) => ((stdout += d.toString()), (output += d.toString())))
-  child.stderr!.on("data", (d: Buffer) => ((stderr += d.toString()), (output += d.toString())))
-  const done = new Promise<Run>((resolvePromise, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`timed out; output so far:\n${output}`))
-    }, 15_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      children.delete(child)
-      // Let the pipes drain.
-      setImmediate(() => resolvePromise({ code, output, stdout, stderr }))
-    })
-  })
-  return { child, done, output: () => output }
-}
-
-const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => start(args, env).done
-
-const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
-  const until = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+cleanUpAfterEach()
 
 const DEFAULT_SERVICES: Record<string, Behaviour> = {
   "api/production": { status: 0 },
@@ -74,46 +21,11 @@ const DEFAULT_SERVICES: Record<string, Behaviour> = {
 
 const world = async (options: { services?: Record<string, Behaviour>; dashboardLatencyMs?: number } = {}) => {
   const services = options.services ?? DEFAULT_SERVICES
-  const convertor: RunningConvertor = await startConvertor({ services })
-  const dashboard: RunningDashboard = await startDashboard({
-    secret: SECRET,
-    ...(options.dashboardLatencyMs ? { latencyMs: options.dashboardLatencyMs } : {})
-  })
-  servers.push(convertor, dashboard)
+  const convertor: RunningConvertor = track(await startConvertor({ services }))
+  const dashboard: RunningDashboard = track(
+    await startDashboard({ secret: SECRET, ...(options.dashboardLatencyMs ? { latencyMs: options.dashboardLatencyMs } : {}) })
+  )
   return { convertor, dashboard, services: Object.keys(services) }
-}
-
-const writeConfig = (text: string, fragments: Record<string, string> = {}) => {
-  const dir = mkdtempSync(join(tmpdir(), "cmr-bb-"))
-  const file = join(dir, "config.yaml")
-  writeFileSync(file, text)
-  if (Object.keys(fragments).length > 0) mkdirSync(join(dir, "conf.d"))
-  for (const [name, body] of Object.entries(fragments)) writeFileSync(join(dir, "conf.d", name), body)
-  return file
-}
-
-const configText = (o: { convertor: string; dashboard: string; services: ReadonlyArray<string>; secret?: string; interval?: number }) =>
-  [
-    "convertor:",
-    `  url: ${o.convertor}`,
-    "  timeout: 2",
-    "status_dashboard:",
-    `  url: ${o.dashboard}`,
-    ...(o.secret === undefined ? [] : [`  secret: ${o.secret}`]),
-    "reporter:",
-    `  poll_interval: ${o.interval ?? 4}`,
-    "  services:",
-    ...o.services.map((k) => `    - { name: ${k.split("/")[0]}, environment: ${k.split("/")[1]} }`),
-    ""
-  ].join("\n")
-
-/** A port nobody listens on. */
-const closedPort = async (): Promise<number> => {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((r) => server.close(() => r()))
-  return port
 }
 
 const noStackTrace = (output: string) => expect(output).not.toMatch(/^\s+at .+\(.*:\d+:\d+\)$/m)
@@ -284,7 +196,7 @@ describe("command line and configuration errors", () => {
   const valid = configText({ convertor: "http://127.0.0.1:1", dashboard: "http://127.0.0.1:2", services: ["api/production"], secret: SECRET })
   const cases: ReadonlyArray<[string, string | null, string]> = [
     ["a missing file", null, "the file does not exist (pass the right path with --config FILE)"],
-    ["invalid YAML", valid.replace("reporter:", "reporter:\n  - : [oops"), "invalid YAML at line 9, column 3"],
+    ["invalid YAML", valid.replace("reporter:", "reporter:\n  - : [oops"), "invalid YAML at line 10, column 3"],
     ["a missing required key", valid.replace(/ {2}url: http:\/\/127\.0\.0\.1:1\n/, ""), "convertor.url: is required but missing"],
     ["a wrong type", valid.replace("poll_interval: 4", "poll_interval: often"), 'reporter.poll_interval: expected a positive number of seconds, got "often"'],
     ["a zero interval", valid.replace("poll_interval: 4", "poll_interval: 0"), "reporter.poll_interval: expected a positive number of seconds, got 0"],

@@ -13,7 +13,7 @@ import * as Redacted from "effect/Redacted"
 import { SignJWT } from "jose"
 import { AppConfig, safeUrl } from "../Config.js"
 import { DASHBOARD_RETRY, Dashboard, DashboardError, type Notification } from "../Dashboard.js"
-import { exchange, finishInFlight, type HttpFault, peerMessage, retryAfter } from "../Http.js"
+import { exchange, finishInFlight, type HttpFault, retryAfter, statusDetail } from "../Http.js"
 import { isRetryableStatus, retryWithin } from "../Retry.js"
 
 /** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
@@ -90,9 +90,7 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
             service: n.service,
             reason: auth ? "AuthFailed" : isRetryableStatus(reply.status) ? "Unavailable" : "Rejected",
             status: reply.status,
-            detail: isRetryableStatus(reply.status)
-              ? `answered ${reply.status}${peerMessage(reply.body) ? `: ${peerMessage(reply.body)}` : ""}`
-              : peerMessage(reply.body),
+            detail: statusDetail(reply, "status_dashboard.url"),
             retryable: isRetryableStatus(reply.status),
             retryAfter: retryAfter(reply.headers, now)
           })

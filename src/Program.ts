@@ -6,6 +6,7 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Path from "@effect/platform/Path"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -46,6 +47,28 @@ const describe = (config: ReporterConfig, options: RunOptions): string =>
   `convertor ${safeUrl(config.convertor.url)}, dashboard ${safeUrl(config.dashboard.url)}, ` +
   `concurrency ${config.concurrency}`
 
+/**
+ * One debug line per cycle about the process itself: what a soak run, or an
+ * SRE wondering about a slow host, reads. The event-loop histogram is reset
+ * each cycle, so its figures are per cycle.
+ */
+const processStats = () => {
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
+  const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1)
+  const ms = (nanos: number) => (nanos / 1e6).toFixed(1)
+  return {
+    log: Effect.suspend(() => {
+      const memory = process.memoryUsage()
+      const line =
+        `Process stats: rss_mb=${mb(memory.rss)} heap_used_mb=${mb(memory.heapUsed)} ` +
+        `event_loop_delay_p99_ms=${ms(loop.percentile(99))} event_loop_delay_max_ms=${ms(loop.max)}`
+      loop.reset()
+      return Effect.logDebug(line)
+    })
+  }
+}
+
 export const run = (
   options: RunOptions
 ): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | HttpClient.HttpClient> => {
@@ -64,7 +87,8 @@ export const run = (
       const summary = yield* runCycle.pipe(Effect.provide(services))
       return summary.failed > 0 ? ExitCode.CycleFailed : ExitCode.Ok
     }
-    return yield* runForever.pipe(
+    const stats = processStats()
+    return yield* runForever(() => stats.log).pipe(
       Effect.onInterrupt(() => Effect.logInfo("Stop requested: finished notifications in flight, exiting")),
       Effect.provide(services)
     )

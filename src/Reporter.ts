@@ -110,11 +110,14 @@ export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor 
  * anchors at the end of the first run, so a slow first cycle would delay the
  * second by a whole extra interval.)
  */
-export const runForever: Effect.Effect<never, never, AppConfig | Convertor | Dashboard> = Effect.gen(function* () {
-  const config = yield* AppConfig
-  const interval = Duration.toMillis(config.pollInterval)
-  const pacing = Schedule.identity<CycleSummary>().pipe(
-    Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))
-  )
-  return yield* runCycle.pipe(Effect.repeat(pacing), Effect.zipRight(Effect.never))
-})
+export const runForever = (
+  afterCycle: (summary: CycleSummary) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<never, never, AppConfig | Convertor | Dashboard> =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const interval = Duration.toMillis(config.pollInterval)
+    const pacing = Schedule.identity<CycleSummary>().pipe(
+      Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))
+    )
+    return yield* runCycle.pipe(Effect.tap(afterCycle), Effect.repeat(pacing), Effect.zipRight(Effect.never))
+  })

@@ -13,7 +13,7 @@ import { cli } from "./Cli.js"
 
 // Keep-alive: the same few hosts are asked every cycle.
 const HttpLive = NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true })))
-const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, HttpLive)
+const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, HttpLive, Layer.setTracerEnabled(false))
 
 NodeRuntime.runMain(cli(process.argv, process.env).pipe(Effect.provide(MainLive)), {
   disablePrettyLogger: true,

@@ -151,7 +151,7 @@ describe("the loop", () => {
   it.effect("polls at once, then once per interval: cycles happen at 0, 60, 120, 180 s and not before", () =>
     Effect.gen(function* () {
       const w = world({ services: [svc("api")], read: () => Effect.succeed(health(0)) })
-      const fiber = yield* Effect.fork(runForever.pipe(Effect.provide(w.layer)))
+      const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(w.layer)))
       yield* TestClock.adjust("0 seconds")
       expect(w.reads).toHaveLength(1)
       yield* TestClock.adjust("59 seconds")
@@ -183,7 +183,7 @@ describe("the loop", () => {
             Effect.as(health(0))
           )
       })
-      const fiber = yield* Effect.fork(runForever.pipe(Effect.provide(w.layer)))
+      const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(w.layer)))
       for (let i = 0; i < 30; i++) yield* TestClock.adjust("10 seconds") // 300 s
       // Back to back, never together, and no burst of missed cycles afterwards.
       expect(w.reads.map((r) => r.at)).toEqual([0, 90_000, 180_000, 270_000])
@@ -199,7 +199,7 @@ describe("the loop", () => {
         services: [svc("api")],
         read: (s) => (down ? Effect.fail(readFailure(s)) : Effect.succeed(health(1)))
       })
-      const fiber = yield* Effect.fork(runForever.pipe(Effect.provide(w.layer)))
+      const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(w.layer)))
       yield* TestClock.adjust("0 seconds")
       expect(w.sent).toHaveLength(0)
       down = false

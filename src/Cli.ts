@@ -5,7 +5,6 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Path from "@effect/platform/Path"
 import type * as Terminal from "@effect/platform/Terminal"
 import * as Console from "effect/Console"
@@ -15,6 +14,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
 import pkg from "../package.json" with { type: "json" }
+import type { Transport } from "./Http.js"
 import { parseLevel } from "./Logging.js"
 import { ExitCode, run } from "./Program.js"
 
@@ -65,7 +65,7 @@ export const takeLogLevel = (
 export const cli = (
   rawArgv: ReadonlyArray<string>,
   env: Record<string, string | undefined>
-): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Terminal.Terminal | HttpClient.HttpClient> => {
+): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Terminal.Terminal | Transport> => {
   const split = takeLogLevel(rawArgv)
   if (Either.isLeft(split)) return Console.error(split.left).pipe(Effect.as(ExitCode.BadConfig as number))
   const { argv, level } = split.right

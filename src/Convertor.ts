@@ -2,8 +2,6 @@
  * The CloudMon convertor: one health reading per (service, environment).
  * Reads the four response shapes of protocols.md §1 into one `Health` value.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -12,7 +10,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AppConfig, safeUrl, type ServiceRef } from "./Config.js"
-import { exchange, type HttpFault, retryAfter, statusDetail } from "./Http.js"
+import { type HttpFault, type Request, retryAfter, statusDetail, Transport } from "./Http.js"
 import { isRetryableStatus, retryWithin } from "./Retry.js"
 
 // ---------------------------------------------------------------------------
@@ -153,7 +151,7 @@ export const CONVERTOR_RETRY = { base: Duration.millis(500), retries: 4 } as con
 export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor", {
   effect: Effect.gen(function* () {
     const config = yield* AppConfig
-    const client = yield* HttpClient.HttpClient
+    const transport = yield* Transport
     const url = safeUrl(config.convertor.url)
     // Half of the interval for reading, half for notifying: a cycle never outlives its interval.
     const budget = Duration.divide(config.pollInterval, 2).pipe(Option.getOrElse(() => config.pollInterval))
@@ -169,9 +167,9 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
         retryAfter: Option.none()
       })
 
-    const attempt = (service: ServiceRef, request: HttpClientRequest.HttpClientRequest) =>
+    const attempt = (service: ServiceRef, request: Request) =>
       Effect.gen(function* () {
-        const reply = yield* exchange(client, request, limits).pipe(Effect.mapError(fromFault(service)))
+        const reply = yield* transport.exchange(request, limits).pipe(Effect.mapError(fromFault(service)))
         const now = yield* Clock.currentTimeMillis
         if (reply.status !== 200) {
           return yield* new ConvertorError({
@@ -196,15 +194,17 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
     const health = (service: ServiceRef): Effect.Effect<Option.Option<Health>, ConvertorError> =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const request = HttpClientRequest.get(`${config.convertor.url}/v1/health`).pipe(
-          HttpClientRequest.setUrlParams({
-            service: service.name,
-            environment: service.environment,
-            from: isoSeconds(now - Duration.toMillis(config.window.from)),
-            to: isoSeconds(now - Duration.toMillis(config.window.to))
-          }),
-          HttpClientRequest.acceptJson
-        )
+        const query = new URLSearchParams({
+          service: service.name,
+          environment: service.environment,
+          from: isoSeconds(now - Duration.toMillis(config.window.from)),
+          to: isoSeconds(now - Duration.toMillis(config.window.to))
+        })
+        const request: Request = {
+          method: "GET",
+          url: `${config.convertor.url}/v1/health?${query}`,
+          headers: { accept: "application/json" }
+        }
         return yield* retryWithin(
           attempt(service, request),
           { ...CONVERTOR_RETRY, budget },

@@ -1,23 +1,36 @@
 /**
  * One HTTP exchange with a peer we do not control: bounded in time and in
  * body size, and every way it can go wrong turned into a small value that an
- * error message can name.
+ * error message can name. `Transport` is the port; `NodeTransport.ts` is the
+ * adapter over node:http, tests use fakes.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import { isRetryableStatus } from "./Retry.js"
+
+export interface Request {
+  readonly method: "GET" | "POST"
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body?: string
+}
 
 export interface Reply {
   readonly status: number
+  /** Lower-case names; repeated headers joined with ", ". */
   readonly headers: Readonly<Record<string, string>>
   readonly body: string
+}
+
+export interface Limits {
+  /** For the whole exchange, headers and body together: a peer that drips bytes cannot hold us. */
+  readonly timeout: Duration.Duration
+  /** A body past this is refused, and the rest of it never buffered. */
+  readonly maxBytes: number
 }
 
 /** What went wrong below HTTP status codes. */
@@ -26,24 +39,19 @@ export class HttpFault extends Data.TaggedError("HttpFault")<{
   readonly detail: string
 }> {}
 
-const codeOf = (u: unknown): string | undefined => {
-  let cause: unknown = u
-  for (let depth = 0; depth < 5 && typeof cause === "object" && cause !== null; depth++) {
-    const code = (cause as { code?: unknown }).code
-    if (typeof code === "string") return code
-    cause = (cause as { cause?: unknown }).cause
-  }
-  return undefined
-}
+export class Transport extends Context.Tag("reporter/Transport")<
+  Transport,
+  { readonly exchange: (request: Request, limits: Limits) => Effect.Effect<Reply, HttpFault> }
+>() {}
 
-export const classify = (error: HttpClientError.HttpClientError): HttpFault => {
-  const code = codeOf(error.cause)
+/** A Node.js network error as a fault people can read. */
+export const classify = (error: unknown): HttpFault => {
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
   switch (code) {
     case "ECONNREFUSED":
       return new HttpFault({ kind: "Refused", detail: "connection refused" })
     case "ECONNRESET":
     case "EPIPE":
-    case "UND_ERR_SOCKET":
       return new HttpFault({ kind: "Reset", detail: "connection reset by peer" })
     case "ENOTFOUND":
     case "EAI_AGAIN":
@@ -54,61 +62,19 @@ export const classify = (error: HttpClientError.HttpClientError): HttpFault => {
     case "ETIMEDOUT":
       return new HttpFault({ kind: "Timeout", detail: "connection timed out" })
   }
-  if (code !== undefined && code.startsWith("HPE_")) {
+  if (typeof code === "string" && code.startsWith("HPE_")) {
     return new HttpFault({ kind: "NotHttp", detail: "the peer's answer is not HTTP" })
   }
-  if (error._tag === "ResponseError") {
-    return new HttpFault({ kind: "Reset", detail: "the response body was cut short" })
-  }
-  return new HttpFault({ kind: "Other", detail: code ?? error.reason.toLowerCase() })
+  return new HttpFault({ kind: "Other", detail: typeof code === "string" ? code : "request failed" })
 }
 
-export interface Limits {
-  readonly timeout: Duration.Duration
-  readonly maxBytes: number
-}
-
-const tooLarge = (limit: number) =>
+export const tooLarge = (limit: number) =>
   new HttpFault({ kind: "TooLarge", detail: `the response body exceeds ${Math.round(limit / 1024)} KiB` })
 
-/**
- * Sends the request and reads the whole body, failing once the body passes
- * `maxBytes` (the rest is never buffered) or the exchange passes `timeout`
- * (headers and body together, so a peer that drips bytes cannot hold us).
- */
-export const exchange = (
-  client: HttpClient.HttpClient,
-  request: HttpClientRequest.HttpClientRequest,
-  limits: Limits
-): Effect.Effect<Reply, HttpFault> =>
-  Effect.gen(function* () {
-    const response = yield* client.execute(request)
-    const declared = Number(response.headers["content-length"] ?? Number.NaN)
-    if (Number.isFinite(declared) && declared > limits.maxBytes) return yield* tooLarge(limits.maxBytes)
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    yield* response.stream.pipe(
-      Stream.runForEach((chunk) => {
-        size += chunk.length
-        if (size > limits.maxBytes) return tooLarge(limits.maxBytes)
-        chunks.push(chunk)
-        return Effect.void
-      })
-    )
-    const body = Buffer.concat(chunks, size).toString("utf8")
-    return { status: response.status, headers: response.headers, body }
-  }).pipe(
-    Effect.scoped,
-    Effect.catchTags({
-      RequestError: (e) => Effect.fail(classify(e)),
-      ResponseError: (e) => Effect.fail(classify(e))
-    }),
-    Effect.timeoutFail({
-      duration: limits.timeout,
-      onTimeout: () =>
-        new HttpFault({ kind: "Timeout", detail: `no complete answer within ${Duration.format(limits.timeout)}` })
-    })
-  )
+export const cutShort = () => new HttpFault({ kind: "Reset", detail: "the response body was cut short" })
+
+export const timedOut = (timeout: Duration.Duration) =>
+  new HttpFault({ kind: "Timeout", detail: `no complete answer within ${Duration.format(timeout)}` })
 
 /** `Retry-After` as seconds or an HTTP date; absent or unreadable is none. */
 export const retryAfter = (headers: Readonly<Record<string, string>>, nowMillis: number): Option.Option<Duration.Duration> => {

@@ -4,7 +4,6 @@
  * exit code; expected failures never escape as exceptions.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Path from "@effect/platform/Path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Cause from "effect/Cause"
@@ -18,6 +17,7 @@ import { AppConfig, load, type ReporterConfig, safeUrl } from "./Config.js"
 import { Convertor } from "./Convertor.js"
 import { Dashboard } from "./Dashboard.js"
 import * as Generic from "./Dashboard/Generic.js"
+import type { Transport } from "./Http.js"
 import * as Logging from "./Logging.js"
 import { runCycle, runForever } from "./Reporter.js"
 
@@ -37,7 +37,7 @@ export const ExitCode = { Ok: 0, CycleFailed: 1, BadConfig: 2 } as const
 /** The reporter's services for one configuration: the ports and their adapters. */
 export const servicesLayer = (config: ReporterConfig, options: { readonly dryRun: boolean }) => {
   const configLayer = Layer.succeed(AppConfig, config)
-  const dashboard: Layer.Layer<Dashboard, never, AppConfig | HttpClient.HttpClient> = Generic.layer(options)
+  const dashboard: Layer.Layer<Dashboard, never, AppConfig | Transport> = Generic.layer(options)
   return Layer.mergeAll(Convertor.Default, dashboard).pipe(Layer.provideMerge(configLayer))
 }
 
@@ -71,7 +71,7 @@ const processStats = () => {
 
 export const run = (
   options: RunOptions
-): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | HttpClient.HttpClient> => {
+): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Transport> => {
   const program = Effect.gen(function* () {
     const loaded = yield* Effect.either(load(options.configFile, options.env))
     if (loaded._tag === "Left") {

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Wiring only: Node's file system, terminal and HTTP client under the CLI.
+// Wiring only: Node's file system, terminal and HTTP transport under the CLI.
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
@@ -10,10 +9,9 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Runtime from "@effect/platform/Runtime"
 import { cli } from "./Cli.js"
+import * as NodeTransport from "./NodeTransport.js"
 
-// Keep-alive: the same few hosts are asked every cycle.
-const HttpLive = NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true })))
-const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, HttpLive, Layer.setTracerEnabled(false))
+const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, NodeTransport.layer)
 
 NodeRuntime.runMain(cli(process.argv, process.env).pipe(Effect.provide(MainLive)), {
   disablePrettyLogger: true,

@@ -1,7 +1,3 @@
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -9,6 +5,7 @@ import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import type { ReporterConfig, ServiceRef } from "../src/Config.js"
+import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport } from "../src/Http.js"
 import { format } from "../src/Logging.js"
 
 export const SECRET = "test-secret-that-is-long-enough-for-hs256!"
@@ -31,40 +28,38 @@ export interface Recorded {
   readonly url: URL
   readonly headers: Readonly<Record<string, string>>
   readonly body: string
+  readonly limits: Limits
 }
 
-export type Answer = Response | "refused" | "reset" | "hang"
+export type Answer = Reply | "refused" | "reset" | "hang"
 
 /**
- * A fake HttpClient: `answer` decides per request. Records every request it
- * was given, so tests can count attempts and read what was sent.
+ * A fake Transport: `answer` decides per request. Records every request it
+ * was given, so tests can count attempts and read what was sent. The real
+ * one (NodeTransport) has its own tests against loopback servers.
  */
 export const fakeHttp = (answer: (req: Recorded, n: number) => Answer) => {
   const requests: Array<Recorded> = []
-  const client = HttpClient.make((request: HttpClientRequest.HttpClientRequest, url: URL) =>
-    Effect.gen(function* () {
-      const body =
-        request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""
-      const recorded: Recorded = { method: request.method, url, headers: request.headers, body }
+  const exchange = (request: Request, limits: Limits): Effect.Effect<Reply, HttpFault> =>
+    Effect.suspend(() => {
+      const recorded: Recorded = { method: request.method, url: new URL(request.url), headers: request.headers, body: request.body ?? "", limits }
       requests.push(recorded)
       const a = answer(recorded, requests.length)
-      if (a === "hang") return yield* Effect.never
-      if (a === "refused" || a === "reset") {
-        const code = a === "refused" ? "ECONNREFUSED" : "ECONNRESET"
-        return yield* new HttpClientError.RequestError({
-          request,
-          reason: "Transport",
-          cause: Object.assign(new Error(`connect ${code}`), { code })
-        })
-      }
-      return HttpClientResponse.fromWeb(request, a)
-    })
-  )
-  return { requests, layer: Layer.succeed(HttpClient.HttpClient, client) }
+      if (a === "hang") return Effect.never
+      if (a === "refused") return Effect.fail(new HttpFault({ kind: "Refused", detail: "connection refused" }))
+      if (a === "reset") return Effect.fail(new HttpFault({ kind: "Reset", detail: "connection reset by peer" }))
+      return Effect.succeed(a)
+    }).pipe(Effect.timeoutFail({ duration: limits.timeout, onTimeout: () => timedOut(limits.timeout) }))
+  return { requests, layer: Layer.succeed(Transport, { exchange }) }
 }
 
-export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body)
+})
+
+export const text = (status: number, body: string): Reply => ({ status, headers: {}, body })
 
 /** Collects formatted log lines (text format) for assertions. */
 export const captureLogs = () => {

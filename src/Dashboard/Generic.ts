@@ -2,8 +2,6 @@
  * The generic status dashboard (protocols.md §2): POST /api/incidents with an
  * HS256 JWT whose claims repeat the body.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -13,7 +11,7 @@ import * as Redacted from "effect/Redacted"
 import { SignJWT } from "jose"
 import { AppConfig, safeUrl } from "../Config.js"
 import { DASHBOARD_RETRY, Dashboard, DashboardError, type Notification } from "../Dashboard.js"
-import { exchange, finishInFlight, type HttpFault, retryAfter, statusDetail } from "../Http.js"
+import { finishInFlight, type HttpFault, retryAfter, statusDetail, Transport } from "../Http.js"
 import { isRetryableStatus, retryWithin } from "../Retry.js"
 
 /** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
@@ -25,12 +23,12 @@ export interface GenericOptions {
   readonly dryRun: boolean
 }
 
-export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, AppConfig | HttpClient.HttpClient> =>
+export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, AppConfig | Transport> =>
   Layer.effect(
     Dashboard,
     Effect.gen(function* () {
       const config = yield* AppConfig
-      const client = yield* HttpClient.HttpClient
+      const transport = yield* Transport
       const endpoint = `${config.dashboard.url}/api/incidents`
       const target = safeUrl(config.dashboard.url)
       const budget = Duration.divide(config.pollInterval, 2).pipe(Option.getOrElse(() => config.pollInterval))
@@ -78,11 +76,17 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const token = yield* sign(n, now)
-          const request = HttpClientRequest.post(endpoint).pipe(
-            HttpClientRequest.bearerToken(token),
-            HttpClientRequest.bodyUnsafeJson(body)
-          )
-          const reply = yield* exchange(client, request, limits).pipe(Effect.mapError(fromFault(n)))
+          const reply = yield* transport
+            .exchange(
+              {
+                method: "POST",
+                url: endpoint,
+                headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+                body: JSON.stringify(body)
+              },
+              limits
+            )
+            .pipe(Effect.mapError(fromFault(n)))
           if (reply.status >= 200 && reply.status < 300) return
           const auth = reply.status === 401 || reply.status === 403
           return yield* new DashboardError({

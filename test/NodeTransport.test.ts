@@ -1,0 +1,121 @@
+/** The node:http Transport against real loopback servers (real time, short limits). */
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { type Limits, type Request, Transport } from "../src/Http.js"
+import * as NodeTransport from "../src/NodeTransport.js"
+import { type Fault, misbehave } from "../src/Simulator.js"
+import { closedPort } from "./spawn.js"
+
+const limits: Limits = { timeout: Duration.millis(500), maxBytes: 1024 * 1024 }
+
+/** A loopback server for the length of one effect. */
+const withServer = <A, E>(handler: http.RequestListener, use: (url: string) => Effect.Effect<A, E, Transport>) =>
+  Effect.acquireUseRelease(
+    Effect.promise(
+      () =>
+        new Promise<http.Server>((resolve) => {
+          const server = http.createServer(handler)
+          server.listen(0, "127.0.0.1", () => resolve(server))
+        })
+    ),
+    (server) => use(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    (server) => Effect.promise(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))))
+  ).pipe(Effect.provide(NodeTransport.layer))
+
+const exchange = (request: Request, l: Limits = limits) => Effect.flatMap(Transport, (t) => t.exchange(request, l))
+
+const faultOf = (fault: Fault) =>
+  withServer((req, res) => misbehave(fault, req, res), (url) => Effect.either(exchange({ method: "GET", url: `${url}/x`, headers: {} }))).pipe(
+    Effect.map((r) => Either.getLeft(r).pipe(Option.getOrThrow))
+  )
+
+describe("NodeTransport", () => {
+  it.live("sends method, headers and body, and returns status, lower-case headers and body", () =>
+    Effect.gen(function* () {
+      const seen: Array<{ method: string; headers: http.IncomingHttpHeaders; body: string }> = []
+      const reply = yield* withServer(
+        (req, res) => {
+          let body = ""
+          req.on("data", (c: Buffer) => (body += c.toString()))
+          req.on("end", () => {
+            seen.push({ method: req.method!, headers: req.headers, body })
+            res.writeHead(201, { "X-Answer": "yes", "Content-Type": "application/json" })
+            res.end('{"ok":true}')
+          })
+        },
+        (url) => exchange({ method: "POST", url: `${url}/api/incidents`, headers: { authorization: "Bearer t", "content-type": "application/json" }, body: '{"a":"é"}' })
+      )
+      expect(reply).toMatchObject({ status: 201, body: '{"ok":true}' })
+      expect(reply.headers["x-answer"]).toBe("yes")
+      expect(seen[0]).toMatchObject({ method: "POST", body: '{"a":"é"}' })
+      expect(seen[0]!.headers["content-length"]).toBe(String(Buffer.byteLength('{"a":"é"}')))
+      expect(seen[0]!.headers["authorization"]).toBe("Bearer t")
+    })
+  )
+
+  it.live("does not follow a redirect", () =>
+    Effect.gen(function* () {
+      const reply = yield* withServer((req, res) => misbehave("redirect-loop", req, res), (url) => exchange({ method: "GET", url: `${url}/v1/health`, headers: {} }))
+      expect(reply.status).toBe(302)
+      expect(reply.headers["location"]).toBe("/v1/health")
+    })
+  )
+
+  it.live("refuses a body whose declared length is over the cap, before reading it", () =>
+    Effect.gen(function* () {
+      const error = yield* withServer(
+        (_, res) => {
+          res.writeHead(200, { "content-length": String(2 * 1024 * 1024) })
+          res.write("x")
+        },
+        (url) => Effect.flip(exchange({ method: "GET", url, headers: {} }))
+      )
+      expect(error).toMatchObject({ kind: "TooLarge", detail: "the response body exceeds 1024 KiB" })
+    })
+  )
+
+  it.live("stops reading a streamed 50 MB body at the cap", () =>
+    Effect.gen(function* () {
+      let written = 0
+      const error = yield* withServer(
+        (_, res) => {
+          res.writeHead(200)
+          const chunk = Buffer.alloc(64 * 1024, 32)
+          const pump = () => {
+            while (written < 50 * 1024 * 1024 && !res.destroyed) {
+              written += chunk.length
+              if (!res.write(chunk)) return void res.once("drain", pump)
+            }
+          }
+          pump()
+        },
+        (url) => Effect.flip(exchange({ method: "GET", url, headers: {} }))
+      )
+      expect(error.kind).toBe("TooLarge")
+      expect(written).toBeLessThan(20 * 1024 * 1024)
+    })
+  )
+
+  it.live("names each broken answer", () =>
+    Effect.gen(function* () {
+      expect(yield* faultOf("truncated")).toMatchObject({ kind: "Reset", detail: "the response body was cut short" })
+      expect((yield* faultOf("reset")).kind).toBe("Reset")
+      expect(yield* faultOf("not-http")).toMatchObject({ kind: "NotHttp", detail: "the peer's answer is not HTTP" })
+      expect(yield* faultOf("hang")).toMatchObject({ kind: "Timeout", detail: "no complete answer within 500ms" })
+      expect((yield* faultOf("drip")).kind).toBe("Timeout")
+    })
+  )
+
+  it.live("says connection refused when nobody listens", () =>
+    Effect.gen(function* () {
+      const port = yield* Effect.promise(closedPort)
+      const error = yield* Effect.flip(exchange({ method: "GET", url: `http://127.0.0.1:${port}/`, headers: {} })).pipe(Effect.provide(NodeTransport.layer))
+      expect(error).toMatchObject({ kind: "Refused", detail: "connection refused" })
+    })
+  )
+})

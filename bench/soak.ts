@@ -28,11 +28,7 @@ const all = keys(n)
 const convertor = await startConvertor({ services: Object.fromEntries(all.map((k) => [k, { status: 0 }])), latencyMs: 20 })
 const dashboard = await startDashboard({ secret: SECRET })
 
-let faultyConvertor = 0
-let faultyDashboard = 0
 const reshuffle = () => {
-  faultyConvertor = 0
-  faultyDashboard = 0
   for (const key of all) {
     const r = random()
     const behaviour: Behaviour =
@@ -45,11 +41,9 @@ const reshuffle = () => {
             : r < 0.24
               ? { status: 1 }
               : { status: 0 }
-    if (typeof behaviour === "object" && "fault" in behaviour) faultyConvertor++
     convertor.set(key, behaviour)
     const service = key.split("/")[0]!
     const dashboardFault = random() < 0.02 ? FAULTS[Math.floor(random() * FAULTS.length)] : undefined
-    if (dashboardFault) faultyDashboard++
     dashboard.setFault(service, dashboardFault)
   }
 }

@@ -167,9 +167,11 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
         retryAfter: Option.none()
       })
 
-    const attempt = (service: ServiceRef, request: Request) =>
+    const attempt = (service: ServiceRef, request: Request, remaining: Duration.Duration) =>
       Effect.gen(function* () {
-        const reply = yield* transport.exchange(request, limits).pipe(Effect.mapError(fromFault(service)))
+        const reply = yield* transport
+          .exchange(request, { ...limits, timeout: Duration.min(limits.timeout, remaining) })
+          .pipe(Effect.mapError(fromFault(service)))
         const now = yield* Clock.currentTimeMillis
         if (reply.status !== 200) {
           return yield* new ConvertorError({
@@ -206,7 +208,7 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
           headers: { accept: "application/json" }
         }
         return yield* retryWithin(
-          attempt(service, request),
+          (remaining) => attempt(service, request, remaining),
           { ...CONVERTOR_RETRY, budget },
           () =>
             new ConvertorError({

@@ -3,6 +3,7 @@
  * exponential backoff with jitter, bounded in count and in time, never longer
  * than the peer's own `Retry-After`, and only for failures marked retryable.
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -48,19 +49,26 @@ export const isRetryableStatus = (status: number): boolean =>
 
 /**
  * `attempt`, retried by `retryPolicy(options)`, all within `options.budget`.
- * When the budget runs out, the failure is the last attempt's error (it says
- * what was actually wrong: refused, 503, ...), or `onTimeout()` when no
- * attempt had even finished.
+ * Each attempt is told how much of the budget is left, so that its own
+ * timeout can end it in time (an attempt that is let finish on shutdown
+ * cannot then outlive the budget either). When the budget runs out, the
+ * failure is the last attempt's error (it says what was actually wrong:
+ * refused, 503, ...), or `onTimeout()` when no attempt had even finished.
  */
 export const retryWithin = <A, E extends Retryable, R>(
-  attempt: Effect.Effect<A, E, R>,
+  attempt: (remaining: Duration.Duration) => Effect.Effect<A, E, R>,
   options: RetryOptions,
   onTimeout: () => E
 ): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
+  Effect.gen(function* () {
+    const start = yield* Clock.currentTimeMillis
+    const budget = Duration.toMillis(options.budget)
     let last: Option.Option<E> = Option.none()
-    return attempt.pipe(
-      Effect.tapError((e) => Effect.sync(() => (last = Option.some(e)))),
+    const once = Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) => attempt(Duration.millis(Math.max(1, budget - (now - start))))),
+      Effect.tapError((e) => Effect.sync(() => (last = Option.some(e))))
+    )
+    return yield* once.pipe(
       Effect.retry(retryPolicy<E>(options)),
       Effect.timeoutOption(options.budget),
       Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.getOrElse(last, onTimeout)), onSome: Effect.succeed }))

@@ -154,6 +154,10 @@ describe("Convertor", () => {
       const error = Either.getLeft(yield* Fiber.join(fiber)).pipe(Option.getOrThrow)
       expect(error.reason).toBe("Timeout")
       expect(requests).toHaveLength(3)
+      // The third attempt starts about 21.5 s in: its timeout is cut to what is left of the 30 s.
+      const third = Duration.toMillis(requests[2]!.limits.timeout)
+      expect(third).toBeGreaterThanOrEqual(8_000)
+      expect(third).toBeLessThanOrEqual(9_000)
     })
   )
 

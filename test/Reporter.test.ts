@@ -208,4 +208,65 @@ describe("the loop", () => {
       yield* Fiber.interrupt(fiber)
     })
   )
+
+  it.effect("after the dashboard was down for 10 minutes, the first cycle back notifies every still-degraded service", () =>
+    Effect.gen(function* () {
+      const RECOVERY = 10 * 60_000
+      const failedAttempts: Array<number> = []
+      const w = world({
+        services: ["a", "b", "c", "healthy"].map(svc),
+        read: (s) => Effect.succeed(health(s.name === "healthy" ? 0 : 1)),
+        notify: (n) =>
+          Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) =>
+              now < RECOVERY
+                ? Effect.sync(() => failedAttempts.push(now)).pipe(
+                    Effect.zipRight(
+                      Effect.fail(
+                        new DashboardError({ target: "fake", service: n.service, reason: "Unavailable", detail: "answered 503", retryable: true, retryAfter: Option.none() })
+                      )
+                    )
+                  )
+                : Effect.void
+            )
+          )
+      })
+      const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(w.layer)))
+      yield* TestClock.adjust("9 minutes")
+      expect(w.sent).toHaveLength(0)
+      expect(failedAttempts).toHaveLength(10 * 3) // cycles at 0..9 min, three degraded services each
+      yield* TestClock.adjust("1 minute")
+      expect(w.sent.map((n) => n.service.name).sort()).toEqual(["a", "b", "c"])
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.effect("1000 services flipping to outage in one cycle are all notified, never more than `concurrency` at once", () =>
+    Effect.gen(function* () {
+      let outage = false
+      let inFlight = 0
+      let peak = 0
+      const w = world({
+        services: Array.from({ length: 1000 }, (_, i) => svc(`s${i}`)),
+        concurrency: 32,
+        read: () => Effect.sync(() => health(outage ? 2 : 0)),
+        notify: () =>
+          Effect.sync(() => {
+            inFlight++
+            peak = Math.max(peak, inFlight)
+          }).pipe(Effect.zipRight(Effect.sleep("100 millis")), Effect.ensuring(Effect.sync(() => inFlight--)))
+      })
+      const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(w.layer)))
+      yield* TestClock.adjust("0 seconds")
+      expect(w.sent).toHaveLength(0)
+      outage = true
+      yield* TestClock.adjust("60 seconds")
+      yield* TestClock.adjust("4 seconds") // ceil(1000 / 32) rounds of 100 ms
+      expect(w.sent).toHaveLength(1000)
+      expect(new Set(w.sent.map((n) => n.service.name)).size).toBe(1000)
+      expect(w.sent.every((n) => n.status === 2 && n.message === "Service outage")).toBe(true)
+      expect(peak).toBe(32)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
 })

@@ -163,6 +163,19 @@ describe("the daemon", () => {
     expect(result.stderr).toContain("Stop requested")
   })
 
+  it("exits 0 within 5 s on SIGTERM while convertor requests are in flight", async () => {
+    const hanging = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`s${i}/production`, { fault: "hang" as const }]))
+    const w = await world({ services: hanging })
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET, interval: 60, timeout: 10 }))
+    const p = start(["--config", file])
+    await waitFor("20 requests in flight", () => w.convertor.requests.length >= 20)
+    const stoppedAt = Date.now()
+    p.child.kill("SIGTERM")
+    const result = await p.done
+    expect(result.code).toBe(0)
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000)
+  })
+
   it("exits 0 on SIGINT while idle", async () => {
     const w = await world()
     const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 60 }))

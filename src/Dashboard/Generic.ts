@@ -72,7 +72,7 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
           retryAfter: Option.none()
         })
 
-      const attempt = (n: Notification, body: unknown) =>
+      const attempt = (n: Notification, body: unknown, remaining: Duration.Duration) =>
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const token = yield* sign(n, now)
@@ -84,7 +84,7 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
                 headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
                 body: JSON.stringify(body)
               },
-              limits
+              { ...limits, timeout: Duration.min(limits.timeout, remaining) }
             )
             .pipe(Effect.mapError(fromFault(n)))
           if (reply.status >= 200 && reply.status < 300) return
@@ -118,11 +118,12 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
             Effect.zipRight(Effect.logInfo(`Dry run: would POST ${safeUrl(endpoint)} ${JSON.stringify(body)}`))
           )
         }
-        const tried = attempt(n, body).pipe(
-          Effect.tapError((e) =>
-            e.retryable ? Effect.logDebug(`Dashboard attempt failed, will retry if time allows: ${e.message}`) : Effect.void
+        const tried = (remaining: Duration.Duration) =>
+          attempt(n, body, remaining).pipe(
+            Effect.tapError((e) =>
+              e.retryable ? Effect.logDebug(`Dashboard attempt failed, will retry if time allows: ${e.message}`) : Effect.void
+            )
           )
-        )
         return retryWithin(tried, { ...DASHBOARD_RETRY, budget }, () =>
           new DashboardError({
             target,

@@ -29,7 +29,11 @@ export const DEFAULT_CONCURRENCY = 32
 const show = (u: unknown): string => {
   if (u === undefined) return "nothing"
   if (u === null) return "null"
-  if (typeof u === "string") return JSON.stringify(u.length > 60 ? `${u.slice(0, 57)}...` : u)
+  if (typeof u === "string") {
+    // A URL's user:password never goes into a message.
+    const safe = u.replace(/\/\/[^/@\s]*@/, "//***@")
+    return JSON.stringify(safe.length > 60 ? `${safe.slice(0, 57)}...` : safe)
+  }
   if (Array.isArray(u)) return "a list"
   if (typeof u === "object") return "a mapping"
   return String(u)
@@ -191,6 +195,20 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 type Tree = Record<string, unknown>
 
 const isTree = (u: unknown): u is Tree => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * One configuration layer over the ones before it. `secret` and `secret_file`
+ * are two ways to say one thing: a layer that sets either replaces both.
+ */
+const overlay = (base: Tree, over: Tree): Tree => {
+  const dashboard = over["status_dashboard"]
+  const prior = base["status_dashboard"]
+  if (isTree(dashboard) && isTree(prior) && ("secret" in dashboard || "secret_file" in dashboard)) {
+    const { secret: _secret, secret_file: _file, ...rest } = prior
+    return deepMerge({ ...base, status_dashboard: rest }, over)
+  }
+  return deepMerge(base, over)
+}
 
 /** Later wins; mappings merge key by key, anything else (lists included) is replaced. */
 export const deepMerge = (base: Tree, over: Tree): Tree => {
@@ -389,10 +407,10 @@ export const load = (
         if (Either.isLeft(tree)) return yield* fail(`${full}: ${tree.left}`)
         if (tree.right === null) continue
         if (!isTree(tree.right)) return yield* fail(`${full}: expected a YAML mapping at the top level`)
-        merged = deepMerge(merged, tree.right)
+        merged = overlay(merged, tree.right)
       }
     }
-    merged = deepMerge(merged, envOverrides(env))
+    merged = overlay(merged, envOverrides(env))
 
     const warnings: Array<string> = [...unknownKeys(merged)]
     // `convertor:` with nothing under it is an empty section, so its missing keys get named.
@@ -422,7 +440,7 @@ export const load = (
     let secret: Redacted.Redacted<string> | undefined = c.status_dashboard.secret
     if (secret !== undefined && c.status_dashboard.secret_file !== undefined) {
       problems.push(
-        "status_dashboard: both secret and secret_file are set; keep one (MP_STATUS_DASHBOARD__SECRET also sets secret)"
+        "status_dashboard: secret and secret_file are both set in one place; keep one"
       )
     } else if (c.status_dashboard.secret_file !== undefined) {
       const secretPath = path.resolve(path.dirname(file), c.status_dashboard.secret_file)

@@ -10,8 +10,8 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AppConfig, safeUrl, type ServiceRef } from "./Config.js"
-import { type HttpFault, type Request, retryAfter, statusDetail, Transport } from "./Http.js"
-import { isRetryableStatus, retryWithin } from "./Retry.js"
+import { faultOutcome, type HttpFault, type Request, retryAfter, statusDetail, Transport } from "./Http.js"
+import { isRetryableStatus, phaseBudget, retryWithin } from "./Retry.js"
 
 // ---------------------------------------------------------------------------
 // Domain
@@ -91,12 +91,46 @@ const FlatShape = Schema.Struct({ status: Status, timestamp: Schema.optional(Tim
 const HealthResponse = Schema.Union(DatapointsShape, TuplesShape, RegionsShape, FlatShape)
 const decodeResponse = Schema.decodeUnknownEither(HealthResponse)
 
-/** Unix seconds (or milliseconds, for convertors that send those) or an ISO string. */
-const toDate = (t: string | number | undefined, now: number): Date => {
-  if (t === undefined) return new Date(now)
-  if (typeof t === "number") return new Date(t > 1e11 ? t : t * 1000)
-  const parsed = Date.parse(t)
-  return Number.isNaN(parsed) ? new Date(now) : new Date(parsed)
+/**
+ * Unix seconds (or milliseconds, for convertors that send those) or an ISO
+ * string; none at all (the flat shape may omit it) is the time of reading.
+ * Anything else is not a time: a bad answer, not a reason to invent one.
+ */
+const toDate = (t: string | number | undefined, now: number): Either.Either<Date, string> => {
+  if (t === undefined) return Either.right(new Date(now))
+  const date = typeof t === "number" ? new Date(t > 1e11 ? t : t * 1000) : new Date(Date.parse(t))
+  return Number.isNaN(date.getTime()) ? Either.left(`the timestamp ${JSON.stringify(t)} is not a valid time`) : Either.right(date)
+}
+
+type Reading = Omit<Health, "timestamp"> & { readonly at: string | number | undefined }
+
+/** The one reading a body stands for, before its time is checked; None is "no data". */
+const reading = (value: typeof HealthResponse.Type): Option.Option<Reading> => {
+  if ("status" in value) return Option.some({ status: value.status, at: value.timestamp, triggeredMetrics: [] })
+  const metrics = value.metrics
+  const last = metrics[metrics.length - 1]
+  if (last === undefined) return Option.none()
+  if (Array.isArray(last)) {
+    const [at, status] = last as readonly [string | number, number]
+    return Option.some({ status, at, triggeredMetrics: [] })
+  }
+  if ("weight" in last) {
+    return Option.some({
+      status: last.weight,
+      at: last.timestamp,
+      ...(last.matched_expression ? { matchedExpression: last.matched_expression } : {}),
+      triggeredMetrics: (last.triggered_metric_details ?? []).map((m) => m.name)
+    })
+  }
+  // Regions: the worst last value across regions, naming the region that caused it.
+  let worst: Reading | undefined
+  for (const region of metrics as typeof RegionsShape.Type.metrics) {
+    const point = region.datapoints[region.datapoints.length - 1]
+    if (point !== undefined && (worst === undefined || point[1] > worst.status)) {
+      worst = { status: point[1], at: point[0], triggeredMetrics: [], region: region.region }
+    }
+  }
+  return Option.fromNullable(worst)
 }
 
 /** None means "no data": neither healthy nor degraded. */
@@ -105,37 +139,10 @@ export const readHealth = (body: unknown, now: number): Either.Either<Option.Opt
   if (Either.isLeft(decoded)) {
     return Either.left("not one of the known health shapes (datapoints, tuples, regions, flat)")
   }
-  const value = decoded.right
-  if ("status" in value) {
-    return Either.right(Option.some({ status: value.status, timestamp: toDate(value.timestamp, now), triggeredMetrics: [] }))
-  }
-  const metrics = value.metrics
-  if (metrics.length === 0) return Either.right(Option.none())
-  const last = metrics[metrics.length - 1]!
-  if (Array.isArray(last)) {
-    const [timestamp, status] = last as readonly [string | number, number]
-    return Either.right(Option.some({ status, timestamp: toDate(timestamp, now), triggeredMetrics: [] }))
-  }
-  if ("weight" in last) {
-    return Either.right(
-      Option.some({
-        status: last.weight,
-        timestamp: toDate(last.timestamp, now),
-        ...(last.matched_expression ? { matchedExpression: last.matched_expression } : {}),
-        triggeredMetrics: (last.triggered_metric_details ?? []).map((m) => m.name)
-      })
-    )
-  }
-  // Regions: the worst last value across regions, naming the region that caused it.
-  let worst: Health | undefined
-  for (const region of metrics as typeof RegionsShape.Type.metrics) {
-    const point = region.datapoints[region.datapoints.length - 1]
-    if (point === undefined) continue
-    if (worst === undefined || point[1] > worst.status) {
-      worst = { status: point[1], timestamp: toDate(point[0], now), triggeredMetrics: [], region: region.region }
-    }
-  }
-  return Either.right(Option.fromNullable(worst))
+  const found = reading(decoded.right)
+  if (Option.isNone(found)) return Either.right(Option.none())
+  const { at, ...rest } = found.value
+  return Either.map(toDate(at, now), (timestamp) => Option.some({ ...rest, timestamp }))
 }
 
 // ---------------------------------------------------------------------------
@@ -153,19 +160,11 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
     const config = yield* AppConfig
     const transport = yield* Transport
     const url = safeUrl(config.convertor.url)
-    // Half of the interval for reading, half for notifying: a cycle never outlives its interval.
-    const budget = Duration.divide(config.pollInterval, 2).pipe(Option.getOrElse(() => config.pollInterval))
+    const budget = phaseBudget(config.pollInterval)
     const limits = { timeout: Duration.min(config.convertor.timeout, budget), maxBytes: MAX_BODY_BYTES }
 
     const fromFault = (service: ServiceRef) => (fault: HttpFault) =>
-      new ConvertorError({
-        service,
-        reason: fault.kind === "Timeout" ? "Timeout" : fault.kind === "NotHttp" || fault.kind === "TooLarge" ? "BadResponse" : "Unavailable",
-        url,
-        detail: fault.detail,
-        retryable: fault.kind !== "TooLarge" && fault.kind !== "NotHttp",
-        retryAfter: Option.none()
-      })
+      new ConvertorError({ service, ...faultOutcome(fault), url, detail: fault.detail, retryAfter: Option.none() })
 
     const attempt = (service: ServiceRef, request: Request, remaining: Duration.Duration) =>
       Effect.gen(function* () {

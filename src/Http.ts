@@ -39,6 +39,19 @@ export class HttpFault extends Data.TaggedError("HttpFault")<{
   readonly detail: string
 }> {}
 
+/**
+ * How a fault reads in a peer's error, and whether another try can help: a
+ * body too large, or an answer that is not HTTP at all, will come back the same.
+ */
+export const faultOutcome = (
+  fault: HttpFault
+): { readonly reason: "Timeout" | "BadResponse" | "Unavailable"; readonly retryable: boolean } =>
+  fault.kind === "Timeout"
+    ? { reason: "Timeout", retryable: true }
+    : fault.kind === "NotHttp" || fault.kind === "TooLarge"
+      ? { reason: "BadResponse", retryable: false }
+      : { reason: "Unavailable", retryable: true }
+
 export class Transport extends Context.Tag("reporter/Transport")<
   Transport,
   { readonly exchange: (request: Request, limits: Limits) => Effect.Effect<Reply, HttpFault> }
@@ -113,16 +126,40 @@ export const peerMessage = (body: string): string => {
   } catch {
     // not JSON: use the text itself
   }
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim()
+  const flat = text
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]+/g, " ")
+    // A peer that echoes our Authorization header must not put the token in our log.
+    .replace(/Bearer\s+\S+/gi, "Bearer [token]")
+    .replace(/eyJ[\w-]*\.[\w-]*(\.[\w-]*)?/g, "[token]")
+    .trim()
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat
 }
 
+/** How long a notification on the wire may go on after a stop was asked for. */
+export const IN_FLIGHT_GRACE = Duration.seconds(3)
+
 /**
- * Runs `self` to its end even if the caller is interrupted (the caller waits
- * for it); its own timeouts still work. `Effect.uninterruptible` alone would
- * also disable those, and a child fiber would be interrupted with its parent,
- * hence the daemon fiber.
+ * Runs `self` to its end even if the caller is interrupted, but for at most
+ * `grace` after that, so a stop stays prompt; its own timeouts still work.
+ * (`Effect.uninterruptible` alone would also disable those, and a child
+ * fiber would be interrupted with its parent, hence the daemon fiber.)
  */
-export const finishInFlight = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.uninterruptibleMask((restore) => Effect.forkDaemon(restore(self)).pipe(Effect.flatMap(Fiber.join)))
+export const finishInFlight = <A, E>(self: Effect.Effect<A, E>, grace: Duration.Duration = IN_FLIGHT_GRACE): Effect.Effect<A, E> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.forkDaemon(restore(self)), (fiber) =>
+      restore(Fiber.join(fiber)).pipe(
+        Effect.onInterrupt(() =>
+          Effect.gen(function* () {
+            // This finalizer cannot be interrupted, and neither could a timeout raced inside it:
+            // a separate watchdog fiber ends the work when the grace period is over.
+            const watchdog = yield* Effect.forkDaemon(
+              Effect.interruptible(Effect.sleep(grace).pipe(Effect.zipRight(Fiber.interrupt(fiber))))
+            )
+            yield* Fiber.await(fiber)
+            yield* Fiber.interrupt(watchdog)
+          })
+        )
+      )
+    )
+  )

@@ -25,14 +25,19 @@ const LEVELS: Record<string, LogLevel.LogLevel> = {
   none: LogLevel.None
 }
 
-/** `debug`, or RUST_LOG's `cloudmon=debug,info`: the bare level wins, else the first one named. */
+/**
+ * `debug`, or RUST_LOG directives such as `warn,cloudmon_metrics_reporter=debug`:
+ * a directive for this program (target starting with "cloudmon") wins, then a
+ * bare level, then the first directive naming a level.
+ */
 export const parseLevel = (raw: string | undefined): Option.Option<LogLevel.LogLevel> => {
   if (raw === undefined) return Option.none()
   const parts = raw.toLowerCase().split(",").map((p) => p.trim()).filter((p) => p !== "")
-  const bare = parts.find((p) => !p.includes("=") && LEVELS[p] !== undefined)
-  const named = parts.map((p) => p.split("=").pop() ?? "").find((p) => LEVELS[p] !== undefined)
-  const chosen = bare ?? named
-  return chosen === undefined ? Option.none() : Option.some(LEVELS[chosen]!)
+  const directives = parts.map((p) => (p.includes("=") ? { target: p.slice(0, p.indexOf("=")), level: p.slice(p.indexOf("=") + 1) } : { target: "", level: p }))
+  const known = directives.filter((d) => LEVELS[d.level] !== undefined)
+  const chosen =
+    known.find((d) => d.target.startsWith("cloudmon")) ?? known.find((d) => d.target === "") ?? known[0]
+  return chosen === undefined ? Option.none() : Option.some(LEVELS[chosen.level]!)
 }
 
 export const levelFromEnv = (env: Record<string, string | undefined>): LogLevel.LogLevel =>

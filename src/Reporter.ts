@@ -17,6 +17,10 @@ export type Outcome =
   | { readonly _tag: "NoData"; readonly service: ServiceRef }
   | { readonly _tag: "ReadFailed"; readonly service: ServiceRef; readonly error: ConvertorError }
   | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly health: Health; readonly error: DashboardError }
+  /** Not finished when the cycle's time (one poll interval) ran out. */
+  | { readonly _tag: "OutOfTime"; readonly service: ServiceRef }
+  /** A bug of ours met while polling this service; the others go on. */
+  | { readonly _tag: "Defect"; readonly service: ServiceRef }
 
 export interface CycleSummary {
   readonly polled: number
@@ -27,7 +31,6 @@ export interface CycleSummary {
   readonly noData: number
   readonly failed: number
   readonly duration: Duration.Duration
-  readonly outcomes: ReadonlyArray<Outcome>
 }
 
 const why = (health: Health): Record<string, string> => ({
@@ -66,7 +69,14 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
     }
     yield* Effect.logInfo("Sent notification to dashboard: success")
     return { _tag: "Notified", service, health } as const
-  }).pipe(Effect.annotateLogs({ service: service.name, environment: service.environment }))
+  }).pipe(
+    Effect.catchAllDefect((defect) =>
+      Effect.logError(`Internal error while polling this service (please report it): ${String(defect).split("\n")[0]}`).pipe(
+        Effect.as({ _tag: "Defect", service } as const)
+      )
+    ),
+    Effect.annotateLogs({ service: service.name, environment: service.environment })
+  )
 
 export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.Duration): CycleSummary => {
   const count = (f: (o: Outcome) => boolean) => outcomes.filter(f).length
@@ -76,17 +86,38 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
     degraded: count((o) => o._tag === "Notified" || o._tag === "NotifyFailed"),
     notified: count((o) => o._tag === "Notified"),
     noData: count((o) => o._tag === "NoData"),
-    failed: count((o) => o._tag === "ReadFailed" || o._tag === "NotifyFailed"),
-    duration,
-    outcomes
+    failed: count((o) => o._tag !== "Healthy" && o._tag !== "Notified" && o._tag !== "NoData"),
+    // Counts only: a summary outlives its cycle, and must not hold the cycle's errors and readings.
+    duration
   }
 }
 
-/** Every service once, at most `reporter.concurrency` at a time, then one summary line. */
+/**
+ * Every service once, at most `reporter.concurrency` at a time, within one
+ * poll interval (services not done by then are counted as failed, and the
+ * next cycle starts on time), then one summary line.
+ */
 export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Dashboard> = Effect.gen(function* () {
   const config = yield* AppConfig
   const started = yield* Clock.currentTimeMillis
-  const outcomes = yield* Effect.forEach(config.services, pollService, { concurrency: config.concurrency })
+  const deadline = started + Duration.toMillis(config.pollInterval)
+  const outOfTime = (service: ServiceRef): Outcome => ({ _tag: "OutOfTime", service })
+  const withinCycle = (service: ServiceRef) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      now >= deadline
+        ? Effect.succeed(outOfTime(service))
+        : pollService(service).pipe(
+            Effect.timeoutOption(Duration.millis(deadline - now)),
+            Effect.map(Option.getOrElse(() => outOfTime(service)))
+          )
+    )
+  const outcomes = yield* Effect.forEach(config.services, withinCycle, { concurrency: config.concurrency })
+  const late = outcomes.filter((o) => o._tag === "OutOfTime").length
+  if (late > 0) {
+    yield* Effect.logWarning(
+      `${late} service(s) not done within reporter.poll_interval (${Duration.format(config.pollInterval)}): nothing was sent for them; raise reporter.concurrency or the interval, or look for a slow convertor or dashboard`
+    )
+  }
   const finished = yield* Clock.currentTimeMillis
   const summary = summarize(outcomes, Duration.millis(finished - started))
   const line =

@@ -43,6 +43,13 @@ export const retryPolicy = <E extends Retryable>(options: RetryOptions) =>
     Schedule.upTo(options.budget)
   )
 
+/**
+ * Half of the poll interval for reading a service, half for notifying about
+ * it: the time budget of each phase, retries included.
+ */
+export const phaseBudget = (pollInterval: Duration.Duration): Duration.Duration =>
+  Duration.millis(Duration.toMillis(pollInterval) / 2)
+
 /** 408, 429 (and Statuspage's 420) and 5xx are worth another try; other 4xx fail the same way again. */
 export const isRetryableStatus = (status: number): boolean =>
   status === 408 || status === 420 || status === 429 || status >= 500

@@ -117,6 +117,22 @@ describe("loading", () => {
     })
   )
 
+  it.effect("secret and secret_file: the later layer wins, whichever of the two it sets", () =>
+    Effect.gen(function* () {
+      const fromFile = VALID.replace(`  secret: ${SECRET}`, "  secret_file: dashboard.secret")
+      const { file } = setup(fromFile, {}, { "dashboard.secret": `${SECRET}-from-file` })
+      const env = yield* okWith(file, { MP_STATUS_DASHBOARD__SECRET: `${SECRET}-from-env` })
+      expect(Redacted.value(env.config.dashboard.secret)).toBe(`${SECRET}-from-env`)
+
+      const inline = setup(VALID, {}, { "dashboard.secret": `${SECRET}-from-file` })
+      const viaFile = yield* okWith(inline.file, { MP_STATUS_DASHBOARD__SECRET_FILE: "dashboard.secret" })
+      expect(Redacted.value(viaFile.config.dashboard.secret)).toBe(`${SECRET}-from-file`)
+
+      const both = yield* problemsOf(setup(VALID.replace(`  secret: ${SECRET}`, `  secret: ${SECRET}\n  secret_file: x`)).file)
+      expect(both).toEqual(["status_dashboard: secret and secret_file are both set in one place; keep one"])
+    })
+  )
+
   it.effect("warns about unknown keys with a suggestion", () =>
     Effect.gen(function* () {
       const { warnings } = yield* okWith(setup(VALID.replace("  poll_interval: 30", "  poll_intervall: 30\n  colour: blue")).file)
@@ -139,11 +155,11 @@ describe("loading", () => {
 
   it.effect("warns about a secret shorter than 32 bytes and about plain http to a remote dashboard", () =>
     Effect.gen(function* () {
-      const text = VALID.replace(SECRET, "short").replace("url: http://127.0.0.1:3000", "url: http://status.example.com")
+      const text = VALID.replace(SECRET, "tiny-Qx7").replace("url: http://127.0.0.1:3000", "url: http://status.example.com")
       const { warnings } = yield* okWith(setup(text).file)
       expect(warnings.some((w) => w.includes("shorter than 32 bytes"))).toBe(true)
       expect(warnings.some((w) => w.includes("plain http to status.example.com"))).toBe(true)
-      expect(warnings.join("\n")).not.toContain("short\n")
+      expect(warnings.join("\n")).not.toContain("tiny-Qx7")
     })
   )
 })

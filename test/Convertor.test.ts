@@ -70,6 +70,14 @@ describe("readHealth", () => {
     }
   })
 
+  it("rejects a timestamp that is not a time instead of inventing one", () => {
+    expect(readHealth({ service: "api", environment: "production", status: 1, timestamp: 1e16 }, NOW)).toEqual(
+      Either.left("the timestamp 10000000000000000 is not a valid time")
+    )
+    expect(Either.isLeft(readHealth(JSON.parse('{"metrics": [[1e400, 1]]}'), NOW))).toBe(true)
+    expect(Either.isLeft(readHealth({ service: "a", environment: "b", status: 2, timestamp: "yesterday" }, NOW))).toBe(true)
+  })
+
   it("rejects a body of none of the shapes, and a negative or fractional status", () => {
     expect(Either.isLeft(readHealth({ hello: "world" }, NOW))).toBe(true)
     expect(Either.isLeft(readHealth({ metrics: [[1, -1]] }, NOW))).toBe(true)

@@ -9,7 +9,7 @@ import { jwtVerify, decodeProtectedHeader } from "jose"
 import { AppConfig } from "../src/Config.js"
 import { Dashboard, type Notification, notificationFor } from "../src/Dashboard.js"
 import * as Generic from "../src/Dashboard/Generic.js"
-import { advance, type Answer, api, captureLogs, fakeHttp, json, type Recorded, SECRET, testConfig } from "./helpers.js"
+import { advance, type Answer, api, captureLogs, eventually, fakeHttp, json, type Recorded, SECRET, testConfig } from "./helpers.js"
 
 const NOW = Date.parse("2024-01-20T12:05:00Z")
 const degraded: Notification = notificationFor(api, {
@@ -110,11 +110,11 @@ describe("generic dashboard adapter", () => {
       yield* advance("750 millis")
       expect(requests).toHaveLength(1)
       yield* advance("500 millis") // 1.25 s
+      yield* eventually("the second attempt", () => requests.length === 2)
+      yield* advance("1.1 seconds") // 2.35 s: the next retry is at least 0.8 + 1.6 s from the start
       expect(requests).toHaveLength(2)
-      yield* advance("250 millis") // 1.5 s: the next retry is at least 0.8 + 1.6 s from the start
-      expect(requests).toHaveLength(2)
-      yield* advance("2.2 seconds") // 3.7 s: at most 1.2 + 2.4 s
-      expect(requests).toHaveLength(3)
+      yield* advance("1.4 seconds") // 3.75 s: at most 1.2 + 2.4 s
+      yield* eventually("the third attempt", () => requests.length === 3)
       yield* advance("10 seconds")
       const error = Either.getLeft(yield* Fiber.join(fiber)).pipe(Option.getOrThrow)
       expect(requests).toHaveLength(4)
@@ -128,6 +128,7 @@ describe("generic dashboard adapter", () => {
       const { requests, layer } = withDashboard((_, n) => (n < 3 ? "reset" : json(201, {})))
       const fiber = yield* Effect.fork(notify(layer))
       yield* advance("10 seconds")
+      yield* eventually("the third attempt", () => requests.length === 3)
       expect(yield* Fiber.join(fiber)).toEqual(Either.right(undefined))
       expect(requests).toHaveLength(3)
     })

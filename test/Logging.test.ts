@@ -15,9 +15,11 @@ describe("log levels", () => {
     expect(levelFromEnv({ LOG_LEVEL: "loud", RUST_LOG: "error" })).toBe(LogLevel.Error)
   })
 
-  it("understands RUST_LOG directives: a bare level wins, else the first module's", () => {
+  it("understands RUST_LOG directives: ours first, then a bare level, then the first module's", () => {
     expect(parseLevel("cloudmon_metrics_reporter=debug,hyper=info")).toEqual(Option.some(LogLevel.Debug))
+    expect(parseLevel("warn,cloudmon_metrics_reporter=debug")).toEqual(Option.some(LogLevel.Debug))
     expect(parseLevel("hyper=error,info")).toEqual(Option.some(LogLevel.Info))
+    expect(parseLevel("hyper=error,tokio=trace")).toEqual(Option.some(LogLevel.Error))
     expect(parseLevel("TRACE")).toEqual(Option.some(LogLevel.Trace))
     expect(parseLevel("nonsense")).toEqual(Option.none())
   })

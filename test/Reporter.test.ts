@@ -166,7 +166,25 @@ describe("the loop", () => {
     })
   )
 
-  it.effect("a cycle slower than the interval delays the next one without piling cycles up", () =>
+  it.effect("services slower than the interval are cut at it, counted as failed, and the next cycle starts on time", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const w = world({
+        services: Array.from({ length: 100 }, (_, i) => svc(`hung${i}`)),
+        concurrency: 32,
+        read: () => Effect.never
+      })
+      const fiber = yield* Effect.fork(runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer)))
+      yield* TestClock.adjust("60 seconds")
+      const summary = yield* Fiber.join(fiber)
+      expect(Duration.toSeconds(summary.duration)).toBe(60)
+      expect(summary).toMatchObject({ polled: 100, failed: 100 })
+      expect(w.reads).toHaveLength(32) // the rest were never started
+      expect(logs.lines.join("\n")).toContain("100 service(s) not done within reporter.poll_interval (1m)")
+    })
+  )
+
+  it.effect("a cycle that overruns (a notification let finish) delays the next one without piling cycles up", () =>
     Effect.gen(function* () {
       let running = 0
       let overlapped = false
@@ -177,18 +195,33 @@ describe("the loop", () => {
           Effect.sync(() => {
             running++
             if (running > 1) overlapped = true
-          }).pipe(
-            Effect.zipRight(Effect.sleep("90 seconds")),
-            Effect.ensuring(Effect.sync(() => running--)),
-            Effect.as(health(0))
-          )
+          }).pipe(Effect.as(health(1))),
+        // Like a notification on the wire at the deadline: it is let finish, 90 s in all.
+        notify: () => Effect.sleep("90 seconds").pipe(Effect.ensuring(Effect.sync(() => running--)), Effect.uninterruptible)
       })
       const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(w.layer)))
       for (let i = 0; i < 30; i++) yield* TestClock.adjust("10 seconds") // 300 s
       // Back to back, never together, and no burst of missed cycles afterwards.
       expect(w.reads.map((r) => r.at)).toEqual([0, 90_000, 180_000, 270_000])
       expect(overlapped).toBe(false)
-      yield* Fiber.interrupt(fiber)
+      // The fourth notification holds the interrupt until it is done, at 360 s.
+      yield* Fiber.interruptFork(fiber)
+      yield* TestClock.adjust("60 seconds")
+      yield* Fiber.await(fiber)
+    })
+  )
+
+  it.effect("a defect while polling one service is logged and does not stop the others", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const w = world({
+        services: ["a", "buggy", "c"].map(svc),
+        read: (s) => (s.name === "buggy" ? Effect.die(new RangeError("Invalid time value")) : Effect.succeed(health(1)))
+      })
+      const summary = yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      expect(w.sent.map((n) => n.service.name).sort()).toEqual(["a", "c"])
+      expect(summary).toMatchObject({ polled: 3, notified: 2, failed: 1 })
+      expect(logs.lines.join("\n")).toMatch(/ERROR Internal error while polling this service \(please report it\): RangeError: Invalid time value service=buggy/)
     })
   )
 

@@ -176,6 +176,20 @@ describe("the daemon", () => {
     expect(Date.now() - stoppedAt).toBeLessThan(5_000)
   })
 
+  it("on SIGTERM gives a notification still on the wire 3 s at most, then exits 0", async () => {
+    const w = await world({ services: { "compute/production": { status: 1 } }, dashboardLatencyMs: 20_000 })
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET, interval: 60, timeout: 25 }))
+    const p = start(["--config", file])
+    await waitFor("a POST on the wire", () => w.dashboard.arrivals.length >= 1)
+    const stoppedAt = Date.now()
+    p.child.kill("SIGTERM")
+    const result = await p.done
+    expect(result.code).toBe(0)
+    const took = Date.now() - stoppedAt
+    expect(took).toBeGreaterThanOrEqual(2_900)
+    expect(took).toBeLessThan(5_000)
+  })
+
   it("exits 0 on SIGINT while idle", async () => {
     const w = await world()
     const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 60 }))

@@ -118,7 +118,7 @@ for (const target of ["convertor", "dashboard"] as const) {
       it(
         expected === "delivered"
           ? `${fault}: a 2xx answer counts as delivered`
-          : `${fault}: one line per cycle naming the ${target} and the fault`,
+          : `${fault}: one line a cycle, naming the ${target} and the fault`,
         () => {
           const lines = s.lines()
           const first = cycles(lines)[0]!
@@ -131,6 +131,8 @@ for (const target of ["convertor", "dashboard"] as const) {
           expect(errors[0]!.message).toMatch(targetName)
           expect(errors[0]!.message).toMatch(expected)
           expect(errors[0]!.message).toContain(`${faulty(fault)} in production`)
+          // And exactly one such line in each of the faulty cycles.
+          expect(errorsFor(lines, faulty(fault), cycles(lines)[s.faultyCycles - 1]!.index)).toHaveLength(s.faultyCycles)
         }
       )
     }
@@ -146,7 +148,8 @@ for (const target of ["convertor", "dashboard"] as const) {
     })
 
     it("recovers on the first cycle after the faults clear", () => {
-      const last = cycles(s.lines()).at(-1)!
+      // Faults are cleared right after cycle 4 ends, before cycle 5 starts.
+      const last = cycles(s.lines())[s.faultyCycles]!
       expect(field(last, "failed")).toBe(0)
       expect(field(last, "notified")).toBe(FAULTS.length + 1)
     })

@@ -72,19 +72,22 @@ export const captureLogs = () => {
 const macrotask = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 /**
- * TestClock.adjust only fires sleeps that are already registered. Signing a
- * JWT is real async work, so a retry's sleep may not exist yet when the clock
- * moves. This moves the clock in small steps and, before each, waits (in real
- * time, briefly) until some fiber is asleep on the TestClock.
+ * Moves the TestClock in small steps. Signing a JWT is real async work
+ * (WebCrypto), so after each step real macrotasks run until `settled` holds
+ * (or briefly, when it is not given): what the step woke up gets to finish.
  */
 export const advance = (total: Duration.DurationInput, step: Duration.DurationInput = "50 millis") =>
   Effect.gen(function* () {
     const steps = Math.ceil(Duration.toMillis(total) / Duration.toMillis(step))
     for (let i = 0; i < steps; i++) {
-      for (let spin = 0; spin < 50; spin++) {
-        if ((yield* TestClock.sleeps()).length > 0) break
-        yield* macrotask
-      }
       yield* TestClock.adjust(step)
+      for (let spin = 0; spin < 5; spin++) yield* macrotask
     }
+  })
+
+/** Waits in real time (bounded) for what real async work must have done by now. */
+export const eventually = (what: string, cond: () => boolean) =>
+  Effect.gen(function* () {
+    for (let spin = 0; spin < 2000 && !cond(); spin++) yield* macrotask
+    if (!cond()) return yield* Effect.die(new Error(`never happened: ${what}`))
   })

@@ -11,8 +11,9 @@ import * as Redacted from "effect/Redacted"
 import { SignJWT } from "jose"
 import { AppConfig, safeUrl } from "../Config.js"
 import { DASHBOARD_RETRY, Dashboard, DashboardError, type Notification } from "../Dashboard.js"
-import { finishInFlight, type HttpFault, retryAfter, statusDetail, Transport } from "../Http.js"
-import { isRetryableStatus, retryWithin } from "../Retry.js"
+import { isoSeconds } from "../Convertor.js"
+import { faultOutcome, finishInFlight, type HttpFault, retryAfter, statusDetail, Transport } from "../Http.js"
+import { isRetryableStatus, phaseBudget, retryWithin } from "../Retry.js"
 
 /** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
 const TOKEN_LIFETIME_SECONDS = 300
@@ -31,7 +32,7 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
       const transport = yield* Transport
       const endpoint = `${config.dashboard.url}/api/incidents`
       const target = safeUrl(config.dashboard.url)
-      const budget = Duration.divide(config.pollInterval, 2).pipe(Option.getOrElse(() => config.pollInterval))
+      const budget = phaseBudget(config.pollInterval)
       const limits = { timeout: Duration.min(config.dashboard.timeout, budget), maxBytes: MAX_BODY_BYTES }
 
       const sign = (n: Notification, nowMillis: number) =>
@@ -63,14 +64,7 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
         })
 
       const fromFault = (n: Notification) => (fault: HttpFault) =>
-        new DashboardError({
-          target,
-          service: n.service,
-          reason: fault.kind === "Timeout" ? "Timeout" : fault.kind === "NotHttp" || fault.kind === "TooLarge" ? "BadResponse" : "Unavailable",
-          detail: fault.detail,
-          retryable: fault.kind !== "TooLarge",
-          retryAfter: Option.none()
-        })
+        new DashboardError({ target, service: n.service, ...faultOutcome(fault), detail: fault.detail, retryAfter: Option.none() })
 
       const attempt = (n: Notification, body: unknown, remaining: Duration.Duration) =>
         Effect.gen(function* () {
@@ -110,7 +104,7 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
           environment: n.service.environment,
           status: n.status,
           message: n.message,
-          timestamp: n.timestamp.toISOString().replace(/\.\d{3}Z$/, "Z")
+          timestamp: isoSeconds(n.timestamp.getTime())
         }
         if (options.dryRun) {
           return Clock.currentTimeMillis.pipe(

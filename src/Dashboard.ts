@@ -8,7 +8,7 @@ import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type { ServiceRef } from "./Config.js"
-import { type Health, statusLabel } from "./Convertor.js"
+import type { Health } from "./Convertor.js"
 
 export interface Notification {
   readonly service: ServiceRef
@@ -65,4 +65,3 @@ export class Dashboard extends Context.Tag("reporter/Dashboard")<Dashboard, Dash
 /** Up to 3 retries (4 attempts), 1 s, 2 s, 4 s apart (jittered), within half the poll interval. */
 export const DASHBOARD_RETRY = { base: Duration.seconds(1), retries: 3 } as const
 
-export { statusLabel }

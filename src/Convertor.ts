@@ -214,7 +214,7 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
               service,
               reason: "Timeout",
               url,
-              detail: `no answer within ${Duration.format(budget)} (half the poll interval)`,
+              detail: `no answer within ${Duration.format(budget)} (45% of the poll interval)`,
               retryable: false,
               retryAfter: Option.none()
             })

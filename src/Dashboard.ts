@@ -62,6 +62,6 @@ export interface DashboardPort {
 
 export class Dashboard extends Context.Tag("reporter/Dashboard")<Dashboard, DashboardPort>() {}
 
-/** Up to 3 retries (4 attempts), 1 s, 2 s, 4 s apart (jittered), within half the poll interval. */
+/** Up to 3 retries (4 attempts), 1 s, 2 s, 4 s apart (jittered), within 45% of the poll interval. */
 export const DASHBOARD_RETRY = { base: Duration.seconds(1), retries: 3 } as const
 

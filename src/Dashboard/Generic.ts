@@ -123,7 +123,7 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
             target,
             service: n.service,
             reason: "Timeout",
-            detail: `not delivered within ${Duration.format(budget)} (half the poll interval)`,
+            detail: `not delivered within ${Duration.format(budget)} (45% of the poll interval)`,
             retryable: false,
             retryAfter: Option.none()
           })

@@ -10,8 +10,8 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AppConfig, safeUrl, type ServiceRef } from "./Config.js"
-import { faultOutcome, type HttpFault, type Request, retryAfter, statusDetail, Transport } from "./Http.js"
-import { isRetryableStatus, phaseBudget, retryWithin } from "./Retry.js"
+import { faultOutcome, type HttpFault, type Request, statusOutcome, Transport } from "./Http.js"
+import { phaseBudget, retryWithin } from "./Retry.js"
 
 // ---------------------------------------------------------------------------
 // Domain
@@ -173,15 +173,7 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
           .pipe(Effect.mapError(fromFault(service)))
         const now = yield* Clock.currentTimeMillis
         if (reply.status !== 200) {
-          return yield* new ConvertorError({
-            service,
-            reason: isRetryableStatus(reply.status) ? "Unavailable" : "Rejected",
-            url,
-            status: reply.status,
-            detail: statusDetail(reply, "convertor.url"),
-            retryable: isRetryableStatus(reply.status),
-            retryAfter: retryAfter(reply.headers, now)
-          })
+          return yield* new ConvertorError({ service, url, ...statusOutcome(reply, "convertor.url", now) })
         }
         const bad = (detail: string) =>
           new ConvertorError({ service, reason: "BadResponse", url, detail, retryable: false, retryAfter: Option.none() })

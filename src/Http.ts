@@ -113,6 +113,22 @@ export const statusDetail = (reply: Reply, key: string): string => {
   return isRetryableStatus(reply.status) ? `answered ${reply.status}${said ? `: ${said}` : ""}` : said
 }
 
+/**
+ * A reply that is not success, as a peer's error reads it: 408, 429 and 5xx
+ * are "Unavailable" and worth retrying (after `Retry-After` if the peer says),
+ * anything else is "Rejected" for good.
+ */
+export const statusOutcome = (reply: Reply, key: string, nowMillis: number) => {
+  const retryable = isRetryableStatus(reply.status)
+  return {
+    reason: retryable ? ("Unavailable" as const) : ("Rejected" as const),
+    status: reply.status,
+    detail: statusDetail(reply, key),
+    retryable,
+    retryAfter: retryAfter(reply.headers, nowMillis)
+  }
+}
+
 /** The server's own explanation, short enough for one log line. */
 export const peerMessage = (body: string): string => {
   let text = body

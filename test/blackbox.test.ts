@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import pkg from "../package.json" with { type: "json" }
 import { type Behaviour, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../src/Simulator.js"
-import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, track, waitFor, writeConfig } from "./spawn.js"
+import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
 
@@ -154,11 +154,9 @@ describe("the daemon", () => {
     // Two cycles, two seconds apart; then stop while the second notification is on the wire.
     await waitFor("a second POST", () => w.dashboard.arrivals.length >= 2)
     expect(w.convertor.requests.length).toBeGreaterThanOrEqual(2)
-    const stoppedAt = Date.now()
-    p.child.kill("SIGTERM")
-    const result = await p.done
+    const { result, tookMs } = await stop(p)
     expect(result.code).toBe(0)
-    expect(Date.now() - stoppedAt).toBeLessThan(5_000)
+    expect(tookMs).toBeLessThan(5_000)
     expect(w.dashboard.incidents).toHaveLength(w.dashboard.arrivals.length) // none cut off
     expect(result.stderr).toContain("Stop requested")
   })
@@ -169,11 +167,9 @@ describe("the daemon", () => {
     const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET, interval: 60, timeout: 10 }))
     const p = start(["--config", file])
     await waitFor("20 requests in flight", () => w.convertor.requests.length >= 20)
-    const stoppedAt = Date.now()
-    p.child.kill("SIGTERM")
-    const result = await p.done
+    const { result, tookMs } = await stop(p)
     expect(result.code).toBe(0)
-    expect(Date.now() - stoppedAt).toBeLessThan(5_000)
+    expect(tookMs).toBeLessThan(5_000)
   })
 
   it("on SIGTERM gives a notification still on the wire 3 s at most, then exits 0", async () => {
@@ -181,13 +177,10 @@ describe("the daemon", () => {
     const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET, interval: 60, timeout: 25 }))
     const p = start(["--config", file])
     await waitFor("a POST on the wire", () => w.dashboard.arrivals.length >= 1)
-    const stoppedAt = Date.now()
-    p.child.kill("SIGTERM")
-    const result = await p.done
+    const { result, tookMs } = await stop(p)
     expect(result.code).toBe(0)
-    const took = Date.now() - stoppedAt
-    expect(took).toBeGreaterThanOrEqual(2_900)
-    expect(took).toBeLessThan(5_000)
+    expect(tookMs).toBeGreaterThanOrEqual(2_900)
+    expect(tookMs).toBeLessThan(5_000)
   })
 
   it("exits 0 on SIGINT while idle", async () => {
@@ -195,8 +188,7 @@ describe("the daemon", () => {
     const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 60 }))
     const p = start(["--config", file])
     await waitFor("the first cycle", () => p.output().includes("Cycle complete"))
-    p.child.kill("SIGINT")
-    expect((await p.done).code).toBe(0)
+    expect((await stop(p, "SIGINT")).result.code).toBe(0)
   })
 })
 

@@ -61,6 +61,14 @@ export const start = (args: ReadonlyArray<string>, env: Record<string, string> =
   return { child, done, output: () => output, stderr: () => stderr }
 }
 
+/** Sends `signal` and waits for the exit: the run, and how long the stop took. */
+export const stop = async (p: ReturnType<typeof start>, signal: NodeJS.Signals = "SIGTERM") => {
+  const stoppedAt = Date.now()
+  p.child.kill(signal)
+  const result = await p.done
+  return { result, tookMs: Date.now() - stoppedAt }
+}
+
 export const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => start(args, env).done
 
 export const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {

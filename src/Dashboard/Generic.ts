@@ -12,8 +12,8 @@ import { SignJWT } from "jose"
 import { AppConfig, safeUrl } from "../Config.js"
 import { DASHBOARD_RETRY, Dashboard, DashboardError, type Notification } from "../Dashboard.js"
 import { isoSeconds } from "../Convertor.js"
-import { faultOutcome, finishInFlight, type HttpFault, retryAfter, statusDetail, Transport } from "../Http.js"
-import { isRetryableStatus, phaseBudget, retryWithin } from "../Retry.js"
+import { faultOutcome, finishInFlight, type HttpFault, statusOutcome, Transport } from "../Http.js"
+import { phaseBudget, retryWithin } from "../Retry.js"
 
 /** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
 const TOKEN_LIFETIME_SECONDS = 300
@@ -82,16 +82,9 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
             )
             .pipe(Effect.mapError(fromFault(n)))
           if (reply.status >= 200 && reply.status < 300) return
+          const outcome = statusOutcome(reply, "status_dashboard.url", now)
           const auth = reply.status === 401 || reply.status === 403
-          return yield* new DashboardError({
-            target,
-            service: n.service,
-            reason: auth ? "AuthFailed" : isRetryableStatus(reply.status) ? "Unavailable" : "Rejected",
-            status: reply.status,
-            detail: statusDetail(reply, "status_dashboard.url"),
-            retryable: isRetryableStatus(reply.status),
-            retryAfter: retryAfter(reply.headers, now)
-          })
+          return yield* new DashboardError({ target, service: n.service, ...outcome, reason: auth ? "AuthFailed" : outcome.reason })
         }).pipe(
           // A notification already on the wire finishes even when we are asked to stop;
           // the exchange's own timeout still bounds it.

@@ -15,6 +15,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as YAML from "yaml"
+import { PHASE_SHARE } from "./Retry.js"
 
 // ---------------------------------------------------------------------------
 // Schema
@@ -26,12 +27,15 @@ import * as YAML from "yaml"
  */
 export const DEFAULT_CONCURRENCY = 32
 
+/** `http://user:pa/ss@host` -> `http://***@host`: everything up to the last `@` after the scheme. */
+export const hideUserinfo = (text: string): string => text.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)[^@]*@/i, "$1***@")
+
 const show = (u: unknown): string => {
   if (u === undefined) return "nothing"
   if (u === null) return "null"
   if (typeof u === "string") {
-    // A URL's user:password never goes into a message.
-    const safe = u.replace(/\/\/[^/@\s]*@/, "//***@")
+    // A URL's user:password never goes into a message, whatever characters the password holds.
+    const safe = hideUserinfo(u)
     return JSON.stringify(safe.length > 60 ? `${safe.slice(0, 57)}...` : safe)
   }
   if (Array.isArray(u)) return "a list"
@@ -62,33 +66,46 @@ const NumberLike = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.Str
   encode: ParseResult.succeed
 })
 
-const PositiveSeconds = NumberLike.pipe(
-  Schema.filter((n) => Number.isFinite(n) && n > 0)
-).annotations(expected("a positive number of seconds"))
+/**
+ * Every number has bounds: 0.001 s floods the convertor, 1e13 s breaks every
+ * date computed from it, and 1e308 is not "forever".
+ */
+const bounded = (what: string, min: number, max: number, integer = false) =>
+  NumberLike.pipe(
+    Schema.filter((n) => Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n)))
+  ).annotations(expected(`${what} from ${min} to ${max}`))
 
-const NonNegativeSeconds = NumberLike.pipe(
-  Schema.filter((n) => Number.isFinite(n) && n >= 0)
-).annotations(expected("a number of seconds, zero or more"))
-
-const PositiveInt = NumberLike.pipe(
-  Schema.filter((n) => Number.isInteger(n) && n > 0)
-).annotations(expected("a positive whole number"))
+const DAY = 86_400
+export const BOUNDS = {
+  pollInterval: bounded("a positive number of seconds", 1, DAY),
+  timeout: bounded("a positive number of seconds", 0.1, 600),
+  window: bounded("a number of seconds", 0, 7 * DAY),
+  concurrency: bounded("a whole number", 1, 1024, true)
+} as const
 
 const NonEmptyString = Schema.String.pipe(Schema.filter((s) => s.trim().length > 0)).annotations(
   expected("a non-empty string")
 )
 
-const isHttpUrl = (s: string): boolean => {
+/** What is wrong with a base URL, if anything: paths are appended to it, so it can carry no query or fragment. */
+const urlProblem = (s: string): string | undefined => {
+  const plain = `expected an http:// or https:// URL, got ${show(s)}`
+  if (s.trim() !== s) return `expected a URL without spaces around it, got ${show(s)}`
+  let url: URL
   try {
-    const url = new URL(s)
-    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
+    url = new URL(s)
   } catch {
-    return false
+    return plain
   }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return plain
+  if (s.includes("?") || s.includes("#")) {
+    return `expected a base URL without a query (?...) or fragment (#...): paths are added to it; got ${show(s)}`
+  }
+  return undefined
 }
 
-const HttpUrl = Schema.String.pipe(Schema.filter(isHttpUrl)).annotations(
-  expected("an http:// or https:// URL")
+const HttpUrl = Schema.String.annotations(expected("an http:// or https:// URL")).pipe(
+  Schema.filter((s) => urlProblem(s) ?? true)
 )
 
 /** Never echoes its value, not even in a type error. */
@@ -106,7 +123,7 @@ export const DashboardType = Schema.Literal("generic").annotations(expected('"ge
 
 const ConvertorSection = Schema.Struct({
   url: HttpUrl,
-  timeout: Schema.optionalWith(PositiveSeconds, { exact: true, default: () => 10 })
+  timeout: Schema.optionalWith(BOUNDS.timeout, { exact: true, default: () => 10 })
 }).annotations(mapping)
 
 const DashboardSection = Schema.Struct({
@@ -114,17 +131,17 @@ const DashboardSection = Schema.Struct({
   url: HttpUrl,
   secret: Schema.optionalWith(Secret, { exact: true }),
   secret_file: Schema.optionalWith(NonEmptyString, { exact: true }),
-  timeout: Schema.optionalWith(PositiveSeconds, { exact: true, default: () => 10 })
+  timeout: Schema.optionalWith(BOUNDS.timeout, { exact: true, default: () => 10 })
 }).annotations(mapping)
 
 const WindowSection = Schema.Struct({
-  from: Schema.optionalWith(NonNegativeSeconds, { exact: true, default: () => 300 }),
-  to: Schema.optionalWith(NonNegativeSeconds, { exact: true, default: () => 120 })
+  from: Schema.optionalWith(BOUNDS.window, { exact: true, default: () => 300 }),
+  to: Schema.optionalWith(BOUNDS.window, { exact: true, default: () => 120 })
 }).annotations(mapping)
 
 const ReporterSection = Schema.Struct({
-  poll_interval: Schema.optionalWith(PositiveSeconds, { exact: true, default: () => 60 }),
-  concurrency: Schema.optionalWith(PositiveInt, { exact: true, default: () => DEFAULT_CONCURRENCY }),
+  poll_interval: Schema.optionalWith(BOUNDS.pollInterval, { exact: true, default: () => 60 }),
+  concurrency: Schema.optionalWith(BOUNDS.concurrency, { exact: true, default: () => DEFAULT_CONCURRENCY }),
   window: Schema.optionalWith(WindowSection, { exact: true, default: () => ({ from: 300, to: 120 }) }),
   services: Schema.optionalWith(Schema.Array(ServiceRef).annotations(list), { exact: true, default: () => [] })
 }).annotations(mapping)
@@ -180,11 +197,15 @@ export class AppConfig extends Context.Tag("reporter/AppConfig")<AppConfig, Repo
 export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly file: string
   readonly problems: ReadonlyArray<string>
+  /** Found before the errors; shown with them (a mistyped key is often the cause). */
+  readonly warnings: ReadonlyArray<string>
 }> {
+  /** One line per problem: log lines stay one event each. */
+  get lines(): ReadonlyArray<string> {
+    return this.problems.map((p) => `Configuration error in ${this.file}: ${p}`)
+  }
   override get message(): string {
-    return this.problems.length === 1
-      ? `Configuration error in ${this.file}: ${this.problems[0]}`
-      : `Configuration errors in ${this.file}:\n  - ${this.problems.join("\n  - ")}`
+    return this.lines.join("; ")
   }
 }
 
@@ -222,6 +243,29 @@ export const deepMerge = (base: Tree, over: Tree): Tree => {
 
 const ENV_PREFIX = "MP_"
 
+/** Each `MP_` variable with the key path it sets, in the order they apply. */
+const envPaths = (env: Record<string, string | undefined>): ReadonlyArray<readonly [string, ReadonlyArray<string>]> =>
+  Object.keys(env)
+    .sort()
+    .filter((name) => name.startsWith(ENV_PREFIX) && env[name] !== undefined)
+    .map((name) => [name, name.slice(ENV_PREFIX.length).toLowerCase().split("__")] as const)
+    .filter(([, path]) => path.every((p) => p !== ""))
+
+/**
+ * A problem's path as the user set it: a value that came from an `MP_`
+ * variable is named by the variable (`MP_REPORTER__POLL_INTERVAL`), with
+ * what follows inside it (`MP_REPORTER__SERVICES[0].name`).
+ */
+export const namer = (env: Record<string, string | undefined>) => {
+  const sources = envPaths(env).map(([name, path]) => [name, path.join(".")] as const)
+  return (where: string): string => {
+    for (const [name, key] of sources) {
+      if (where === key || where.startsWith(`${key}.`) || where.startsWith(`${key}[`)) return `${name}${where.slice(key.length)}`
+    }
+    return where
+  }
+}
+
 /**
  * `MP_STATUS_DASHBOARD__SECRET=x` -> `{status_dashboard: {secret: "x"}}`.
  * Values stay strings (numbers are parsed by the schema), except a value that
@@ -229,11 +273,8 @@ const ENV_PREFIX = "MP_"
  */
 export const envOverrides = (env: Record<string, string | undefined>): Tree => {
   let tree: Tree = {}
-  for (const name of Object.keys(env).sort()) {
-    const raw = env[name]
-    if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue
-    const path = name.slice(ENV_PREFIX.length).toLowerCase().split("__")
-    if (path.some((p) => p === "")) continue
+  for (const [name, path] of envPaths(env)) {
+    const raw = env[name]!
     const trimmed = raw.trim()
     let value: unknown = raw
     if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
@@ -310,9 +351,9 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`), "")
 
 /** Schema issues as `reporter.poll_interval: expected a positive number of seconds, got "often"`. */
-export const formatIssues = (error: ParseResult.ParseError): ReadonlyArray<string> =>
+export const formatIssues = (error: ParseResult.ParseError, name: (where: string) => string = (w) => w): ReadonlyArray<string> =>
   ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
-    const where = formatPath(issue.path)
+    const where = name(formatPath(issue.path))
     const what =
       issue._tag === "Missing"
         ? "is required but missing"
@@ -333,8 +374,17 @@ const parseYaml = (text: string): Either.Either<unknown, string> => {
     const reason = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
     return Either.left(`invalid YAML${where}: ${reason}`)
   }
-  return Either.right(doc.toJS() as unknown)
+  try {
+    // yaml refuses to expand an alias bomb (a few lines that would become gigabytes).
+    return Either.right(doc.toJS({ maxAliasCount: 100 }) as unknown)
+  } catch {
+    return Either.left("invalid YAML: its aliases expand too far (an alias bomb?); write the values out")
+  }
 }
+
+/** Reads are bounded: a configuration is small, and /dev/zero is not a file. */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+export const MAX_SECRET_BYTES = 64 * 1024
 
 export interface LoadResult {
   readonly config: ReporterConfig
@@ -358,6 +408,42 @@ export const safeUrl = (raw: string): string => {
 }
 
 /**
+ * A regular file's text, at most `maxBytes`: a FIFO, a device (/dev/zero) or a
+ * file past the cap is refused with what to do, never read into memory.
+ */
+export const readBounded = (name: string, maxBytes: number) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(name)
+    if (info.type !== "File") return yield* Effect.fail("NotRegular" as const)
+    if (Number(info.size) > maxBytes) return yield* Effect.fail("TooLarge" as const)
+    const bytes = yield* Effect.scoped(
+      Effect.flatMap(fs.open(name, { flag: "r" }), (file) => file.readAlloc(FileSystem.Size(maxBytes + 1)))
+    )
+    const data = Option.getOrElse(bytes, () => new Uint8Array(0))
+    if (data.length > maxBytes) return yield* Effect.fail("TooLarge" as const)
+    return new TextDecoder().decode(data)
+  }).pipe(
+    Effect.mapError((e) =>
+      typeof e === "string" ? e : e._tag === "SystemError" ? e.reason : ("Unknown" as const)
+    )
+  )
+
+const readProblem = (it: string, reason: string, maxBytes: number): string =>
+  reason === "NotFound"
+    ? `${it} does not exist`
+    : reason === "PermissionDenied"
+      ? `${it} cannot be read: permission denied (check its owner and mode)`
+      : reason === "NotRegular"
+        ? `${it} is not a regular file`
+        : reason === "TooLarge"
+          ? `${it} is larger than ${maxBytes / 1024} KiB`
+          : `${it} cannot be read (is it a regular file?)`
+
+/** One trailing newline (as `echo` and editors leave) is not part of a secret, wherever it came from. */
+const trimSecret = (value: string): string => value.replace(/\r?\n$/, "")
+
+/**
  * Reads, merges and decodes. Fails with ConfigError for anything that stops
  * the program from starting; returns warnings for what it can run with.
  */
@@ -368,31 +454,27 @@ export const load = (
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const fail = (...problems: ReadonlyArray<string>) => Effect.fail(new ConfigError({ file, problems }))
+    const warnings: Array<string> = []
+    const fail = (...problems: ReadonlyArray<string>) => Effect.fail(new ConfigError({ file, problems, warnings }))
 
-    const readText = (name: string, what: "main" | "fragment") =>
-      fs.readFileString(name).pipe(
-        Effect.catchAll((e) => {
-          const reason = e._tag === "SystemError" ? e.reason : "Unknown"
-          const it = what === "main" ? "the file" : name
-          const hint =
-            reason === "NotFound"
-              ? `${it} does not exist (pass the right path with --config FILE)`
-              : reason === "PermissionDenied"
-                ? `${it} cannot be read: permission denied (check its owner and mode)`
-                : `${it} cannot be read (is it a regular file?)`
-          return fail(hint)
-        })
-      )
+    const readYaml = (name: string, what: "main" | "fragment") =>
+      Effect.gen(function* () {
+        const label = what === "main" ? "" : `${name}: `
+        const text = yield* readBounded(name, MAX_CONFIG_BYTES).pipe(
+          Effect.catchAll((reason) => {
+            const problem = readProblem(what === "main" ? "the file" : name, reason, MAX_CONFIG_BYTES)
+            return fail(what === "main" && reason === "NotFound" ? `${problem} (pass the right path with --config FILE)` : problem)
+          })
+        )
+        const tree = parseYaml(text)
+        if (Either.isLeft(tree)) return yield* fail(`${label}${tree.left}`)
+        if (tree.right !== null && !isTree(tree.right)) {
+          return yield* fail(`${label}expected a YAML mapping at the top level, got ${show(tree.right)}`)
+        }
+        return (tree.right as Tree | null) ?? {}
+      })
 
-    const mainText = yield* readText(file, "main")
-    const mainTree = parseYaml(mainText)
-    if (Either.isLeft(mainTree)) return yield* fail(mainTree.left)
-    if (mainTree.right !== null && !isTree(mainTree.right)) {
-      return yield* fail(`expected a YAML mapping at the top level, got ${show(mainTree.right)}`)
-    }
-    let merged: Tree = (mainTree.right as Tree | null) ?? {}
-
+    let merged = yield* readYaml(file, "main")
     const confDir = path.join(path.dirname(file), "conf.d")
     const hasConfDir = yield* fs.stat(confDir).pipe(
       Effect.map((info) => info.type === "Directory"),
@@ -401,23 +483,17 @@ export const load = (
     if (hasConfDir) {
       const entries = yield* fs.readDirectory(confDir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
       for (const name of entries.filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).sort()) {
-        const full = path.join(confDir, name)
-        const text = yield* readText(full, "fragment")
-        const tree = parseYaml(text)
-        if (Either.isLeft(tree)) return yield* fail(`${full}: ${tree.left}`)
-        if (tree.right === null) continue
-        if (!isTree(tree.right)) return yield* fail(`${full}: expected a YAML mapping at the top level`)
-        merged = overlay(merged, tree.right)
+        merged = overlay(merged, yield* readYaml(path.join(confDir, name), "fragment"))
       }
     }
     merged = overlay(merged, envOverrides(env))
 
-    const warnings: Array<string> = [...unknownKeys(merged)]
+    warnings.push(...unknownKeys(merged))
     // `convertor:` with nothing under it is an empty section, so its missing keys get named.
     for (const section of ["convertor", "status_dashboard", "reporter"]) if (merged[section] === null) merged[section] = {}
 
     const decoded = Schema.decodeUnknownEither(ConfigFile, { errors: "all", onExcessProperty: "ignore" })(merged)
-    if (Either.isLeft(decoded)) return yield* fail(...formatIssues(decoded.left))
+    if (Either.isLeft(decoded)) return yield* fail(...formatIssues(decoded.left, namer(env)))
     const c = decoded.right
 
     const problems: Array<string> = []
@@ -437,26 +513,24 @@ export const load = (
       } else seen.set(key, i)
     })
 
-    let secret: Redacted.Redacted<string> | undefined = c.status_dashboard.secret
-    if (secret !== undefined && c.status_dashboard.secret_file !== undefined) {
-      problems.push(
-        "status_dashboard: secret and secret_file are both set in one place; keep one"
-      )
+    let secret = Option.fromNullable(c.status_dashboard.secret).pipe(Option.map((r) => trimSecret(Redacted.value(r))))
+    if (Option.isSome(secret) && c.status_dashboard.secret_file !== undefined) {
+      problems.push("status_dashboard: secret and secret_file are both set in one place; keep one")
     } else if (c.status_dashboard.secret_file !== undefined) {
       const secretPath = path.resolve(path.dirname(file), c.status_dashboard.secret_file)
-      const text = yield* fs.readFileString(secretPath).pipe(Effect.option)
-      const value = Option.map(text, (t) => t.replace(/\r?\n$/, ""))
-      if (Option.isNone(value)) problems.push(`status_dashboard.secret_file: cannot read ${secretPath}`)
-      else if (value.value.length === 0) problems.push(`status_dashboard.secret_file: ${secretPath} is empty`)
-      else secret = Redacted.make(value.value)
-    } else if (secret === undefined) {
+      const text = yield* Effect.either(readBounded(secretPath, MAX_SECRET_BYTES))
+      if (Either.isLeft(text)) {
+        problems.push(`status_dashboard.secret_file: ${readProblem(secretPath, text.left, MAX_SECRET_BYTES)}`)
+      } else if (trimSecret(text.right).length === 0) problems.push(`status_dashboard.secret_file: ${secretPath} is empty`)
+      else secret = Option.some(trimSecret(text.right))
+    } else if (Option.isNone(secret) || secret.value === "") {
       problems.push(
         "status_dashboard.secret: is required but missing; set it in the file, with MP_STATUS_DASHBOARD__SECRET, or point status_dashboard.secret_file at a file holding it"
       )
     }
-    if (problems.length > 0 || secret === undefined) return yield* fail(...problems)
+    if (problems.length > 0 || Option.isNone(secret)) return yield* fail(...problems)
 
-    if (new TextEncoder().encode(Redacted.value(secret)).length < 32) {
+    if (new TextEncoder().encode(secret.value).length < 32) {
       warnings.push(
         "status_dashboard.secret is shorter than 32 bytes: HS256 wants a key at least as long as its hash; use a longer random secret"
       )
@@ -466,6 +540,14 @@ export const load = (
       warnings.push(
         `status_dashboard.url uses plain http to ${dashUrl.hostname}: tokens signed with the secret travel unencrypted; use https`
       )
+    }
+    const budget = c.reporter.poll_interval * PHASE_SHARE
+    for (const [key, timeout] of [["convertor.timeout", c.convertor.timeout], ["status_dashboard.timeout", c.status_dashboard.timeout]] as const) {
+      if (timeout > budget) {
+        warnings.push(
+          `${key} (${timeout}s) is longer than ${Math.round(PHASE_SHARE * 100)}% of reporter.poll_interval (${c.reporter.poll_interval}s): each attempt is cut to ${Number(budget.toFixed(3))}s; lower ${key} or raise reporter.poll_interval`
+        )
+      }
     }
     if (c.reporter.services.length === 0) {
       warnings.push("No services being polled: reporter.services is empty; add {name, environment} entries")
@@ -477,7 +559,7 @@ export const load = (
       dashboard: {
         type: c.status_dashboard.type,
         url: c.status_dashboard.url.replace(/\/+$/, ""),
-        secret,
+        secret: Redacted.make(secret.value),
         timeout: Duration.seconds(c.status_dashboard.timeout)
       },
       pollInterval: Duration.seconds(c.reporter.poll_interval),

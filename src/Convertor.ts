@@ -10,8 +10,8 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AppConfig, safeUrl, type ServiceRef } from "./Config.js"
-import { faultOutcome, type HttpFault, type Request, statusOutcome, Transport } from "./Http.js"
-import { phaseBudget, retryWithin } from "./Retry.js"
+import { faultOutcome, HttpFault, type Request, statusOutcome, Transport } from "./Http.js"
+import { attemptTimeout, budgetHint, phaseBudget, retryWithin } from "./Retry.js"
 
 // ---------------------------------------------------------------------------
 // Domain
@@ -48,7 +48,7 @@ export class ConvertorError extends Data.TaggedError("ConvertorError")<{
           ? `Connection refused to convertor at ${this.url} (while polling ${who}): is it running, and is convertor.url right?`
           : `Convertor at ${this.url} unreachable while polling ${who}: ${this.detail}`
       case "Timeout":
-        return `Convertor at ${this.url} timed out while polling ${who}: ${this.detail} (raise convertor.timeout if it is just slow)`
+        return `Convertor at ${this.url} timed out while polling ${who}: ${this.detail}`
       case "Rejected":
         return this.status === 404
           ? `Convertor at ${this.url} does not know ${who} (404${this.detail ? `: ${this.detail}` : ""}): check reporter.services and convertor.url (the upstream convertor needs the /api prefix)`
@@ -91,58 +91,121 @@ const FlatShape = Schema.Struct({ status: Status, timestamp: Schema.optional(Tim
 const HealthResponse = Schema.Union(DatapointsShape, TuplesShape, RegionsShape, FlatShape)
 const decodeResponse = Schema.decodeUnknownEither(HealthResponse)
 
+/** As seconds, 1e11 is the year 5138; as milliseconds, 1973. Past 1e14 even milliseconds are beyond 5138. */
+const MILLIS_FROM = 1e11
+const MILLIS_UNTIL = 1e14
+const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d:?\d\d)$/
+
+interface Instant {
+  readonly millis: number
+  /** A number that only made sense as milliseconds. */
+  readonly readAsMillis: boolean
+}
+
 /**
- * Unix seconds (or milliseconds, for convertors that send those) or an ISO
- * string; none at all (the flat shape may omit it) is the time of reading.
- * Anything else is not a time: a bad answer, not a reason to invent one.
+ * Unix seconds (milliseconds where only that reading makes sense), as a
+ * number or a string of digits, or ISO 8601 with a zone. Anything else is
+ * not a time we may report: a bad answer, never a guess.
  */
-const toDate = (t: string | number | undefined, now: number): Either.Either<Date, string> => {
-  if (t === undefined) return Either.right(new Date(now))
-  const date = typeof t === "number" ? new Date(t > 1e11 ? t : t * 1000) : new Date(Date.parse(t))
-  return Number.isNaN(date.getTime()) ? Either.left(`the timestamp ${JSON.stringify(t)} is not a valid time`) : Either.right(date)
+export const toInstant = (t: string | number): Either.Either<Instant, string> => {
+  const fromNumber = (n: number): Either.Either<Instant, string> =>
+    !Number.isFinite(n) || n <= 0 || n >= MILLIS_UNTIL
+      ? Either.left(`the timestamp ${JSON.stringify(t)} is not a plausible Unix time`)
+      : Either.right(n < MILLIS_FROM ? { millis: n * 1000, readAsMillis: false } : { millis: n, readAsMillis: true })
+  if (typeof t === "number") return fromNumber(t)
+  if (/^\d+$/.test(t)) return fromNumber(Number(t))
+  if (ISO_WITH_ZONE.test(t)) {
+    const normal = t.replace(/^(.{10})[t ]/i, "$1T").replace(/z$/, "Z").replace(/([+-]\d\d)(\d\d)$/, "$1:$2")
+    const millis = Date.parse(normal)
+    if (!Number.isNaN(millis)) return Either.right({ millis, readAsMillis: false })
+  }
+  return Either.left(`the timestamp ${JSON.stringify(t)} is neither Unix seconds nor an ISO 8601 time with a zone`)
 }
 
-type Reading = Omit<Health, "timestamp"> & { readonly at: string | number | undefined }
+/** How far ahead of our clock a point may be before it is not believed. */
+export const FUTURE_TOLERANCE = Duration.minutes(5)
 
-/** The one reading a body stands for, before its time is checked; None is "no data". */
-const reading = (value: typeof HealthResponse.Type): Option.Option<Reading> => {
-  if ("status" in value) return Option.some({ status: value.status, at: value.timestamp, triggeredMetrics: [] })
-  const metrics = value.metrics
-  const last = metrics[metrics.length - 1]
-  if (last === undefined) return Option.none()
-  if (Array.isArray(last)) {
-    const [at, status] = last as readonly [string | number, number]
-    return Option.some({ status, at, triggeredMetrics: [] })
-  }
-  if ("weight" in last) {
-    return Option.some({
-      status: last.weight,
-      at: last.timestamp,
-      ...(last.matched_expression ? { matchedExpression: last.matched_expression } : {}),
-      triggeredMetrics: (last.triggered_metric_details ?? []).map((m) => m.name)
-    })
-  }
-  // Regions: the worst last value across regions, naming the region that caused it.
-  let worst: Reading | undefined
-  for (const region of metrics as typeof RegionsShape.Type.metrics) {
-    const point = region.datapoints[region.datapoints.length - 1]
-    if (point !== undefined && (worst === undefined || point[1] > worst.status)) {
-      worst = { status: point[1], at: point[0], triggeredMetrics: [], region: region.region }
-    }
-  }
-  return Option.fromNullable(worst)
+/** What one answer says: a current health, no data, or a health too old (or too far ahead) to send. */
+export type Reading =
+  | { readonly _tag: "Current"; readonly health: Health; readonly readAsMillis: boolean }
+  | { readonly _tag: "NoData" }
+  | { readonly _tag: "Stale"; readonly health: Health; readonly why: string }
+
+interface Point {
+  readonly at: string | number | undefined
+  readonly status: number
+  readonly extra: Pick<Health, "matchedExpression" | "triggeredMetrics" | "region">
 }
 
-/** None means "no data": neither healthy nor degraded. */
-export const readHealth = (body: unknown, now: number): Either.Either<Option.Option<Health>, string> => {
+const NONE: Point["extra"] = { triggeredMetrics: [] }
+
+/** Every series of points a body holds (one, or one per region). */
+const series = (value: typeof HealthResponse.Type): ReadonlyArray<ReadonlyArray<Point>> => {
+  if ("status" in value) return [[{ at: value.timestamp, status: value.status, extra: NONE }]]
+  return [
+    value.metrics.flatMap((m): ReadonlyArray<Point> => {
+      if (Array.isArray(m)) return [{ at: (m as typeof Pair.Type)[0], status: (m as typeof Pair.Type)[1], extra: NONE }]
+      if ("weight" in m) {
+        return [
+          {
+            at: m.timestamp,
+            status: m.weight,
+            extra: {
+              ...(m.matched_expression ? { matchedExpression: m.matched_expression } : {}),
+              triggeredMetrics: (m.triggered_metric_details ?? []).map((d) => d.name)
+            }
+          }
+        ]
+      }
+      return []
+    }),
+    ...value.metrics.flatMap((m) =>
+      !Array.isArray(m) && "region" in m
+        ? [m.datapoints.map((p): Point => ({ at: p[0], status: p[1], extra: { triggeredMetrics: [], region: m.region } }))]
+        : []
+    )
+  ].filter((points) => points.length > 0)
+}
+
+/**
+ * The newest point of each series, by its timestamp (not its place in the
+ * array); points outside [window start, now + 5 min] are stale. Of the current
+ * ones, the worst (naming its region); if none is current, the reading is stale.
+ */
+export const readHealth = (
+  body: unknown,
+  at: { readonly now: number; readonly windowStart: number }
+): Either.Either<Reading, string> => {
   const decoded = decodeResponse(body)
   if (Either.isLeft(decoded)) {
     return Either.left("not one of the known health shapes (datapoints, tuples, regions, flat)")
   }
-  const found = reading(decoded.right)
-  if (Option.isNone(found)) return Either.right(Option.none())
-  const { at, ...rest } = found.value
-  return Either.map(toDate(at, now), (timestamp) => Option.some({ ...rest, timestamp }))
+  const newest: Array<{ readonly health: Health; readonly readAsMillis: boolean }> = []
+  for (const points of series(decoded.right)) {
+    let best: { readonly health: Health; readonly readAsMillis: boolean } | undefined
+    for (const point of points) {
+      const instant = point.at === undefined ? Either.right({ millis: at.now, readAsMillis: false }) : toInstant(point.at)
+      if (Either.isLeft(instant)) return Either.left(instant.left)
+      if (best === undefined || instant.right.millis >= best.health.timestamp.getTime()) {
+        best = { health: { status: point.status, timestamp: new Date(instant.right.millis), ...point.extra }, readAsMillis: instant.right.readAsMillis }
+      }
+    }
+    if (best !== undefined) newest.push(best)
+  }
+  if (newest.length === 0) return Either.right({ _tag: "NoData" })
+  const latest = at.now + Duration.toMillis(FUTURE_TOLERANCE)
+  const current = newest.filter((n) => n.health.timestamp.getTime() >= at.windowStart && n.health.timestamp.getTime() <= latest)
+  if (current.length === 0) {
+    const { health } = newest.reduce((a, b) => (b.health.timestamp > a.health.timestamp ? b : a))
+    const when = health.timestamp.toISOString()
+    const why =
+      health.timestamp.getTime() > latest
+        ? `its newest point (${when}) is more than ${Duration.format(FUTURE_TOLERANCE)} in the future`
+        : `its newest point (${when}) is older than the query window (from ${new Date(at.windowStart).toISOString()})`
+    return Either.right({ _tag: "Stale", health, why })
+  }
+  const worst = current.reduce((a, b) => (b.health.status > a.health.status ? b : a))
+  return Either.right({ _tag: "Current", ...worst })
 }
 
 // ---------------------------------------------------------------------------
@@ -166,11 +229,14 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
     const fromFault = (service: ServiceRef) => (fault: HttpFault) =>
       new ConvertorError({ service, ...faultOutcome(fault), url, detail: fault.detail, retryAfter: Option.none() })
 
-    const attempt = (service: ServiceRef, request: Request, remaining: Duration.Duration) =>
+    const attempt = (service: ServiceRef, request: Request, windowStart: number, remaining: Duration.Duration) =>
       Effect.gen(function* () {
+        const { timeout, detail } = attemptTimeout({ key: "convertor.timeout", timeout: limits.timeout }, remaining, budget)
         const reply = yield* transport
-          .exchange(request, { ...limits, timeout: Duration.min(limits.timeout, remaining) })
-          .pipe(Effect.mapError(fromFault(service)))
+          .exchange(request, { ...limits, timeout })
+          .pipe(
+            Effect.mapError((fault) => fromFault(service)(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))
+          )
         const now = yield* Clock.currentTimeMillis
         if (reply.status !== 200) {
           return yield* new ConvertorError({ service, url, ...statusOutcome(reply, "convertor.url", now) })
@@ -178,19 +244,22 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
         const bad = (detail: string) =>
           new ConvertorError({ service, reason: "BadResponse", url, detail, retryable: false, retryAfter: Option.none() })
         const json = yield* Effect.try({ try: () => JSON.parse(reply.body) as unknown, catch: () => bad("the body is not valid JSON") })
-        return yield* Either.match(readHealth(json, now), {
-          onLeft: (detail) => Effect.fail(bad(detail)),
-          onRight: Effect.succeed
-        })
+        const read = readHealth(json, { now, windowStart })
+        if (Either.isLeft(read)) return yield* bad(read.left)
+        if (read.right._tag === "Current" && read.right.readAsMillis) {
+          yield* Effect.logDebug("The convertor's timestamp only makes sense in milliseconds: read as such")
+        }
+        return read.right
       })
 
-    const health = (service: ServiceRef): Effect.Effect<Option.Option<Health>, ConvertorError> =>
+    const health = (service: ServiceRef): Effect.Effect<Reading, ConvertorError> =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
+        const windowStart = now - Duration.toMillis(config.window.from)
         const query = new URLSearchParams({
           service: service.name,
           environment: service.environment,
-          from: isoSeconds(now - Duration.toMillis(config.window.from)),
+          from: isoSeconds(windowStart),
           to: isoSeconds(now - Duration.toMillis(config.window.to))
         })
         const request: Request = {
@@ -199,14 +268,14 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
           headers: { accept: "application/json" }
         }
         return yield* retryWithin(
-          (remaining) => attempt(service, request, remaining),
-          { ...CONVERTOR_RETRY, budget },
+          (remaining) => attempt(service, request, windowStart, remaining),
+          { ...CONVERTOR_RETRY, budget, peer: "Convertor" },
           () =>
             new ConvertorError({
               service,
               reason: "Timeout",
               url,
-              detail: `no answer within ${Duration.format(budget)} (45% of the poll interval)`,
+              detail: `no answer before ${budgetHint(budget)}`,
               retryable: false,
               retryAfter: Option.none()
             })

@@ -58,6 +58,11 @@ export interface DashboardPort {
   readonly target: string
   /** Delivers one notification, retries included; fails only when it was not delivered. */
   readonly notify: (notification: Notification) => Effect.Effect<void, DashboardError>
+  /**
+   * `--dry-run`: builds and signs the request `notify` would send, and
+   * describes it (method, URL, body; never a credential). Sends nothing.
+   */
+  readonly rehearse: (notification: Notification) => Effect.Effect<string, DashboardError>
 }
 
 export class Dashboard extends Context.Tag("reporter/Dashboard")<Dashboard, DashboardPort>() {}

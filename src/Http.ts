@@ -29,13 +29,18 @@ export interface Reply {
 export interface Limits {
   /** For the whole exchange, headers and body together: a peer that drips bytes cannot hold us. */
   readonly timeout: Duration.Duration
-  /** A body past this is refused, and the rest of it never buffered. */
+  /** A body past this is never buffered. */
   readonly maxBytes: number
+  /**
+   * Past `maxBytes`: `fail` (the body is the answer, as the convertor's is), or
+   * `truncate` (only the status matters, and a little of the body for a message).
+   */
+  readonly oversize?: "fail" | "truncate"
 }
 
 /** What went wrong below HTTP status codes. */
 export class HttpFault extends Data.TaggedError("HttpFault")<{
-  readonly kind: "Refused" | "Reset" | "Timeout" | "Unreachable" | "NotHttp" | "TooLarge" | "Other"
+  readonly kind: "Refused" | "Reset" | "Timeout" | "Unreachable" | "NotHttp" | "TooLarge" | "Tls" | "Other"
   readonly detail: string
 }> {}
 
@@ -50,16 +55,36 @@ export const faultOutcome = (
     ? { reason: "Timeout", retryable: true }
     : fault.kind === "NotHttp" || fault.kind === "TooLarge"
       ? { reason: "BadResponse", retryable: false }
-      : { reason: "Unavailable", retryable: true }
+      : // A certificate that is not trusted now will not be trusted in a second either.
+        { reason: "Unavailable", retryable: fault.kind !== "Tls" }
 
 export class Transport extends Context.Tag("reporter/Transport")<
   Transport,
   { readonly exchange: (request: Request, limits: Limits) => Effect.Effect<Reply, HttpFault> }
 >() {}
 
+const TRUST_HINT = "if the server uses a private CA, give its certificate to Node with NODE_EXTRA_CA_CERTS=/path/to/ca.pem"
+
+/** Certificate problems: retrying cannot help, so they say what is wrong and how to fix it. */
+const TLS_PROBLEMS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: `the server's TLS certificate is self-signed and not trusted; ${TRUST_HINT}`,
+  SELF_SIGNED_CERT_IN_CHAIN: `the server's TLS certificate chain ends in an untrusted (self-signed) CA; ${TRUST_HINT}`,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: `the server's TLS certificate cannot be verified (is the chain complete?); ${TRUST_HINT}`,
+  UNABLE_TO_GET_ISSUER_CERT: `the issuer of the server's TLS certificate is unknown; ${TRUST_HINT}`,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: `the issuer of the server's TLS certificate is unknown; ${TRUST_HINT}`,
+  CERT_HAS_EXPIRED: "the server's TLS certificate has expired: the server must renew it",
+  CERT_NOT_YET_VALID: "the server's TLS certificate is not valid yet: check the clocks of both machines",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another host name: check the URL's host, or the certificate",
+  HOSTNAME_MISMATCH: "the server's TLS certificate is for another host name: check the URL's host, or the certificate",
+  CERT_REVOKED: "the server's TLS certificate has been revoked"
+}
+
 /** A Node.js network error as a fault people can read. */
 export const classify = (error: unknown): HttpFault => {
   const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
+  if (typeof code === "string" && TLS_PROBLEMS[code] !== undefined) {
+    return new HttpFault({ kind: "Tls", detail: TLS_PROBLEMS[code] })
+  }
   switch (code) {
     case "ECONNREFUSED":
       return new HttpFault({ kind: "Refused", detail: "connection refused" })

@@ -51,7 +51,20 @@ const messageText = (message: unknown): string => {
   return parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
 }
 
-const quote = (value: string): string => (/[\s"=]/.test(value) ? JSON.stringify(value) : value)
+/**
+ * Control characters made visible: a service name or a peer's answer holding
+ * `\n` cannot forge a log line, nor ESC/OSC sequences reach a terminal.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
+export const visible = (text: string): string =>
+  text.replace(CONTROLS, (c) => NAMED[c] ?? (c.charCodeAt(0) > 0xff ? `\\u${c.charCodeAt(0).toString(16)}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`))
+
+const quote = (value: string): string => {
+  const shown = visible(value)
+  return shown === "" || /[\s"=]/.test(shown) ? `"${shown.replace(/"/g, '\\"')}"` : shown
+}
 
 const FIRST = ["service", "environment"]
 const rank = (key: string): number => (FIRST.includes(key) ? FIRST.indexOf(key) : FIRST.length)
@@ -72,11 +85,34 @@ export const format = (
     return JSON.stringify({ time: entry.date.toISOString(), level: level.toLowerCase(), message: messageText(entry.message), ...fields })
   }
   const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${quote(v)}`).join("")
-  return `${entry.date.toISOString()} ${level.padEnd(5)} ${messageText(entry.message)}${extra}`
+  return `${entry.date.toISOString()} ${level.padEnd(5)} ${visible(messageText(entry.message))}${extra}`
 }
 
 export const makeLogger = (kind: LogFormat, write: (line: string) => void) =>
   Logger.make((entry) => write(format(kind, entry)))
 
-export const layer = (kind: LogFormat): Layer.Layer<never> =>
-  Logger.replace(Logger.defaultLogger, makeLogger(kind, (line) => process.stderr.write(`${line}\n`)))
+/**
+ * A log write that cannot stop the program: when standard error goes away
+ * (a restarted log shipper, `| head -1`: EPIPE, EAGAIN, a closed descriptor),
+ * the line is dropped and polling and notifying go on.
+ */
+export const stderrWriter = (stream: NodeJS.WritableStream = process.stderr): ((line: string) => void) => {
+  let broken = false
+  // An asynchronous write error arrives as an 'error' event; unheard, it would end the process.
+  stream.on("error", () => {
+    broken = true
+  })
+  return (line) => {
+    if (broken) return
+    try {
+      stream.write(`${line}\n`)
+    } catch {
+      // This line is lost; the next one may get through (EAGAIN).
+    }
+  }
+}
+
+export const layer = (kind: LogFormat): Layer.Layer<never> => {
+  const write = stderrWriter()
+  return Logger.replace(Logger.defaultLogger, makeLogger(kind, write))
+}

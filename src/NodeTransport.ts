@@ -26,7 +26,7 @@ export const layer: Layer.Layer<Transport> = Layer.scoped(
       (a) => Effect.sync(() => (a.http.destroy(), a.https.destroy()))
     )
 
-    const send = (request: Request, maxBytes: number) =>
+    const send = (request: Request, maxBytes: number, oversize: "fail" | "truncate") =>
       Effect.async<Reply, ReturnType<typeof classify>>((resume, signal) => {
         let settled = false
         const settle = (outcome: Effect.Effect<Reply, ReturnType<typeof classify>>) => {
@@ -42,23 +42,29 @@ export const layer: Layer.Layer<Transport> = Layer.scoped(
           url,
           { method: request.method, headers, agent: secure ? agents.https : agents.http, signal },
           (res) => {
-            const declared = Number(res.headers["content-length"])
-            if (Number.isFinite(declared) && declared > maxBytes) {
-              res.destroy()
-              return settle(Effect.fail(tooLarge(maxBytes)))
-            }
             const chunks: Array<Buffer> = []
             let size = 0
+            const reply = (): Reply => ({
+              status: res.statusCode ?? 0,
+              headers: flatten(res.headers),
+              body: Buffer.concat(chunks).toString("utf8")
+            })
+            // Past the cap: the rest is never read; either the answer fails, or what came so far is it.
+            const overflow = () => {
+              res.destroy()
+              settle(oversize === "fail" ? Effect.fail(tooLarge(maxBytes)) : Effect.succeed(reply()))
+            }
+            const declared = Number(res.headers["content-length"])
+            if (Number.isFinite(declared) && declared > maxBytes) return overflow()
             res.on("data", (chunk: Buffer) => {
+              const room = maxBytes - size
               size += chunk.length
               if (size > maxBytes) {
-                res.destroy()
-                settle(Effect.fail(tooLarge(maxBytes)))
+                chunks.push(chunk.subarray(0, room))
+                overflow()
               } else chunks.push(chunk)
             })
-            res.on("end", () =>
-              settle(Effect.succeed({ status: res.statusCode ?? 0, headers: flatten(res.headers), body: Buffer.concat(chunks, size).toString("utf8") }))
-            )
+            res.on("end", () => settle(Effect.succeed(reply())))
             res.on("error", () => settle(Effect.fail(cutShort())))
             res.on("close", () => {
               if (!res.complete) settle(Effect.fail(cutShort()))
@@ -70,7 +76,7 @@ export const layer: Layer.Layer<Transport> = Layer.scoped(
       })
 
     const exchange = (request: Request, limits: Limits) =>
-      send(request, limits.maxBytes).pipe(
+      send(request, limits.maxBytes, limits.oversize ?? "fail").pipe(
         Effect.timeoutFail({ duration: limits.timeout, onTimeout: () => timedOut(limits.timeout) })
       )
 

@@ -19,7 +19,8 @@ import { Dashboard } from "./Dashboard.js"
 import * as Generic from "./Dashboard/Generic.js"
 import type { Transport } from "./Http.js"
 import * as Logging from "./Logging.js"
-import { runCycle, runForever } from "./Reporter.js"
+import { DryRun, runCycle, runForever } from "./Reporter.js"
+import * as Shutdown from "./Shutdown.js"
 
 export interface RunOptions {
   readonly configFile: string
@@ -37,8 +38,8 @@ export const ExitCode = { Ok: 0, CycleFailed: 1, BadConfig: 2 } as const
 /** The reporter's services for one configuration: the ports and their adapters. */
 export const servicesLayer = (config: ReporterConfig, options: { readonly dryRun: boolean }) => {
   const configLayer = Layer.succeed(AppConfig, config)
-  const dashboard: Layer.Layer<Dashboard, never, AppConfig | Transport> = Generic.layer(options)
-  return Layer.mergeAll(Convertor.Default, dashboard).pipe(Layer.provideMerge(configLayer))
+  const dashboard: Layer.Layer<Dashboard, never, AppConfig | Transport> = Generic.layer
+  return Layer.mergeAll(Convertor.Default, dashboard, Layer.succeed(DryRun, options.dryRun)).pipe(Layer.provideMerge(configLayer))
 }
 
 const describe = (config: ReporterConfig, options: RunOptions): string =>
@@ -73,9 +74,12 @@ export const run = (
   options: RunOptions
 ): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Transport> => {
   const program = Effect.gen(function* () {
+    yield* Shutdown.ignoreHangups
     const loaded = yield* Effect.either(load(options.configFile, options.env))
     if (loaded._tag === "Left") {
-      yield* Effect.logError(loaded.left.message)
+      // Warnings first: a mistyped key is often why a required one is missing.
+      for (const warning of loaded.left.warnings) yield* Effect.logWarning(warning)
+      for (const line of loaded.left.lines) yield* Effect.logError(line)
       return ExitCode.BadConfig
     }
     const { config, warnings } = loaded.right
@@ -84,8 +88,18 @@ export const run = (
 
     const services = servicesLayer(config, options)
     if (options.once) {
-      const summary = yield* runCycle.pipe(Effect.provide(services))
-      return summary.failed > 0 ? ExitCode.CycleFailed : ExitCode.Ok
+      const summary = yield* runCycle.pipe(
+        Effect.onInterrupt(() =>
+          Effect.zipRight(
+            Shutdown.markCutShort,
+            Effect.logError(
+              `Stop requested during --once: the cycle was cut short (notifications in flight were given time to finish); exiting with ${Shutdown.signalExitCode()}`
+            )
+          )
+        ),
+        Effect.provide(services)
+      )
+      return summary.failed > 0 || summary.late > 0 ? ExitCode.CycleFailed : ExitCode.Ok
     }
     const stats = processStats()
     return yield* runForever(() => stats.log).pipe(
@@ -93,6 +107,7 @@ export const run = (
       Effect.provide(services)
     )
   }).pipe(
+    Effect.scoped,
     // A defect is a bug of ours: one line saying so, exit 1, and no stack trace for the user.
     Effect.catchAllDefect((defect) =>
       Effect.logError(`Internal error (please report it): ${Cause.pretty(Cause.die(defect)).split("\n")[0]}`).pipe(

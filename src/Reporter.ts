@@ -3,33 +3,49 @@
  * that repeats it. Talks only to the ports (Convertor, Dashboard) and Clock.
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import { AppConfig, type ServiceRef } from "./Config.js"
 import { Convertor, type ConvertorError, type Health, statusLabel } from "./Convertor.js"
 import { Dashboard, type DashboardError, notificationFor } from "./Dashboard.js"
 
+/** `--dry-run`: every request is built and signed, none is sent. */
+export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
+
 export type Outcome =
   | { readonly _tag: "Healthy"; readonly service: ServiceRef; readonly health: Health }
   | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly health: Health }
+  /** --dry-run: the notification was built and signed, not sent. */
+  | { readonly _tag: "Rehearsed"; readonly service: ServiceRef; readonly health: Health }
   | { readonly _tag: "NoData"; readonly service: ServiceRef }
+  /** The newest point is outside the query window (or ahead of our clock): nothing sent. */
+  | { readonly _tag: "Stale"; readonly service: ServiceRef }
   | { readonly _tag: "ReadFailed"; readonly service: ServiceRef; readonly error: ConvertorError }
   | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly health: Health; readonly error: DashboardError }
-  /** Not finished when the cycle's time (one poll interval) ran out. */
+  /** Started, but not finished when the cycle's time (one poll interval) ran out. */
   | { readonly _tag: "OutOfTime"; readonly service: ServiceRef }
+  /** Not even started within the cycle's time: first in line next cycle. */
+  | { readonly _tag: "Late"; readonly service: ServiceRef }
   /** A bug of ours met while polling this service; the others go on. */
   | { readonly _tag: "Defect"; readonly service: ServiceRef }
 
 export interface CycleSummary {
+  /** Services actually read (or tried): all but the late ones. */
   readonly polled: number
   readonly healthy: number
   /** Status above 0: degraded, outage, or any higher value the convertor sends. */
   readonly degraded: number
   readonly notified: number
+  readonly dryRun: number
   readonly noData: number
+  readonly stale: number
   readonly failed: number
+  /** Not reached within the cycle's time. */
+  readonly late: number
   readonly duration: Duration.Duration
 }
 
@@ -44,25 +60,40 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
   Effect.gen(function* () {
     const convertor = yield* Convertor
     const dashboard = yield* Dashboard
-    yield* Effect.logDebug(`Polling convertor for service: ${service.name}`)
-    const reading = yield* Effect.either(convertor.health(service))
-    if (reading._tag === "Left") {
+    yield* Effect.logInfo(`Polling convertor for service: ${service.name}`)
+    const read = yield* Effect.either(convertor.health(service))
+    if (read._tag === "Left") {
       // No notification: we would be sending stale or invented data.
-      yield* Effect.logError(reading.left.message)
-      return { _tag: "ReadFailed", service, error: reading.left } as const
+      yield* Effect.logError(read.left.message)
+      return { _tag: "ReadFailed", service, error: read.left } as const
     }
-    if (Option.isNone(reading.right)) {
+    const reading = read.right
+    if (reading._tag === "NoData") {
       yield* Effect.logInfo("No data from convertor for this window: nothing sent")
       return { _tag: "NoData", service } as const
     }
-    const health = reading.right.value
+    if (reading._tag === "Stale") {
+      yield* Effect.logWarning(`Stale reading from convertor: ${reading.why}; nothing sent`)
+      return { _tag: "Stale", service } as const
+    }
+    const health = reading.health
     const line = `Health status: ${health.status} (${statusLabel(health.status)})`
     if (health.status === 0) {
       yield* Effect.logDebug(line)
       return { _tag: "Healthy", service, health } as const
     }
     yield* Effect.logInfo(line).pipe(Effect.annotateLogs(why(health)))
-    const sent = yield* Effect.either(dashboard.notify(notificationFor(service, health)))
+    const notification = notificationFor(service, health)
+    if (yield* DryRun) {
+      const rehearsed = yield* Effect.either(dashboard.rehearse(notification))
+      if (rehearsed._tag === "Left") {
+        yield* Effect.logError(rehearsed.left.message)
+        return { _tag: "NotifyFailed", service, health, error: rehearsed.left } as const
+      }
+      yield* Effect.logInfo(`Dry run: would send notification to dashboard: ${rehearsed.right}`)
+      return { _tag: "Rehearsed", service, health } as const
+    }
+    const sent = yield* Effect.either(dashboard.notify(notification))
     if (sent._tag === "Left") {
       yield* Effect.logError(sent.left.message)
       return { _tag: "NotifyFailed", service, health, error: sent.left } as const
@@ -79,59 +110,99 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
   )
 
 export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.Duration): CycleSummary => {
-  const count = (f: (o: Outcome) => boolean) => outcomes.filter(f).length
+  const counts: Record<Outcome["_tag"], number> = {
+    Healthy: 0, Notified: 0, Rehearsed: 0, NoData: 0, Stale: 0, ReadFailed: 0, NotifyFailed: 0, OutOfTime: 0, Late: 0, Defect: 0
+  }
+  for (const o of outcomes) counts[o._tag]++
+  // Counts only: a summary outlives its cycle, and must not hold the cycle's errors and readings.
   return {
-    polled: outcomes.length,
-    healthy: count((o) => o._tag === "Healthy"),
-    degraded: count((o) => o._tag === "Notified" || o._tag === "NotifyFailed"),
-    notified: count((o) => o._tag === "Notified"),
-    noData: count((o) => o._tag === "NoData"),
-    failed: count((o) => o._tag !== "Healthy" && o._tag !== "Notified" && o._tag !== "NoData"),
-    // Counts only: a summary outlives its cycle, and must not hold the cycle's errors and readings.
+    polled: outcomes.length - counts.Late,
+    healthy: counts.Healthy,
+    degraded: counts.Notified + counts.Rehearsed + counts.NotifyFailed,
+    notified: counts.Notified,
+    dryRun: counts.Rehearsed,
+    noData: counts.NoData,
+    stale: counts.Stale,
+    failed: counts.ReadFailed + counts.NotifyFailed + counts.OutOfTime + counts.Defect,
+    late: counts.Late,
     duration
   }
 }
 
 /**
- * Every service once, at most `reporter.concurrency` at a time, within one
- * poll interval (services not done by then are counted as failed, and the
- * next cycle starts on time), then one summary line.
+ * Services a cycle did not reach, with how many cycles each has waited. The
+ * next cycle starts with them (longest waiting first), so under overload every
+ * service is still read at least once every ceil(N / reached) cycles.
  */
-export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Dashboard> = Effect.gen(function* () {
-  const config = yield* AppConfig
-  const started = yield* Clock.currentTimeMillis
-  const deadline = started + Duration.toMillis(config.pollInterval)
-  const outOfTime = (service: ServiceRef): Outcome => ({ _tag: "OutOfTime", service })
-  const withinCycle = (service: ServiceRef) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      now >= deadline
-        ? Effect.succeed(outOfTime(service))
-        : pollService(service).pipe(
-            Effect.timeoutOption(Duration.millis(deadline - now)),
-            Effect.map(Option.getOrElse(() => outOfTime(service)))
-          )
-    )
-  const outcomes = yield* Effect.forEach(config.services, withinCycle, { concurrency: config.concurrency })
-  const late = outcomes.filter((o) => o._tag === "OutOfTime").length
-  if (late > 0) {
-    yield* Effect.logWarning(
-      `${late} service(s) not done within reporter.poll_interval (${Duration.format(config.pollInterval)}): nothing was sent for them; raise reporter.concurrency or the interval, or look for a slow convertor or dashboard`
-    )
-  }
-  const finished = yield* Clock.currentTimeMillis
-  const summary = summarize(outcomes, Duration.millis(finished - started))
-  const line =
-    `Cycle complete: polled=${summary.polled} healthy=${summary.healthy} degraded=${summary.degraded} ` +
-    `notified=${summary.notified} no_data=${summary.noData} failed=${summary.failed} ` +
-    `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s`
-  yield* summary.failed > 0 ? Effect.logWarning(line) : Effect.logInfo(line)
-  if (Duration.greaterThan(summary.duration, config.pollInterval)) {
-    yield* Effect.logWarning(
-      `Cycle took ${Duration.format(summary.duration)}, longer than reporter.poll_interval (${Duration.format(config.pollInterval)}): the next cycle starts at once; raise reporter.concurrency or the interval`
-    )
-  }
-  return summary
-})
+export type Backlog = Ref.Ref<ReadonlyMap<string, number>>
+
+const keyOf = (s: ServiceRef): string => `${s.name}\u0000${s.environment}`
+
+const inTurn = (services: ReadonlyArray<ServiceRef>, waiting: ReadonlyMap<string, number>): ReadonlyArray<ServiceRef> => {
+  if (waiting.size === 0) return services
+  const behind = services.filter((s) => waiting.has(keyOf(s)))
+  behind.sort((a, b) => waiting.get(keyOf(b))! - waiting.get(keyOf(a))!)
+  return [...behind, ...services.filter((s) => !waiting.has(keyOf(s)))]
+}
+
+/**
+ * Every service once (those left behind last time first), at most
+ * `reporter.concurrency` at a time, within one poll interval: services not
+ * started by then are late, those not finished are failed, and the next cycle
+ * starts on time. Then one summary line.
+ */
+export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppConfig | Convertor | Dashboard> =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const dryRun = yield* DryRun
+    const started = yield* Clock.currentTimeMillis
+    const deadline = started + Duration.toMillis(config.pollInterval)
+    const waiting = yield* Ref.get(backlog)
+    const withinCycle = (service: ServiceRef) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Outcome, never, Convertor | Dashboard> =>
+        now >= deadline
+          ? Effect.succeed({ _tag: "Late", service })
+          : pollService(service).pipe(
+              Effect.timeoutOption(Duration.millis(deadline - now)),
+              Effect.map(Option.getOrElse((): Outcome => ({ _tag: "OutOfTime", service })))
+            )
+      )
+    const outcomes = yield* Effect.forEach(inTurn(config.services, waiting), withinCycle, { concurrency: config.concurrency })
+    const left = new Map<string, number>()
+    for (const o of outcomes) if (o._tag === "Late") left.set(keyOf(o.service), (waiting.get(keyOf(o.service)) ?? 0) + 1)
+    yield* Ref.set(backlog, left)
+    const cut = outcomes.filter((o) => o._tag === "OutOfTime").length
+    if (cut > 0) {
+      yield* Effect.logWarning(
+        `${cut} service(s) not done within reporter.poll_interval (${Duration.format(config.pollInterval)}): nothing was sent for them; raise reporter.concurrency or the interval, or look for a slow convertor or dashboard`
+      )
+    }
+    if (left.size > 0) {
+      yield* Effect.logWarning(
+        `${left.size} service(s) not reached within reporter.poll_interval (${Duration.format(config.pollInterval)}): not read this cycle, they go first in the next; the longest has waited ${Math.max(...left.values())} cycle(s); raise reporter.poll_interval or reporter.concurrency`
+      )
+    }
+    const finished = yield* Clock.currentTimeMillis
+    const summary = summarize(outcomes, Duration.millis(finished - started))
+    const line =
+      `Cycle complete: polled=${summary.polled} healthy=${summary.healthy} degraded=${summary.degraded} ` +
+      (dryRun ? `dry_run=${summary.dryRun}` : `notified=${summary.notified}`) +
+      ` no_data=${summary.noData} failed=${summary.failed} stale=${summary.stale} late=${summary.late} ` +
+      `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s`
+    yield* summary.failed > 0 || summary.late > 0 ? Effect.logWarning(line) : Effect.logInfo(line)
+    if (Duration.greaterThan(summary.duration, config.pollInterval)) {
+      yield* Effect.logWarning(
+        `Cycle took ${Duration.format(summary.duration)}, longer than reporter.poll_interval (${Duration.format(config.pollInterval)}): the next cycle starts at once; raise reporter.concurrency or the interval`
+      )
+    }
+    return summary
+  })
+
+/** One cycle on its own (`--once`): no backlog from earlier cycles. */
+export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Dashboard> = Effect.flatMap(
+  Ref.make<ReadonlyMap<string, number>>(new Map()),
+  cycle
+)
 
 /**
  * Polls at once, then every `poll_interval`, measured from the start of one
@@ -146,9 +217,10 @@ export const runForever = (
 ): Effect.Effect<never, never, AppConfig | Convertor | Dashboard> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
+    const backlog: Backlog = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
     const interval = Duration.toMillis(config.pollInterval)
     const pacing = Schedule.identity<CycleSummary>().pipe(
       Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))
     )
-    return yield* runCycle.pipe(Effect.tap(afterCycle), Effect.repeat(pacing), Effect.zipRight(Effect.never))
+    return yield* cycle(backlog).pipe(Effect.tap(afterCycle), Effect.repeat(pacing), Effect.zipRight(Effect.never))
   })

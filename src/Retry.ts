@@ -8,6 +8,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
 
 export interface Retryable {
   readonly retryable: boolean
@@ -57,30 +59,83 @@ export const phaseBudget = (pollInterval: Duration.Duration): Duration.Duration 
 export const isRetryableStatus = (status: number): boolean =>
   status === 408 || status === 420 || status === 429 || status >= 500
 
+/** What to say when the phase budget, not a peer's own timeout, was the limit. */
+export const budgetHint = (budget: Duration.Duration): string =>
+  `the ${Duration.format(budget)} budget (${Math.round(PHASE_SHARE * 100)}% of reporter.poll_interval) ran out; ` +
+  "raise reporter.poll_interval or reporter.concurrency, or find what makes the peer slow"
+
+/**
+ * An attempt's timeout: the peer's own (`key`), or what is left of the
+ * budget when that is shorter; and what a timeout then says to change.
+ */
+export const attemptTimeout = (
+  own: { readonly key: string; readonly timeout: Duration.Duration },
+  remaining: Duration.Duration,
+  budget: Duration.Duration
+): { readonly timeout: Duration.Duration; readonly detail: string } =>
+  Duration.lessThan(remaining, own.timeout)
+    ? { timeout: remaining, detail: `no complete answer before ${budgetHint(budget)}` }
+    : {
+        timeout: own.timeout,
+        detail: `no complete answer within ${Duration.format(own.timeout)} (${own.key}; raise it if the peer is just slow)`
+      }
+
+export interface Attempted extends Retryable {
+  readonly message: string
+}
+
 /**
  * `attempt`, retried by `retryPolicy(options)`, all within `options.budget`.
  * Each attempt is told how much of the budget is left, so that its own
  * timeout can end it in time (an attempt that is let finish on shutdown
- * cannot then outlive the budget either). When the budget runs out, the
- * failure is the last attempt's error (it says what was actually wrong:
- * refused, 503, ...), or `onTimeout()` when no attempt had even finished.
+ * cannot then outlive the budget either). Each failed attempt that will be
+ * retried is logged at debug with its number and the delay. When the budget
+ * runs out between attempts, the failure is the last attempt's error (it says
+ * what was actually wrong: refused, 503, ...); when it runs out during one,
+ * it is `onBudgetSpent()`.
  */
-export const retryWithin = <A, E extends Retryable, R>(
+export const retryWithin = <A, E extends Attempted, R>(
   attempt: (remaining: Duration.Duration) => Effect.Effect<A, E, R>,
-  options: RetryOptions,
-  onTimeout: () => E
+  options: RetryOptions & { readonly peer: string },
+  onBudgetSpent: () => E
 ): Effect.Effect<A, E, R> =>
   Effect.gen(function* () {
     const start = yield* Clock.currentTimeMillis
     const budget = Duration.toMillis(options.budget)
     let last: Option.Option<E> = Option.none()
+    let attempts = 0
+    let inFlight = false
     const once = Clock.currentTimeMillis.pipe(
-      Effect.flatMap((now) => attempt(Duration.millis(Math.max(1, budget - (now - start))))),
-      Effect.tapError((e) => Effect.sync(() => (last = Option.some(e))))
+      Effect.flatMap((now) => {
+        attempts++
+        inFlight = true
+        return attempt(Duration.millis(Math.max(1, budget - (now - start))))
+      }),
+      // Not on interruption: then the budget ended this attempt.
+      Effect.tapBoth({
+        onFailure: (e) => Effect.sync(() => ((last = Option.some(e)), (inFlight = false))),
+        onSuccess: () => Effect.sync(() => (inFlight = false))
+      })
+    )
+    const policy = retryPolicy<E>(options).pipe(
+      Schedule.onDecision(([, error], decision) =>
+        ScheduleDecision.isContinue(decision)
+          ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.logDebug(
+                `${options.peer} attempt ${attempts} failed, retrying in ${Duration.format(Duration.millis(Math.max(0, ScheduleIntervals.start(decision.intervals) - now)))}: ${error.message}`
+              )
+            )
+          : Effect.void
+      )
     )
     return yield* once.pipe(
-      Effect.retry(retryPolicy<E>(options)),
+      Effect.retry(policy),
       Effect.timeoutOption(options.budget),
-      Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.getOrElse(last, onTimeout)), onSome: Effect.succeed }))
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.fail(inFlight ? onBudgetSpent() : Option.getOrElse(last, onBudgetSpent)),
+          onSome: Effect.succeed
+        })
+      )
     )
   })

@@ -10,11 +10,17 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "@effect/platform/Runtime"
 import { cli } from "./Cli.js"
 import * as NodeTransport from "./NodeTransport.js"
+import * as Shutdown from "./Shutdown.js"
 
 const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, NodeTransport.layer)
 
+Shutdown.watchStopSignals()
 NodeRuntime.runMain(cli(process.argv, process.env).pipe(Effect.provide(MainLive)), {
   disablePrettyLogger: true,
   teardown: (exit, onExit) =>
-    Exit.isSuccess(exit) && typeof exit.value === "number" ? onExit(exit.value) : Runtime.defaultTeardown(exit, onExit)
+    Exit.isSuccess(exit) && typeof exit.value === "number"
+      ? onExit(exit.value)
+      : Exit.isInterrupted(exit)
+        ? onExit(Shutdown.interruptedExitCode())
+        : Runtime.defaultTeardown(exit, onExit)
 })

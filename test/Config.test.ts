@@ -169,9 +169,9 @@ describe("configuration errors name the path and the problem", () => {
     ["missing file", undefined, /^the file does not exist \(pass the right path with --config FILE\)$/],
     ["invalid YAML, with its line", VALID.replace("reporter:", "reporter:\n  - : [oops"), /invalid YAML at line \d+, column \d+/],
     ["missing required key", VALID.replace("  url: http://127.0.0.1:3005/api\n", ""), /^convertor\.url: is required but missing$/],
-    ["wrong type", VALID.replace("poll_interval: 30", "poll_interval: often"), /^reporter\.poll_interval: expected a positive number of seconds, got "often"$/],
-    ["zero interval", VALID.replace("poll_interval: 30", "poll_interval: 0"), /^reporter\.poll_interval: expected a positive number of seconds, got 0$/],
-    ["negative interval", VALID.replace("poll_interval: 30", "poll_interval: -5"), /^reporter\.poll_interval: expected a positive number of seconds, got -5$/],
+    ["wrong type", VALID.replace("poll_interval: 30", "poll_interval: often"), /^reporter\.poll_interval: expected a positive number of seconds from 1 to 86400, got "often"$/],
+    ["zero interval", VALID.replace("poll_interval: 30", "poll_interval: 0"), /^reporter\.poll_interval: expected a positive number of seconds from 1 to 86400, got 0$/],
+    ["negative interval", VALID.replace("poll_interval: 30", "poll_interval: -5"), /^reporter\.poll_interval: expected a positive number of seconds from 1 to 86400, got -5$/],
     ["URL that is not http(s)", VALID.replace("http://127.0.0.1:3005/api", "ftp://127.0.0.1/api"), /^convertor\.url: expected an http:\/\/ or https:\/\/ URL, got "ftp:\/\/127\.0\.0\.1\/api"$/],
     ["service without environment", VALID.replace("      environment: production\n", ""), /^reporter\.services\[0\]\.environment: is required but missing$/],
     ["duplicate services", VALID + "    - {name: api, environment: production}\n", /^reporter\.services\[1\]: duplicate of reporter\.services\[0\] \(api in production\); remove one$/],
@@ -193,7 +193,7 @@ describe("configuration errors name the path and the problem", () => {
     Effect.gen(function* () {
       const { dir } = setup(undefined)
       const problems = yield* problemsOf(dir)
-      expect(problems[0]).toBe("the file cannot be read (is it a regular file?)")
+      expect(problems[0]).toBe("the file is not a regular file")
     })
   )
 
@@ -211,6 +211,111 @@ describe("configuration errors name the path and the problem", () => {
       expect(problems).toEqual(["status_dashboard.secret: expected a non-empty string"])
       const both = yield* problemsOf(setup(VALID).file, { MP_STATUS_DASHBOARD__SECRET_FILE: "/nonexistent" })
       expect(both.join("\n")).not.toContain(SECRET)
+    })
+  )
+})
+
+describe("configuration that would break every cycle is refused at start-up", () => {
+  const problem = (text: string, env: Record<string, string> = {}) =>
+    problemsOf(setup(text).file, env).pipe(Effect.map((problems) => problems.join("\n")))
+
+  it.effect("a base URL with a query, a fragment or spaces around it", () =>
+    Effect.gen(function* () {
+      expect(yield* problem(VALID.replace("http://127.0.0.1:3005/api", "http://h/api?x=1"))).toMatch(
+        /^convertor\.url: expected a base URL without a query \(\?\.\.\.\) or fragment/
+      )
+      expect(yield* problem(VALID.replace("http://127.0.0.1:3000", "http://h/#frag"))).toMatch(/^status_dashboard\.url: .*fragment/)
+      expect(yield* problem(VALID.replace("http://127.0.0.1:3005/api", '" http://h/api "'))).toBe(
+        'convertor.url: expected a URL without spaces around it, got " http://h/api "'
+      )
+    })
+  )
+
+  it.effect("numbers out of their bounds, each naming the key and the bounds", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<[string, string, string]> = [
+        ["poll_interval: 30", "poll_interval: 0.001", "reporter.poll_interval: expected a positive number of seconds from 1 to 86400, got 0.001"],
+        ["poll_interval: 30", "poll_interval: 1e308", "reporter.poll_interval: expected a positive number of seconds from 1 to 86400, got 1e+308"],
+        ["poll_interval: 30", "poll_interval: 30\n  concurrency: 1025", "reporter.concurrency: expected a whole number from 1 to 1024, got 1025"],
+        ["poll_interval: 30", "poll_interval: 30\n  concurrency: 2.5", "reporter.concurrency: expected a whole number from 1 to 1024, got 2.5"],
+        ["poll_interval: 30", "poll_interval: 30\n  window: {from: 1e13, to: 120}", "reporter.window.from: expected a number of seconds from 0 to 604800, got 10000000000000"],
+        ["url: http://127.0.0.1:3005/api", "url: http://127.0.0.1:3005/api\n  timeout: 0.01", "convertor.timeout: expected a positive number of seconds from 0.1 to 600, got 0.01"],
+        ["url: http://127.0.0.1:3000", "url: http://127.0.0.1:3000\n  timeout: 601", "status_dashboard.timeout: expected a positive number of seconds from 0.1 to 600, got 601"]
+      ]
+      for (const [from, to, expected] of cases) expect(yield* problem(VALID.replace(from, to))).toBe(expected)
+    })
+  )
+
+  it.effect("warns, naming both keys and the effective value, when a timeout is longer than the phase budget", () =>
+    Effect.gen(function* () {
+      const { warnings } = yield* okWith(setup(VALID.replace("url: http://127.0.0.1:3005/api", "url: http://127.0.0.1:3005/api\n  timeout: 20")).file)
+      expect(warnings).toContain(
+        "convertor.timeout (20s) is longer than 45% of reporter.poll_interval (30s): each attempt is cut to 13.5s; lower convertor.timeout or raise reporter.poll_interval"
+      )
+      expect(warnings.some((w) => w.startsWith("status_dashboard.timeout"))).toBe(false)
+    })
+  )
+
+  it.effect("a YAML alias bomb, in the file or in conf.d, is a configuration error naming the file", () =>
+    Effect.gen(function* () {
+      const levels = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+      const bomb = levels
+        .map((name, i) => (i === 0 ? `${name}: &${name} [lol, lol, lol, lol, lol, lol, lol, lol, lol]` : `${name}: &${name} [${Array(9).fill(`*${levels[i - 1]}`).join(", ")}]`))
+        .join("\n")
+      expect(yield* problem(bomb)).toMatch(/^invalid YAML: its aliases expand too far/)
+      const { file } = setup(VALID, { "10-bomb.yaml": bomb })
+      expect((yield* problemsOf(file)).join("\n")).toMatch(/conf\.d\/10-bomb\.yaml: invalid YAML: its aliases expand too far/)
+    })
+  )
+
+  it.effect("refuses what is not a regular file, and files past the cap, instead of reading them", () =>
+    Effect.gen(function* () {
+      expect(yield* problemsOf("/dev/zero")).toEqual(["the file is not a regular file"])
+      const secretFile = VALID.replace(`secret: ${SECRET}`, "secret_file: /dev/zero")
+      expect(yield* problem(secretFile)).toBe("status_dashboard.secret_file: /dev/zero is not a regular file")
+      const big = setup(VALID + `# ${"x".repeat(1024 * 1024)}\n`).file
+      expect(yield* problemsOf(big)).toEqual(["the file is larger than 1024 KiB"])
+      const { file } = setup(VALID.replace(`secret: ${SECRET}`, "secret_file: big"), {}, { big: "s".repeat(65 * 1024) })
+      expect((yield* problemsOf(file))[0]).toMatch(/^status_dashboard\.secret_file: .*big is larger than 64 KiB$/)
+    })
+  )
+
+  it.effect("never echoes a URL's userinfo, whatever its password holds", () =>
+    Effect.gen(function* () {
+      const text = yield* problem(VALID.replace("http://127.0.0.1:3005/api", "http://user:pa/ss@host"))
+      expect(text).toContain('convertor.url: expected an http:// or https:// URL, got "http://***@host"')
+      expect(text).not.toMatch(/user|pa\/ss/)
+    })
+  )
+
+  it.effect("names the MP_ variable, not the file's key, when the bad value came from the environment", () =>
+    Effect.gen(function* () {
+      expect(yield* problem(VALID, { MP_REPORTER__POLL_INTERVAL: "often" })).toBe(
+        'MP_REPORTER__POLL_INTERVAL: expected a positive number of seconds from 1 to 86400, got "often"'
+      )
+      expect(yield* problem(VALID, { MP_REPORTER__SERVICES: "[{name: api}]" })).toBe(
+        "MP_REPORTER__SERVICES[0].environment: is required but missing"
+      )
+      // The same key from the file is named as the file's key.
+      expect(yield* problem(VALID.replace("poll_interval: 30", "poll_interval: often"))).toMatch(/^reporter\.poll_interval:/)
+    })
+  )
+
+  it.effect("strips one trailing newline from a secret set inline or by the environment, as from secret_file", () =>
+    Effect.gen(function* () {
+      const fromEnv = yield* okWith(setup(VALID).file, { MP_STATUS_DASHBOARD__SECRET: `${SECRET}\n` })
+      expect(Redacted.value(fromEnv.config.dashboard.secret)).toBe(SECRET)
+      const inline = yield* okWith(setup(VALID.replace(`secret: ${SECRET}`, `secret: "${SECRET}\\n"`)).file)
+      expect(Redacted.value(inline.config.dashboard.secret)).toBe(SECRET)
+    })
+  )
+
+  it.effect("shows the warnings found so far alongside the errors", () =>
+    Effect.gen(function* () {
+      const text = VALID.replace("  url: http://127.0.0.1:3005/api\n", "  ulr: http://127.0.0.1:3005/api\n")
+      const error = Either.getLeft(yield* loadWith(setup(text).file)).pipe(Option.getOrThrow)
+      expect(error.problems).toEqual(["convertor.url: is required but missing"])
+      expect(error.warnings).toContain('unknown key convertor.ulr (did you mean "url"?): it is ignored')
     })
   )
 })

@@ -24,65 +24,122 @@ const readOnce = (answer: (req: Recorded, n: number) => Answer) => {
   return Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer))
 }
 
+/** The query window of a read at NOW: from five minutes ago. */
+const AT = { now: NOW, windowStart: NOW - 300_000 }
+const SEC = Math.floor(NOW / 1000)
+
+/** The health of a current reading; anything else fails the test. */
+const current = (body: unknown, at = AT) => {
+  const reading = Either.getOrThrow(readHealth(body, at))
+  if (reading._tag !== "Current") throw new Error(`expected a current reading, got ${JSON.stringify(reading)}`)
+  return reading.health
+}
+const tagOf = (body: unknown) => Either.map(readHealth(body, AT), (r) => r._tag)
+const flat = (timestamp: unknown) => ({ service: "api", environment: "production", status: 2, timestamp })
+
 describe("readHealth", () => {
-  it("takes the last weight of the datapoints shape, with the matched expression and triggered metrics", () => {
+  it("takes the newest weight of the datapoints shape, with the matched expression and triggered metrics", () => {
     const body = healthBody("api", "production", 2, "datapoints", NOW)
-    const health = Either.getOrThrow(readHealth(body, NOW)).pipe(Option.getOrThrow)
+    const health = current(body)
     expect(health.status).toBe(2)
     expect(health.matchedExpression).toBe("api.api_down || api.api_slow")
     expect(health.triggeredMetrics).toEqual(["api.api_slow"])
-    expect(health.timestamp.getTime()).toBe((Math.floor(NOW / 1000) - 120) * 1000)
+    expect(health.timestamp.getTime()).toBe((SEC - 120) * 1000)
   })
 
-  it("takes the second value of the last pair of the tuples shape", () => {
-    const body = { name: "api", environment: "production", metrics: [[1700000000, 2], [1700000060, 1]] }
-    const health = Either.getOrThrow(readHealth(body, NOW)).pipe(Option.getOrThrow)
+  it("takes the second value of the newest pair of the tuples shape", () => {
+    const body = { name: "api", environment: "production", metrics: [[SEC - 180, 2], [SEC - 120, 1]] }
+    const health = current(body)
     expect(health.status).toBe(1)
-    expect(health.timestamp.toISOString()).toBe("2023-11-14T22:14:20.000Z")
+    expect(health.timestamp.getTime()).toBe((SEC - 120) * 1000)
   })
 
-  it("takes the worst last value across regions and names that region", () => {
+  it("takes the newest point by its timestamp, not by its place in the array, in every shape", () => {
+    expect(current({ metrics: [[SEC - 10, 2], [SEC - 150, 0]] }).status).toBe(2)
+    expect(current({ metrics: [[SEC - 150, 2], [SEC - 10, 0]] }).status).toBe(0)
+    const points = { metrics: [{ timestamp: SEC - 10, weight: 1, matched_expression: "newest" }, { timestamp: SEC - 150, weight: 0 }] }
+    expect(current(points)).toMatchObject({ status: 1, matchedExpression: "newest" })
+    const regions = { metrics: [{ region: "eu-de", datapoints: [[SEC - 10, 2], [SEC - 150, 0]] }] }
+    expect(current(regions)).toMatchObject({ status: 2, region: "eu-de" })
+  })
+
+  it("takes the worst newest value across regions and names that region", () => {
     const body = {
       name: "api",
       category: "x",
       environment: "production",
       metrics: [
-        { region: "eu-de", datapoints: [[1700000000, 2], [1700000060, 0]] },
-        { region: "eu-nl", datapoints: [[1700000060, 1]] },
+        { region: "eu-de", datapoints: [[SEC - 200, 2], [SEC - 140, 0]] },
+        { region: "eu-nl", datapoints: [[SEC - 140, 1]] },
         { region: "eu-ch", datapoints: [] }
       ]
     }
-    const health = Either.getOrThrow(readHealth(body, NOW)).pipe(Option.getOrThrow)
+    const health = current(body)
     expect(health.status).toBe(1)
     expect(health.region).toBe("eu-nl")
   })
 
-  it("reads the flat shape with an ISO timestamp", () => {
-    const body = { service: "api", environment: "production", status: 1, timestamp: "2024-01-20T12:00:00Z" }
-    const health = Either.getOrThrow(readHealth(body, NOW)).pipe(Option.getOrThrow)
-    expect(health.status).toBe(1)
-    expect(health.timestamp.toISOString()).toBe("2024-01-20T12:00:00.000Z")
+  it("ignores a region whose newest point is stale, and is stale when every region is", () => {
+    const body = {
+      metrics: [
+        { region: "eu-de", datapoints: [[SEC - 3600, 2]] },
+        { region: "eu-nl", datapoints: [[SEC - 140, 0]] }
+      ]
+    }
+    expect(current(body)).toMatchObject({ status: 0, region: "eu-nl" })
+    expect(tagOf({ metrics: [{ region: "eu-de", datapoints: [[SEC - 3600, 2]] }] })).toEqual(Either.right("Stale"))
+  })
+
+  it("reads the flat shape with an ISO timestamp with a zone", () => {
+    const health = current(flat("2024-01-20T12:03:00Z"))
+    expect(health.status).toBe(2)
+    expect(health.timestamp.toISOString()).toBe("2024-01-20T12:03:00.000Z")
+    expect(current(flat("2024-01-20T13:03:00+01:00")).timestamp.toISOString()).toBe("2024-01-20T12:03:00.000Z")
+    expect(current(flat("2024-01-20T13:03:00.250+0100")).timestamp.toISOString()).toBe("2024-01-20T12:03:00.250Z")
+  })
+
+  it("reads numbers and strings of digits as Unix seconds, and milliseconds only where nothing else makes sense", () => {
+    expect(current(flat(SEC - 60)).timestamp.getTime()).toBe((SEC - 60) * 1000)
+    expect(current(flat(String(SEC - 60))).timestamp.getTime()).toBe((SEC - 60) * 1000)
+    const millis = readHealth(flat((SEC - 60) * 1000), AT)
+    expect(millis).toEqual(Either.right(expect.objectContaining({ _tag: "Current", readAsMillis: true })))
+  })
+
+  it("rejects what is not a plausible time instead of inventing one", () => {
+    for (const bad of [0, -5, 1e16, (SEC - 60) * 1_000_000, "unknown 2020", "2024-01-20T12:03:00", "2024-01-20", "yesterday", "", "0"]) {
+      const result = readHealth(flat(bad), AT)
+      expect(Either.isLeft(result), JSON.stringify(bad)).toBe(true)
+    }
+    expect(readHealth(flat("unknown 2020"), AT)).toEqual(
+      Either.left('the timestamp "unknown 2020" is neither Unix seconds nor an ISO 8601 time with a zone')
+    )
+    expect(readHealth(flat(-5), AT)).toEqual(Either.left("the timestamp -5 is not a plausible Unix time"))
+    expect(Either.isLeft(readHealth(JSON.parse('{"metrics": [[1e400, 1]]}'), AT))).toBe(true)
+  })
+
+  it("calls a reading stale when its newest point is older than the window's start or over 5 minutes ahead", () => {
+    expect(tagOf(flat("1"))).toEqual(Either.right("Stale")) // 1970, never sent as a current incident
+    expect(tagOf(flat(SEC - 301))).toEqual(Either.right("Stale"))
+    expect(tagOf(flat(SEC - 299))).toEqual(Either.right("Current"))
+    expect(tagOf(flat(SEC - 365 * 86400))).toEqual(Either.right("Stale"))
+    expect(tagOf(flat(SEC + 299))).toEqual(Either.right("Current"))
+    expect(tagOf(flat(SEC + 301))).toEqual(Either.right("Stale"))
+    expect(tagOf(flat(SEC + 10 * 365 * 86400))).toEqual(Either.right("Stale"))
+    const stale = Either.getOrThrow(readHealth(flat(SEC + 3600), AT))
+    expect(stale).toMatchObject({ _tag: "Stale", why: expect.stringContaining("more than 5m in the future") })
   })
 
   it("reads an empty metrics array, in every shape that has one, as no data", () => {
     for (const shape of ["datapoints", "tuples", "regions", "flat"] as const) {
-      expect(Either.getOrThrow(readHealth(healthBody("api", "production", undefined, shape, NOW), NOW))).toEqual(Option.none())
+      expect(tagOf(healthBody("api", "production", undefined, shape, NOW))).toEqual(Either.right("NoData"))
     }
   })
 
-  it("rejects a timestamp that is not a time instead of inventing one", () => {
-    expect(readHealth({ service: "api", environment: "production", status: 1, timestamp: 1e16 }, NOW)).toEqual(
-      Either.left("the timestamp 10000000000000000 is not a valid time")
-    )
-    expect(Either.isLeft(readHealth(JSON.parse('{"metrics": [[1e400, 1]]}'), NOW))).toBe(true)
-    expect(Either.isLeft(readHealth({ service: "a", environment: "b", status: 2, timestamp: "yesterday" }, NOW))).toBe(true)
-  })
-
   it("rejects a body of none of the shapes, and a negative or fractional status", () => {
-    expect(Either.isLeft(readHealth({ hello: "world" }, NOW))).toBe(true)
-    expect(Either.isLeft(readHealth({ metrics: [[1, -1]] }, NOW))).toBe(true)
-    expect(Either.isLeft(readHealth({ service: "a", environment: "b", status: 1.5 }, NOW))).toBe(true)
-    expect(Either.isLeft(readHealth([1, 2], NOW))).toBe(true)
+    expect(Either.isLeft(readHealth({ hello: "world" }, AT))).toBe(true)
+    expect(Either.isLeft(readHealth({ metrics: [[SEC, -1]] }, AT))).toBe(true)
+    expect(Either.isLeft(readHealth({ service: "a", environment: "b", status: 1.5 }, AT))).toBe(true)
+    expect(Either.isLeft(readHealth([1, 2], AT))).toBe(true)
   })
 })
 
@@ -92,7 +149,7 @@ describe("Convertor", () => {
       yield* TestClock.setTime(NOW)
       const { requests, layer } = withConvertor(() => json(200, healthBody("api", "production", 1, "flat", NOW)))
       const result = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.provide(layer))
-      expect(Option.getOrThrow(result).status).toBe(1)
+      expect(result).toMatchObject({ _tag: "Current", health: { status: 1 } })
       expect(requests).toHaveLength(1)
       const url = requests[0]!.url
       expect(url.origin + url.pathname).toBe("http://convertor.test/v1/health")
@@ -179,7 +236,7 @@ describe("Convertor", () => {
       expect(requests).toHaveLength(1)
       yield* TestClock.adjust("200 millis")
       expect(requests).toHaveLength(2)
-      expect(Option.getOrThrow(yield* Fiber.join(fiber)).status).toBe(0)
+      expect(yield* Fiber.join(fiber)).toMatchObject({ _tag: "Current", health: { status: 0 } })
     })
   )
 
@@ -218,7 +275,7 @@ describe("Convertor", () => {
   it.effect("reports no data for an empty metrics array", () =>
     Effect.gen(function* () {
       const result = yield* readOnce(() => json(200, { name: "api", environment: "production", metrics: [] }))
-      expect(result).toEqual(Either.right(Option.none()))
+      expect(result).toEqual(Either.right({ _tag: "NoData" }))
     })
   )
 

@@ -9,7 +9,7 @@ import { jwtVerify, decodeProtectedHeader } from "jose"
 import { AppConfig } from "../src/Config.js"
 import { Dashboard, type Notification, notificationFor } from "../src/Dashboard.js"
 import * as Generic from "../src/Dashboard/Generic.js"
-import { advance, type Answer, api, captureLogs, eventually, fakeHttp, json, type Recorded, SECRET, testConfig } from "./helpers.js"
+import { advance, type Answer, api, eventually, fakeHttp, json, type Recorded, SECRET, testConfig, text } from "./helpers.js"
 
 const NOW = Date.parse("2024-01-20T12:05:00Z")
 const degraded: Notification = notificationFor(api, {
@@ -18,9 +18,9 @@ const degraded: Notification = notificationFor(api, {
   triggeredMetrics: []
 })
 
-const withDashboard = (answer: (req: Recorded, n: number) => Answer, dryRun = false) => {
+const withDashboard = (answer: (req: Recorded, n: number) => Answer) => {
   const http = fakeHttp(answer)
-  const layer = Generic.layer({ dryRun }).pipe(Layer.provide(Layer.merge(http.layer, Layer.succeed(AppConfig, testConfig()))))
+  const layer = Generic.layer.pipe(Layer.provide(Layer.merge(http.layer, Layer.succeed(AppConfig, testConfig()))))
   return { requests: http.requests, layer }
 }
 
@@ -134,15 +134,21 @@ describe("generic dashboard adapter", () => {
     })
   )
 
-  it.effect("in dry-run mode sends nothing and logs the body it would send, without the token", () =>
+  it.effect("rehearsing (--dry-run) signs but sends nothing, and describes the request without the token", () =>
     Effect.gen(function* () {
-      const logs = captureLogs()
-      const { requests, layer } = withDashboard(() => json(201, {}), true)
-      const result = yield* notify(layer).pipe(Effect.provide(logs.layer))
-      expect(result).toEqual(Either.right(undefined))
+      const { requests, layer } = withDashboard(() => json(201, {}))
+      const described = yield* Dashboard.pipe(Effect.flatMap((d) => d.rehearse(degraded)), Effect.provide(layer))
       expect(requests).toHaveLength(0)
-      expect(logs.lines.join("\n")).toContain('Dry run: would POST http://dashboard.test/api/incidents {"service":"api"')
-      expect(logs.lines.join("\n")).not.toMatch(/eyJ|Bearer/)
+      expect(described).toContain('POST http://dashboard.test/api/incidents {"service":"api"')
+      expect(described).not.toMatch(/eyJ|Bearer/)
+    })
+  )
+
+  it.effect("counts any 2xx as delivered, even with a body past the cap", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withDashboard(() => text(200, "x".repeat(200 * 1024)))
+      expect(yield* notify(layer)).toEqual(Either.right(undefined))
+      expect(requests[0]!.limits).toMatchObject({ maxBytes: 64 * 1024, oversize: "truncate" })
     })
   )
 })

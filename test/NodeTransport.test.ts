@@ -4,9 +4,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
 import * as http from "node:http"
+import * as https from "node:https"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import type { AddressInfo } from "node:net"
-import { type Limits, type Request, Transport } from "../src/Http.js"
+import { faultOutcome, type Limits, type Request, Transport } from "../src/Http.js"
 import * as NodeTransport from "../src/NodeTransport.js"
 import { type Fault, misbehave } from "../src/Simulator.js"
 import { closedPort } from "./spawn.js"
@@ -116,6 +121,70 @@ describe("NodeTransport", () => {
       const port = yield* Effect.promise(closedPort)
       const error = yield* Effect.flip(exchange({ method: "GET", url: `http://127.0.0.1:${port}/`, headers: {} })).pipe(Effect.provide(NodeTransport.layer))
       expect(error).toMatchObject({ kind: "Refused", detail: "connection refused" })
+    })
+  )
+})
+
+describe("NodeTransport, answers whose body we do not need", () => {
+  it.live("with oversize: truncate, a 2xx past the cap is the answer, and the rest is never read", () =>
+    Effect.gen(function* () {
+      let written = 0
+      const reply = yield* withServer(
+        (_, res) => {
+          res.writeHead(200)
+          const chunk = Buffer.alloc(64 * 1024, 111)
+          const pump = () => {
+            while (written < 50 * 1024 * 1024 && !res.destroyed) {
+              written += chunk.length
+              if (!res.write(chunk)) return void res.once("drain", pump)
+            }
+          }
+          pump()
+        },
+        (url) => exchange({ method: "POST", url, headers: {}, body: "{}" }, { ...limits, maxBytes: 64 * 1024, oversize: "truncate" })
+      )
+      expect(reply.status).toBe(200)
+      expect(reply.body.length).toBe(64 * 1024)
+      expect(written).toBeLessThan(20 * 1024 * 1024)
+    })
+  )
+
+  it.live("with oversize: truncate, a declared length past the cap is not waited for", () =>
+    Effect.gen(function* () {
+      const reply = yield* withServer(
+        (_, res) => {
+          res.writeHead(201, { "content-length": String(2 * 1024 * 1024) })
+          res.write("x")
+        },
+        (url) => exchange({ method: "POST", url, headers: {}, body: "{}" }, { ...limits, oversize: "truncate" })
+      )
+      expect(reply.status).toBe(201)
+    })
+  )
+})
+
+describe("NodeTransport over TLS", () => {
+  /** A self-signed certificate for 127.0.0.1, made for this run. */
+  const selfSigned = () => {
+    const dir = mkdtempSync(join(tmpdir(), "cmr-tls-"))
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" })
+    return { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }
+  }
+
+  it.live("a certificate the system does not trust is a fault of its own, not retryable, saying how to trust a private CA", () =>
+    Effect.gen(function* () {
+      const server = https.createServer(selfSigned(), (_, res) => res.end("{}"))
+      yield* Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)))
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/v1/health`
+      const error = yield* Effect.flip(exchange({ method: "GET", url, headers: {} })).pipe(
+        Effect.provide(NodeTransport.layer),
+        Effect.ensuring(Effect.promise(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())))))
+      )
+      expect(error.kind).toBe("Tls")
+      expect(error.detail).toContain("self-signed")
+      expect(error.detail).toContain("NODE_EXTRA_CA_CERTS")
+      expect(faultOutcome(error)).toEqual({ reason: "Unavailable", retryable: false })
     })
   )
 })

@@ -7,18 +7,22 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { AppConfig, type ServiceRef } from "../src/Config.js"
-import { Convertor, ConvertorError, type Health } from "../src/Convertor.js"
+import { Convertor, ConvertorError, type Reading } from "../src/Convertor.js"
 import { Dashboard, DashboardError, type Notification } from "../src/Dashboard.js"
 import { runCycle, runForever } from "../src/Reporter.js"
 import { captureLogs, testConfig } from "./helpers.js"
 
 const svc = (name: string): ServiceRef => ({ name, environment: "production" })
-const health = (status: number): Option.Option<Health> =>
-  Option.some({ status, timestamp: new Date(0), triggeredMetrics: [] })
+const health = (status: number): Reading => ({
+  _tag: "Current",
+  health: { status, timestamp: new Date(0), triggeredMetrics: [] },
+  readAsMillis: false
+})
+const noData: Reading = { _tag: "NoData" }
 
 interface Fakes {
   /** Per service name: what the convertor answers. */
-  readonly read: (service: ServiceRef) => Effect.Effect<Option.Option<Health>, ConvertorError>
+  readonly read: (service: ServiceRef) => Effect.Effect<Reading, ConvertorError>
   readonly notify?: (n: Notification) => Effect.Effect<void, DashboardError>
   readonly services: ReadonlyArray<ServiceRef>
   readonly pollInterval?: Duration.Duration
@@ -37,7 +41,8 @@ const world = (fakes: Fakes) => {
   })
   const dashboard = {
     target: "fake",
-    notify: (n: Notification) => (fakes.notify ?? (() => Effect.void))(n).pipe(Effect.tap(() => sent.push(n)))
+    notify: (n: Notification) => (fakes.notify ?? (() => Effect.void))(n).pipe(Effect.tap(() => sent.push(n))),
+    rehearse: (n: Notification) => Effect.succeed(`POST fake ${n.service.name}`)
   }
   const layer = Layer.mergeAll(
     Layer.succeed(Convertor, convertor),
@@ -67,7 +72,7 @@ const readFailure = (service: ServiceRef) =>
 describe("one cycle", () => {
   it.effect("notifies degraded and outage services, and not healthy or no-data ones", () =>
     Effect.gen(function* () {
-      const statuses: Record<string, Option.Option<Health>> = { a: health(0), b: health(1), c: health(2), d: Option.none() }
+      const statuses: Record<string, Reading> = { a: health(0), b: health(1), c: health(2), d: noData }
       const w = world({ services: ["a", "b", "c", "d"].map(svc), read: (s) => Effect.succeed(statuses[s.name]!) })
       const summary = yield* runCycle.pipe(Effect.provide(w.layer))
       expect(w.sent.map((n) => [n.service.name, n.status, n.message])).toEqual([
@@ -166,7 +171,7 @@ describe("the loop", () => {
     })
   )
 
-  it.effect("services slower than the interval are cut at it, counted as failed, and the next cycle starts on time", () =>
+  it.effect("services slower than the interval are cut at it and counted as failed; those never started are late, not polled", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
       const w = world({
@@ -178,9 +183,12 @@ describe("the loop", () => {
       yield* TestClock.adjust("60 seconds")
       const summary = yield* Fiber.join(fiber)
       expect(Duration.toSeconds(summary.duration)).toBe(60)
-      expect(summary).toMatchObject({ polled: 100, failed: 100 })
+      expect(summary).toMatchObject({ polled: 32, failed: 32, late: 68 })
       expect(w.reads).toHaveLength(32) // the rest were never started
-      expect(logs.lines.join("\n")).toContain("100 service(s) not done within reporter.poll_interval (1m)")
+      const text = logs.lines.join("\n")
+      expect(text).toContain("32 service(s) not done within reporter.poll_interval (1m)")
+      expect(text).toContain("68 service(s) not reached within reporter.poll_interval (1m)")
+      expect(text).toContain("Cycle complete: polled=32 healthy=0 degraded=0 notified=0 no_data=0 failed=32 stale=0 late=68")
     })
   )
 

@@ -12,19 +12,14 @@ import { SignJWT } from "jose"
 import { AppConfig, safeUrl } from "../Config.js"
 import { DASHBOARD_RETRY, Dashboard, DashboardError, type Notification } from "../Dashboard.js"
 import { isoSeconds } from "../Convertor.js"
-import { faultOutcome, finishInFlight, type HttpFault, statusOutcome, Transport } from "../Http.js"
-import { phaseBudget, retryWithin } from "../Retry.js"
+import { faultOutcome, finishInFlight, HttpFault, statusOutcome, Transport } from "../Http.js"
+import { attemptTimeout, budgetHint, phaseBudget, retryWithin } from "../Retry.js"
 
 /** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
 const TOKEN_LIFETIME_SECONDS = 300
 const MAX_BODY_BYTES = 64 * 1024
 
-export interface GenericOptions {
-  /** Build and sign everything, log what would be sent, send nothing. */
-  readonly dryRun: boolean
-}
-
-export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, AppConfig | Transport> =>
+export const layer: Layer.Layer<Dashboard, never, AppConfig | Transport> =
   Layer.effect(
     Dashboard,
     Effect.gen(function* () {
@@ -33,7 +28,8 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
       const endpoint = `${config.dashboard.url}/api/incidents`
       const target = safeUrl(config.dashboard.url)
       const budget = phaseBudget(config.pollInterval)
-      const limits = { timeout: Duration.min(config.dashboard.timeout, budget), maxBytes: MAX_BODY_BYTES }
+      // Any 2xx is delivered whatever its body; of another answer, the start is enough for a message.
+      const limits = { maxBytes: MAX_BODY_BYTES, oversize: "truncate" as const }
 
       const sign = (n: Notification, nowMillis: number) =>
         Effect.tryPromise({
@@ -70,6 +66,7 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const token = yield* sign(n, now)
+          const { timeout, detail } = attemptTimeout({ key: "status_dashboard.timeout", timeout: config.dashboard.timeout }, remaining, budget)
           const reply = yield* transport
             .exchange(
               {
@@ -78,9 +75,9 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
                 headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
                 body: JSON.stringify(body)
               },
-              { ...limits, timeout: Duration.min(limits.timeout, remaining) }
+              { ...limits, timeout }
             )
-            .pipe(Effect.mapError(fromFault(n)))
+            .pipe(Effect.mapError((fault) => fromFault(n)(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault)))
           if (reply.status >= 200 && reply.status < 300) return
           const outcome = statusOutcome(reply, "status_dashboard.url", now)
           const auth = reply.status === 401 || reply.status === 403
@@ -91,38 +88,33 @@ export const layer = (options: GenericOptions): Layer.Layer<Dashboard, never, Ap
           finishInFlight
         )
 
-      const notify = (n: Notification) => {
-        const body = {
-          service: n.service.name,
-          environment: n.service.environment,
-          status: n.status,
-          message: n.message,
-          timestamp: isoSeconds(n.timestamp.getTime())
-        }
-        if (options.dryRun) {
-          return Clock.currentTimeMillis.pipe(
-            Effect.flatMap((now) => sign(n, now)),
-            Effect.zipRight(Effect.logInfo(`Dry run: would POST ${safeUrl(endpoint)} ${JSON.stringify(body)}`))
-          )
-        }
-        const tried = (remaining: Duration.Duration) =>
-          attempt(n, body, remaining).pipe(
-            Effect.tapError((e) =>
-              e.retryable ? Effect.logDebug(`Dashboard attempt failed, will retry if time allows: ${e.message}`) : Effect.void
-            )
-          )
-        return retryWithin(tried, { ...DASHBOARD_RETRY, budget }, () =>
+      const bodyOf = (n: Notification) => ({
+        service: n.service.name,
+        environment: n.service.environment,
+        status: n.status,
+        message: n.message,
+        timestamp: isoSeconds(n.timestamp.getTime())
+      })
+
+      const notify = (n: Notification) =>
+        retryWithin((remaining) => attempt(n, bodyOf(n), remaining), { ...DASHBOARD_RETRY, budget, peer: "Dashboard" }, () =>
           new DashboardError({
             target,
             service: n.service,
             reason: "Timeout",
-            detail: `not delivered within ${Duration.format(budget)} (45% of the poll interval)`,
+            detail: `not delivered before ${budgetHint(budget)}`,
             retryable: false,
             retryAfter: Option.none()
           })
         )
-      }
 
-      return { target: `generic dashboard at ${target}`, notify }
+      // The token is signed as for real (a bad key shows now), then dropped.
+      const rehearse = (n: Notification) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) => sign(n, now)),
+          Effect.as(`POST ${safeUrl(endpoint)} ${JSON.stringify(bodyOf(n))}`)
+        )
+
+      return { target: `generic dashboard at ${target}`, notify, rehearse }
     })
   )

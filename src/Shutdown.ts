@@ -1,0 +1,52 @@
+/**
+ * How the process stops. SIGTERM and SIGINT interrupt the program (runMain
+ * does that); this module remembers which one came, so that a `--once` run
+ * cut short exits as shells expect (143 for SIGTERM, 130 for SIGINT) instead
+ * of 0, and keeps SIGHUP from killing the daemon until live reload exists.
+ */
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+
+type StopSignal = "SIGTERM" | "SIGINT"
+
+/** Process-wide by nature: signals are, and runMain's teardown reads the code outside any Effect. */
+const state: { signal: StopSignal | undefined; cutShort: boolean } = { signal: undefined, cutShort: false }
+
+/** Called once by main, before the program runs. */
+export const watchStopSignals = (): void => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      state.signal ??= signal
+    })
+  }
+}
+
+/** The shell's convention: 128 + the signal's number. */
+export const signalExitCode = (): number => (state.signal === "SIGINT" ? 130 : 143)
+
+/** A `--once` cycle was interrupted: the run did not do its job. */
+export const markCutShort: Effect.Effect<void> = Effect.sync(() => {
+  state.cutShort = true
+})
+
+/** The exit code of a run that a stop signal interrupted: 0 for a daemon, 143/130 for a cut-short `--once`. */
+export const interruptedExitCode = (): number => (state.cutShort ? signalExitCode() : 0)
+
+/**
+ * Until live reload exists, SIGHUP (a terminal closing, or an operator
+ * expecting a reload) is logged and ignored instead of killing the process.
+ */
+export const ignoreHangups: Effect.Effect<void, never, Scope.Scope> = Effect.gen(function* () {
+  const hangups = yield* Queue.sliding<void>(1)
+  const onHangup = () => void Queue.unsafeOffer(hangups, undefined)
+  yield* Effect.acquireRelease(
+    Effect.sync(() => process.on("SIGHUP", onHangup)),
+    () => Effect.sync(() => process.off("SIGHUP", onHangup))
+  )
+  yield* Queue.take(hangups).pipe(
+    Effect.zipRight(Effect.logWarning("SIGHUP received: reload is not supported yet; still running")),
+    Effect.forever,
+    Effect.forkScoped
+  )
+})

@@ -122,7 +122,7 @@ export const retryWithin = <A, E extends Attempted, R>(
         ScheduleDecision.isContinue(decision)
           ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
               Effect.logDebug(
-                `${options.peer} attempt ${attempts} failed, retrying in ${Duration.format(Duration.millis(Math.max(0, ScheduleIntervals.start(decision.intervals) - now)))}: ${error.message}`
+                `${options.peer} attempt ${attempts} failed, retrying in ${(Math.max(0, ScheduleIntervals.start(decision.intervals) - now) / 1000).toFixed(2)}s: ${error.message}`
               )
             )
           : Effect.void

@@ -4,12 +4,14 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { AppConfig } from "../src/Config.js"
 import { Convertor, readHealth } from "../src/Convertor.js"
 import { healthBody } from "../src/Simulator.js"
-import { type Answer, api, fakeHttp, json, type Recorded, testConfig, text } from "./helpers.js"
+import { type Answer, api, captureLogs, fakeHttp, json, type Recorded, testConfig, text } from "./helpers.js"
 
 const NOW = Date.parse("2024-01-20T12:05:00Z")
 
@@ -298,6 +300,59 @@ describe("Convertor", () => {
       expect(requests.length).toBeGreaterThanOrEqual(2) // 0 s, ~0.5 s, ~1.5 s
       expect(requests.length).toBeLessThanOrEqual(3)
       expect(error.message).toMatch(/^Connection refused to convertor/)
+    })
+  )
+})
+
+describe("Convertor retries and timeouts, as logged and reported", () => {
+  it.effect("logs each failed attempt that will be retried at debug, with its number and the delay", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const { layer } = withConvertor((_, n) => (n < 3 ? json(503, { message: "graphite down" }) : json(200, { status: 0 })))
+      const fiber = yield* Convertor.pipe(
+        Effect.flatMap((c) => c.health(api)),
+        Effect.provide(layer),
+        Effect.provide(logs.layer),
+        Logger.withMinimumLogLevel(LogLevel.Debug),
+        Effect.fork
+      )
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(fiber)
+      const retries = logs.lines.filter((l) => l.includes("DEBUG"))
+      expect(retries).toHaveLength(2)
+      expect(retries[0]).toMatch(/Convertor attempt 1 failed, retrying in 0\.[4-6]\ds: Convertor at http:\/\/convertor\.test unreachable .*answered 503: graphite down/)
+      expect(retries[1]).toMatch(/Convertor attempt 2 failed, retrying in (0\.[89]\d|1\.[0-2]\d)s: /)
+    })
+  )
+
+  it.effect("when the phase budget, not convertor.timeout, ends the read, the error says to raise the interval or concurrency", () =>
+    Effect.gen(function* () {
+      const { layer } = withConvertor(() => "hang")
+      const fiber = yield* Convertor.pipe(Effect.flatMap((c) => c.health(api)), Effect.either, Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("30 seconds")
+      const error = Either.getLeft(yield* Fiber.join(fiber)).pipe(Option.getOrThrow)
+      expect(error.reason).toBe("Timeout")
+      // Attempts at 0 s and ~10.5 s timed out after convertor.timeout; the third was cut by the 27 s budget.
+      expect(error.message).toContain("the 27s budget (45% of reporter.poll_interval) ran out; raise reporter.poll_interval or reporter.concurrency")
+      expect(error.message).not.toContain("within 10s")
+    })
+  )
+
+  it.effect("an attempt that ends on convertor.timeout says so, and to raise it if the convertor is just slow", () =>
+    Effect.gen(function* () {
+      const { layer } = withConvertor((_, n) => (n === 1 ? "hang" : json(404, { message: "gone" })))
+      const logs = captureLogs()
+      const fiber = yield* Convertor.pipe(
+        Effect.flatMap((c) => c.health(api)),
+        Effect.either,
+        Effect.provide(layer),
+        Effect.provide(logs.layer),
+        Logger.withMinimumLogLevel(LogLevel.Debug),
+        Effect.fork
+      )
+      yield* TestClock.adjust("12 seconds")
+      yield* Fiber.join(fiber)
+      expect(logs.lines.join("\n")).toContain("no complete answer within 10s (convertor.timeout; raise it if the peer is just slow)")
     })
   )
 })

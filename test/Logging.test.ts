@@ -5,7 +5,8 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Cause from "effect/Cause"
 import { takeLogLevel } from "../src/Cli.js"
-import { format, levelFromEnv, parseLevel } from "../src/Logging.js"
+import { PassThrough } from "node:stream"
+import { format, levelFromEnv, parseLevel, stderrWriter } from "../src/Logging.js"
 
 describe("log levels", () => {
   it("reads LOG_LEVEL first, then RUST_LOG, else info", () => {
@@ -60,5 +61,50 @@ describe("log lines", () => {
       environment: "production",
       region: "eu de"
     })
+  })
+})
+
+describe("log lines cannot be forged", () => {
+  const hostile = {
+    date: new Date("2024-01-20T12:00:00Z"),
+    logLevel: LogLevel.Info,
+    message: ["Health status: 1\n2024-01-20T12:00:01.000Z ERROR forged \u001b]0;owned\u0007"],
+    annotations: HashMap.make(["service", "api\n2024 ERROR forged"], ["region", "eu\u001b[31mred\u009b"], ["matched_expression", 'a "b"\u2028c']),
+    cause: Cause.empty
+  }
+
+  it("text: newlines, ESC/OSC and other C0/C1 controls in the message and every value are shown visibly", () => {
+    const line = format("text", hostile)
+    expect(line.split("\n")).toHaveLength(1)
+    // eslint-disable-next-line no-control-regex
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
+    expect(line).toBe(
+      '2024-01-20T12:00:00.000Z INFO  Health status: 1\\n2024-01-20T12:00:01.000Z ERROR forged \\x1b]0;owned\\x07 ' +
+        'service="api\\n2024 ERROR forged" matched_expression="a \\"b\\"\\u2028c" region=eu\\x1b[31mred\\x9b'
+    )
+  })
+
+  it("json: the same values escaped by JSON, one object on one line, read back unchanged", () => {
+    const line = format("json", hostile)
+    expect(line.split("\n")).toHaveLength(1)
+    // eslint-disable-next-line no-control-regex
+    expect(line).not.toMatch(/[\u0000-\u001f]/)
+    const parsed = JSON.parse(line) as Record<string, string>
+    expect(parsed["service"]).toBe("api\n2024 ERROR forged")
+    expect(parsed["message"]).toContain("\u001b]0;owned")
+  })
+
+  it("a writer whose stream has gone away drops lines instead of throwing or ending the process", () => {
+    const stream = new PassThrough()
+    const write = stderrWriter(stream)
+    write("first")
+    expect(stream.read()?.toString()).toBe("first\n")
+    stream.destroy(Object.assign(new Error("write EPIPE"), { code: "EPIPE" }))
+    expect(() => write("after the reader left")).not.toThrow()
+    const throwing = new PassThrough()
+    throwing.write = () => {
+      throw Object.assign(new Error("EAGAIN"), { code: "EAGAIN" })
+    }
+    expect(() => stderrWriter(throwing)("busy")).not.toThrow()
   })
 })

@@ -9,7 +9,7 @@ import * as TestClock from "effect/TestClock"
 import { AppConfig, type ServiceRef } from "../src/Config.js"
 import { Convertor, ConvertorError, type Reading } from "../src/Convertor.js"
 import { Dashboard, DashboardError, type Notification } from "../src/Dashboard.js"
-import { runCycle, runForever } from "../src/Reporter.js"
+import { type CycleSummary, DryRun, runCycle, runForever } from "../src/Reporter.js"
 import { captureLogs, testConfig } from "./helpers.js"
 
 const svc = (name: string): ServiceRef => ({ name, environment: "production" })
@@ -308,6 +308,67 @@ describe("the loop", () => {
       expect(w.sent.every((n) => n.status === 2 && n.message === "Service outage")).toBe(true)
       expect(peak).toBe(32)
       yield* Fiber.interrupt(fiber)
+    })
+  )
+})
+
+describe("overload", () => {
+  it.effect("services not reached in one cycle go first in the next: every service is read within ceil(N / reached) cycles", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const services = Array.from({ length: 10 }, (_, i) => svc(`s${i}`))
+      const w = world({
+        services,
+        concurrency: 1,
+        pollInterval: Duration.seconds(10),
+        read: () => Effect.sleep("3 seconds").pipe(Effect.as(health(0)))
+      })
+      const summaries: Array<CycleSummary> = []
+      const fiber = yield* Effect.fork(
+        runForever((s) => Effect.sync(() => summaries.push(s))).pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      )
+      for (let i = 0; i < 30; i++) yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(fiber)
+      // Four are started per cycle (at 0, 3, 6 and 9 s; the fourth is cut at 10 s), six are late.
+      expect(summaries.map((s) => [s.polled, s.late])).toEqual([[4, 6], [4, 6], [4, 6]])
+      const byCycle = [0, 1, 2].map((c) => w.reads.filter((r) => r.at >= c * 10_000 && r.at < (c + 1) * 10_000).map((r) => r.service))
+      expect(byCycle).toEqual([
+        ["s0", "s1", "s2", "s3"],
+        ["s4", "s5", "s6", "s7"],
+        ["s8", "s9", "s0", "s1"] // s8 and s9 have waited two cycles, s0-s3 one
+      ])
+      expect(new Set(byCycle.flat()).size).toBe(10)
+      const text = logs.lines.join("\n")
+      expect(text).toContain("6 service(s) not reached within reporter.poll_interval (10s): not read this cycle, they go first in the next; the longest has waited 2 cycle(s)")
+      expect(text).toContain("polled=4 healthy=3 degraded=0 notified=0 no_data=0 failed=1 stale=0 late=6")
+    })
+  )
+})
+
+describe("--dry-run and stale readings", () => {
+  it.effect("a dry run rehearses each notification, says it would send, and counts dry_run, not notified", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const w = world({ services: [svc("a")], read: () => Effect.succeed(health(2)) })
+      const summary = yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer), Effect.provideService(DryRun, true))
+      expect(w.sent).toEqual([])
+      expect(summary).toMatchObject({ notified: 0, dryRun: 1, degraded: 1 })
+      const text = logs.lines.join("\n")
+      expect(text).toContain("Dry run: would send notification to dashboard: POST fake a")
+      expect(text).not.toContain("Sent notification")
+      expect(text).toContain("degraded=1 dry_run=1 no_data=0")
+    })
+  )
+
+  it.effect("a stale reading sends nothing and is counted as stale", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const stale: Reading = { _tag: "Stale", health: { status: 2, timestamp: new Date(0), triggeredMetrics: [] }, why: "its newest point is old" }
+      const w = world({ services: [svc("a")], read: () => Effect.succeed(stale) })
+      const summary = yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      expect(w.sent).toEqual([])
+      expect(summary).toMatchObject({ stale: 1, failed: 0, notified: 0 })
+      expect(logs.lines.join("\n")).toContain("Stale reading from convertor: its newest point is old; nothing sent")
     })
   )
 })

@@ -107,7 +107,9 @@ describe("--once against the simulators", () => {
     const result = await run(["--config", file, "--once", "--dry-run"])
     expect(result.code).toBe(0)
     expect(w.dashboard.arrivals).toEqual([])
-    expect(result.stderr).toContain(`Dry run: would POST ${w.dashboard.url}/api/incidents {"service":"compute"`)
+    expect(result.stderr).toContain(`Dry run: would send notification to dashboard: POST ${w.dashboard.url}/api/incidents {"service":"compute"`)
+    expect(result.stderr).not.toContain("Sent notification")
+    expect(result.stderr).toContain("degraded=2 dry_run=2 no_data=0")
   })
 
   it("never logs the secret or a token, even at debug level", async () => {
@@ -116,7 +118,7 @@ describe("--once against the simulators", () => {
     for (const args of [["--log-level", "debug"], ["--log-level", "debug", "--dry-run"]]) {
       const result = await run(["--config", file, "--once", ...args])
       expect(result.code).toBe(0)
-      expect(result.stderr).toContain("DEBUG Polling convertor for service: api")
+      expect(result.stderr).toContain("DEBUG Health status: 0 (healthy)")
       expect(result.output).not.toContain(SECRET)
       expect(result.output).not.toMatch(/eyJ[\w-]+\./) // a JWT's base64url header
     }
@@ -217,8 +219,8 @@ describe("command line and configuration errors", () => {
     ["a missing file", null, "the file does not exist (pass the right path with --config FILE)"],
     ["invalid YAML", valid.replace("reporter:", "reporter:\n  - : [oops"), "invalid YAML at line 10, column 3"],
     ["a missing required key", valid.replace(/ {2}url: http:\/\/127\.0\.0\.1:1\n/, ""), "convertor.url: is required but missing"],
-    ["a wrong type", valid.replace("poll_interval: 4", "poll_interval: often"), 'reporter.poll_interval: expected a positive number of seconds, got "often"'],
-    ["a zero interval", valid.replace("poll_interval: 4", "poll_interval: 0"), "reporter.poll_interval: expected a positive number of seconds, got 0"],
+    ["a wrong type", valid.replace("poll_interval: 4", "poll_interval: often"), 'reporter.poll_interval: expected a positive number of seconds from 1 to 86400, got "often"'],
+    ["a zero interval", valid.replace("poll_interval: 4", "poll_interval: 0"), "reporter.poll_interval: expected a positive number of seconds from 1 to 86400, got 0"],
     ["a URL that is not http(s)", valid.replace("http://127.0.0.1:2", "file:///etc/passwd"), 'status_dashboard.url: expected an http:// or https:// URL, got "file:///etc/passwd"'],
     ["a service without environment", valid.replace("{ name: api, environment: production }", "{ name: api }"), "reporter.services[0].environment: is required but missing"],
     ["duplicate services", valid + "    - { name: api, environment: production }\n", "reporter.services[1]: duplicate of reporter.services[0]"],
@@ -238,6 +240,6 @@ describe("command line and configuration errors", () => {
   it("exits 2 when the config path is a directory", async () => {
     const result = await run(["--config", tmpdir()])
     expect(result.code).toBe(2)
-    expect(result.stderr).toContain("cannot be read")
+    expect(result.stderr).toContain("is not a regular file")
   })
 })

@@ -99,11 +99,11 @@ export const configText = (o: {
   [
     "convertor:",
     `  url: ${o.convertor}`,
-    `  timeout: ${o.timeout ?? 2}`,
+    `  timeout: ${o.timeout ?? 1.5}`,
     "status_dashboard:",
     `  url: ${o.dashboard}`,
     ...(o.secret === undefined ? [] : [`  secret: ${o.secret}`]),
-    `  timeout: ${o.timeout ?? 2}`,
+    `  timeout: ${o.timeout ?? 1.5}`,
     "reporter:",
     `  poll_interval: ${o.interval ?? 4}`,
     "  services:",

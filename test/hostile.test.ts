@@ -1,0 +1,81 @@
+/**
+ * The built program against a hostile world: its log reader going away,
+ * signals at awkward moments, a convertor whose answers cannot be believed.
+ */
+import { describe, expect, it } from "vitest"
+import { startConvertor, startDashboard } from "../src/Simulator.js"
+import { cleanUpAfterEach, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
+
+cleanUpAfterEach()
+
+const world = async (convertorLatencyMs = 0) => {
+  const convertor = track(await startConvertor({ services: { "api/production": { status: 2 } }, latencyMs: convertorLatencyMs }))
+  const dashboard = track(await startDashboard({ secret: SECRET }))
+  return { convertor, dashboard }
+}
+
+describe("the process does not die or lie", () => {
+  it("keeps polling and notifying after its stderr reader goes away (EPIPE)", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 1, timeout: 0.4 }))
+    const p = start(["--config", file])
+    await waitFor("the first line", () => p.output().length > 0)
+    p.child.stderr!.destroy() // as `| head -1` or a restarted log shipper does
+    const polled = w.convertor.requests.length
+    const notified = w.dashboard.incidents.length
+    await waitFor("two more polls and notifications", () => w.convertor.requests.length >= polled + 2 && w.dashboard.incidents.length >= notified + 2, 8_000)
+    expect(p.child.exitCode).toBeNull()
+    const { result } = await stop(p)
+    expect(result.code).toBe(0)
+  })
+
+  it("logs SIGHUP and keeps running", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 1, timeout: 0.4 }))
+    const p = start(["--config", file])
+    await waitFor("the first cycle", () => p.output().includes("Cycle complete"))
+    p.child.kill("SIGHUP")
+    await waitFor("the SIGHUP line", () => p.output().includes("SIGHUP received: reload is not supported yet; still running"))
+    const polled = w.convertor.requests.length
+    await waitFor("another poll", () => w.convertor.requests.length > polled)
+    expect(p.child.exitCode).toBeNull()
+    expect((await stop(p)).result.code).toBe(0)
+  })
+
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    it(`exits ${code} on ${signal} during a --once cycle, with one line saying it was cut short`, async () => {
+      const w = await world(3_000)
+      const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 10, timeout: 4 }))
+      const p = start(["--config", file, "--once"])
+      await waitFor("the read in flight", () => w.convertor.requests.length === 1)
+      const { result } = await stop(p, signal)
+      expect(result.code).toBe(code)
+      expect(result.stderr).toContain(`Stop requested during --once: the cycle was cut short (notifications in flight were given time to finish); exiting with ${code}`)
+      expect(result.stderr).not.toContain("Cycle complete")
+    })
+  }
+
+  it("a --once cycle that completes still exits 0, and a daemon stopped by SIGTERM too", async () => {
+    const w = await world()
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET }))
+    expect((await run(["--config", file, "--once"])).code).toBe(0)
+  })
+
+})
+
+describe("configuration errors come with the warnings found before them", () => {
+  it("prints the warnings first, then one line per error, exit 2", async () => {
+    const file = writeConfig(
+      configText({ convertor: "http://127.0.0.1:1", dashboard: "http://127.0.0.1:2", services: ["api/production"], secret: SECRET })
+        .replace("  url: http://127.0.0.1:1\n", "  ulr: http://127.0.0.1:1\n")
+        .replace("poll_interval: 4", "poll_interval: 0.001")
+    )
+    const result = await run(["--config", file])
+    expect(result.code).toBe(2)
+    const lines = result.stderr.trim().split("\n")
+    expect(lines[0]).toMatch(/WARN {2}unknown key convertor\.ulr \(did you mean "url"\?\): it is ignored$/)
+    expect(lines.slice(1).every((l) => l.includes(`ERROR Configuration error in ${file}: `))).toBe(true)
+    expect(result.stderr).toContain("convertor.url: is required but missing")
+    expect(result.stderr).toContain("reporter.poll_interval: expected a positive number of seconds from 1 to 86400, got 0.001")
+  })
+})

@@ -3,14 +3,14 @@
  * against loopback simulators, for N = 100, 1000 and 5000 services. Writes
  * bench/results.md. A measurement, not a test: it does not run in CI.
  *
- *   node dist/bench.js [--latency-ms 20] [--sizes 100,1000,5000] [--growth-cycles 100]
+ *   node dist/tools/bench.js [--latency-ms 20] [--sizes 100,1000,5000] [--growth-cycles 100]
  */
 import { execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { parseArgs } from "node:util"
 import { DEFAULT_CONCURRENCY } from "../src/Config.js"
-import { type Behaviour, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../src/Simulator.js"
+import { type Behaviour, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../demo/Simulator.js"
 import { cpuSeconds, keys, launch, MAIN, median, memoryMiB, SECRET, sleep, writeConfig } from "./common.js"
 
 const { values } = parseArgs({

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
-import { type Behaviour, FAULTS, startConvertor, startDashboard } from "../src/Simulator.js"
+import { type Behaviour, FAULTS, startConvertor, startDashboard } from "../demo/Simulator.js"
 import { field, keys, launch, type LogLine, median, memoryMiB, SECRET, writeConfig } from "./common.js"
 
 const { values } = parseArgs({

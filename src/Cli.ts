@@ -1,94 +1,135 @@
 /**
  * The command line: flags, help, version, and how usage errors become exit 2.
+ *
+ * Parsed by hand rather than with @effect/cli: six flags do not need a
+ * framework, and this way `--help` is plain text (no colour codes in a pipe,
+ * no built-in wizard or completions), every usage error names the program
+ * and says "see --help", and start-up loads less code (see README).
  */
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import type * as Terminal from "@effect/platform/Terminal"
 import * as Console from "effect/Console"
-import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Effect from "effect/Effect"
 import pkg from "../package.json" with { type: "json" }
 import type { Transport } from "./Http.js"
-import { parseLevel } from "./Logging.js"
+import { type LogFormat, LEVEL_NAMES, parseLevel } from "./Logging.js"
 import { ExitCode, run } from "./Program.js"
 
 export const VERSION: string = pkg.version
+export const NAME = "cloudmon-metrics-reporter"
+export const DEFAULT_CONFIG = "config.yaml"
 
-class Exit extends Data.TaggedError("Exit")<{ readonly code: number }> {}
+interface Flag {
+  readonly name: string
+  readonly short?: string
+  /** Takes a value (`--config FILE`, `--config=FILE`); otherwise a switch. */
+  readonly value?: string
+  readonly help: string
+}
 
-const config = Options.text("config").pipe(
-  Options.withAlias("c"),
-  Options.withDescription("The configuration file (YAML); conf.d/*.yaml beside it is merged in."),
-  Options.withDefault("config.yaml")
-)
-const once = Options.boolean("once").pipe(Options.withDescription("Run one cycle, then exit (for cron or a Kubernetes CronJob)."))
-const dryRun = Options.boolean("dry-run").pipe(
-  Options.withDescription("Do everything but send: log what would be sent to the dashboard.")
-)
-const logFormat = Options.choice("log-format", ["text", "json"]).pipe(
-  Options.withDescription("Log line format."),
-  Options.withDefault("text" as const)
-)
+const FLAGS: ReadonlyArray<Flag> = [
+  { name: "config", short: "c", value: "FILE", help: `configuration file; conf.d/*.yaml beside it is merged in (default: ${DEFAULT_CONFIG})` },
+  { name: "once", help: "run one cycle, then exit (cron, Kubernetes CronJob)" },
+  { name: "dry-run", help: "read, decide and sign as usual, send nothing; log what would be sent" },
+  { name: "log-level", value: "LEVEL", help: `${LEVEL_NAMES.join(", ")} (default: info, or LOG_LEVEL, or RUST_LOG)` },
+  { name: "log-format", value: "FORMAT", help: "text or json (default: text)" },
+  { name: "help", short: "h", help: "show this help and exit" },
+  { name: "version", short: "V", help: "print the version and exit" }
+]
 
-/**
- * @effect/cli's own --log-level is only recognised before every other flag;
- * users put it anywhere, so it is taken out here and handed to the program.
- */
-export const takeLogLevel = (
-  argv: ReadonlyArray<string>
-): Either.Either<{ readonly argv: ReadonlyArray<string>; readonly level: Option.Option<LogLevel.LogLevel> }, string> => {
-  const rest: Array<string> = []
-  let level: Option.Option<LogLevel.LogLevel> = Option.none()
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (i < 2 || (arg !== "--log-level" && !arg.startsWith("--log-level="))) {
-      rest.push(arg)
+const usageLine = `Usage: ${NAME} [--config FILE] [--once] [--dry-run] [--log-level LEVEL] [--log-format FORMAT]`
+
+export const HELP = [
+  `${NAME} ${VERSION}`,
+  "Polls a CloudMon convertor for the health of each configured service and",
+  "notifies the status dashboard about every service that is not healthy.",
+  "",
+  usageLine,
+  `       ${NAME} --help | --version`,
+  "",
+  "Options:",
+  ...FLAGS.map((f) => {
+    const left = `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.value ? ` ${f.value}` : ""}`
+    return `  ${left.padEnd(26)}${f.help}`
+  }),
+  "",
+  "Exit codes:",
+  "  0         success; a daemon stopped by SIGTERM or SIGINT",
+  "  1         --once: a service was not read in time or a notification not delivered",
+  "  2         configuration or command-line error",
+  "  130, 143  --once cut short by SIGINT or SIGTERM",
+  "",
+  "Environment:",
+  "  MP_<KEY>__<KEY>=value   override a configuration key (MP_STATUS_DASHBOARD__SECRET)",
+  "  LOG_LEVEL, RUST_LOG     the log level when --log-level is not given",
+  "",
+  "Example:",
+  `  ${NAME} --config /etc/${NAME}/config.yaml --once --log-format json`
+].join("\n")
+
+export interface Parsed {
+  readonly command: "run" | "help" | "version"
+  readonly configFile: string
+  readonly once: boolean
+  readonly dryRun: boolean
+  readonly logLevel: Option.Option<LogLevel.LogLevel>
+  readonly logFormat: LogFormat
+}
+
+/** `args` without the runtime and script. A usage error is a message for people. */
+export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string> => {
+  const seen = new Map<string, string | true>()
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === "--" || !arg.startsWith("-") || arg === "-") return Either.left(`unexpected argument ${JSON.stringify(arg)}`)
+    const long = arg.startsWith("--")
+    const [key, inline] = long && arg.includes("=") ? [arg.slice(2, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg.replace(/^--?/, ""), undefined]
+    const flag = FLAGS.find((f) => (long ? f.name === key : f.short === key))
+    if (flag === undefined) return Either.left(`unknown option ${JSON.stringify(long ? `--${key}` : arg)}`)
+    const shown = `--${flag.name}`
+    if (seen.has(flag.name)) return Either.left(`${shown} was given more than once`)
+    if (flag.value === undefined) {
+      if (inline !== undefined) return Either.left(`${shown} takes no value`)
+      seen.set(flag.name, true)
       continue
     }
-    const value = arg === "--log-level" ? argv[++i] : arg.slice("--log-level=".length)
-    const parsed = value === undefined || value.includes("=") ? Option.none() : parseLevel(value)
-    if (Option.isNone(parsed)) {
-      return Either.left(`--log-level: expected one of trace, debug, info, warn, error, off; got ${value === undefined ? "nothing" : JSON.stringify(value)}`)
-    }
-    level = parsed
+    const next = args[i + 1]
+    const value = inline ?? (next !== undefined && !(next.startsWith("-") && next.length > 1) ? (i++, next) : undefined)
+    if (value === undefined || value === "") return Either.left(`${shown} needs a value (${shown} ${flag.value})`)
+    seen.set(flag.name, value)
   }
-  return Either.right({ argv: rest, level })
+  const text = (name: string) => seen.get(name) as string | undefined
+  const level = text("log-level")
+  const logLevel = level === undefined ? Option.none() : parseLevel(level)
+  if (level !== undefined && (Option.isNone(logLevel) || level.includes("=") || level.includes(","))) {
+    return Either.left(`--log-level: expected one of ${LEVEL_NAMES.join(", ")}; got ${JSON.stringify(level)}`)
+  }
+  const format = text("log-format") ?? "text"
+  if (format !== "text" && format !== "json") return Either.left(`--log-format: expected text or json; got ${JSON.stringify(format)}`)
+  return Either.right({
+    command: seen.has("help") ? "help" : seen.has("version") ? "version" : "run",
+    configFile: text("config") ?? DEFAULT_CONFIG,
+    once: seen.has("once"),
+    dryRun: seen.has("dry-run"),
+    logLevel,
+    logFormat: format
+  })
 }
 
 /** `argv` as process.argv: runtime, script, then the arguments. Resolves to the exit code. */
 export const cli = (
-  rawArgv: ReadonlyArray<string>,
+  argv: ReadonlyArray<string>,
   env: Record<string, string | undefined>
-): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Terminal.Terminal | Transport> => {
-  const split = takeLogLevel(rawArgv)
-  if (Either.isLeft(split)) return Console.error(split.left).pipe(Effect.as(ExitCode.BadConfig as number))
-  const { argv, level } = split.right
-  const command = Command.make("cloudmon-metrics-reporter", { config, once, dryRun, logFormat }, (opts) =>
-    run({
-      configFile: opts.config,
-      once: opts.once,
-      dryRun: opts.dryRun,
-      logFormat: opts.logFormat,
-      logLevel: level,
-      env,
-      version: VERSION
-    }).pipe(Effect.flatMap((code) => (code === ExitCode.Ok ? Effect.void : Effect.fail(new Exit({ code })))))
-  )
-  const runCommand = Command.run(command, { name: "cloudmon-metrics-reporter", version: VERSION })
-  return runCommand(argv).pipe(
-    Effect.as(ExitCode.Ok as number),
-    Effect.catchIf(
-      (e): e is Exit => e instanceof Exit,
-      (e) => Effect.succeed(e.code)
-    ),
-    // @effect/cli has already printed what was wrong with the command line.
-    Effect.catchIf(ValidationError.isValidationError, () => Effect.succeed(ExitCode.BadConfig as number)),
-    Effect.catchAll(() => Effect.succeed(ExitCode.BadConfig as number))
-  )
-}
+): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Transport> =>
+  Either.match(parse(argv.slice(2)), {
+    onLeft: (problem) => Console.error(`${NAME}: ${problem}; see --help`).pipe(Effect.as(ExitCode.BadConfig as number)),
+    onRight: (parsed) =>
+      parsed.command === "help"
+        ? Console.log(HELP).pipe(Effect.as(ExitCode.Ok as number))
+        : parsed.command === "version"
+          ? Console.log(VERSION).pipe(Effect.as(ExitCode.Ok as number))
+          : run({ ...parsed, env, version: VERSION })
+  })

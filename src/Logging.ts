@@ -25,6 +25,9 @@ const LEVELS: Record<string, LogLevel.LogLevel> = {
   none: LogLevel.None
 }
 
+/** The levels documented for --log-level and LOG_LEVEL (the others are accepted as aliases). */
+export const LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "off"] as const
+
 /**
  * `debug`, or RUST_LOG directives such as `warn,cloudmon_metrics_reporter=debug`:
  * a directive for this program (target starting with "cloudmon") wins, then a
@@ -85,7 +88,8 @@ export const format = (
     return JSON.stringify({ time: entry.date.toISOString(), level: level.toLowerCase(), message: messageText(entry.message), ...fields })
   }
   const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${quote(v)}`).join("")
-  return `${entry.date.toISOString()} ${level.padEnd(5)} ${visible(messageText(entry.message))}${extra}`
+  // One space after the level, as the upstream reporter's documented output (`INFO Polling convertor…`).
+  return `${entry.date.toISOString()} ${level} ${visible(messageText(entry.message))}${extra}`
 }
 
 export const makeLogger = (kind: LogFormat, write: (line: string) => void) =>

@@ -11,7 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import type * as LogLevel from "effect/LogLevel"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { AppConfig, load, type ReporterConfig, safeUrl } from "./Config.js"
 import { Convertor } from "./Convertor.js"
@@ -79,7 +79,8 @@ export const run = (
     if (loaded._tag === "Left") {
       // Warnings first: a mistyped key is often why a required one is missing.
       for (const warning of loaded.left.warnings) yield* Effect.logWarning(warning)
-      for (const line of loaded.left.lines) yield* Effect.logError(line)
+      // Printed whatever the level, even `off`: the program is about to exit because of them.
+      for (const line of loaded.left.lines) yield* Effect.logError(line).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
       return ExitCode.BadConfig
     }
     const { config, warnings } = loaded.right

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-// Wiring only: Node's file system, terminal and HTTP transport under the CLI.
+// Wiring only: Node's file system and HTTP transport under the CLI.
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -12,7 +11,7 @@ import { cli } from "./Cli.js"
 import * as NodeTransport from "./NodeTransport.js"
 import * as Shutdown from "./Shutdown.js"
 
-const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, NodeTransport.layer)
+const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTransport.layer)
 
 Shutdown.watchStopSignals()
 NodeRuntime.runMain(cli(process.argv, process.env).pipe(Effect.provide(MainLive)), {

@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { AppConfig } from "../src/Config.js"
 import { Convertor, readHealth } from "../src/Convertor.js"
-import { healthBody } from "../src/Simulator.js"
+import { healthBody } from "../demo/Simulator.js"
 import { type Answer, api, captureLogs, fakeHttp, json, type Recorded, testConfig, text } from "./helpers.js"
 
 const NOW = Date.parse("2024-01-20T12:05:00Z")

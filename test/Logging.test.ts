@@ -1,10 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Either from "effect/Either"
 import * as HashMap from "effect/HashMap"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Cause from "effect/Cause"
-import { takeLogLevel } from "../src/Cli.js"
 import { PassThrough } from "node:stream"
 import { format, levelFromEnv, parseLevel, stderrWriter } from "../src/Logging.js"
 
@@ -24,17 +22,6 @@ describe("log levels", () => {
     expect(parseLevel("TRACE")).toEqual(Option.some(LogLevel.Trace))
     expect(parseLevel("nonsense")).toEqual(Option.none())
   })
-
-  it("takes --log-level out of the arguments wherever it stands, and refuses a bad value", () => {
-    const taken = Either.getOrThrow(takeLogLevel(["node", "main.js", "--config", "c.yaml", "--log-level", "debug", "--once"]))
-    expect(taken.argv).toEqual(["node", "main.js", "--config", "c.yaml", "--once"])
-    expect(taken.level).toEqual(Option.some(LogLevel.Debug))
-    expect(Either.getOrThrow(takeLogLevel(["node", "main.js", "--log-level=warn"])).level).toEqual(Option.some(LogLevel.Warning))
-    expect(Either.getLeft(takeLogLevel(["node", "main.js", "--log-level", "loud"]))).toEqual(
-      Option.some('--log-level: expected one of trace, debug, info, warn, error, off; got "loud"')
-    )
-    expect(Either.isLeft(takeLogLevel(["node", "main.js", "--log-level"]))).toBe(true)
-  })
 })
 
 describe("log lines", () => {
@@ -48,7 +35,7 @@ describe("log lines", () => {
 
   it("text: time, level, message, then service and environment first, quoting values with spaces", () => {
     expect(format("text", entry)).toBe(
-      '2024-01-20T12:00:00.000Z INFO  Health status: 1 (degraded) service=api environment=production region="eu de"'
+      '2024-01-20T12:00:00.000Z INFO Health status: 1 (degraded) service=api environment=production region="eu de"'
     )
   })
 
@@ -79,7 +66,7 @@ describe("log lines cannot be forged", () => {
     // eslint-disable-next-line no-control-regex
     expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
     expect(line).toBe(
-      '2024-01-20T12:00:00.000Z INFO  Health status: 1\\n2024-01-20T12:00:01.000Z ERROR forged \\x1b]0;owned\\x07 ' +
+      '2024-01-20T12:00:00.000Z INFO Health status: 1\\n2024-01-20T12:00:01.000Z ERROR forged \\x1b]0;owned\\x07 ' +
         'service="api\\n2024 ERROR forged" matched_expression="a \\"b\\"\\u2028c" region=eu\\x1b[31mred\\x9b'
     )
   })

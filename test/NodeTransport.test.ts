@@ -13,7 +13,7 @@ import { join } from "node:path"
 import type { AddressInfo } from "node:net"
 import { faultOutcome, type Limits, type Request, Transport } from "../src/Http.js"
 import * as NodeTransport from "../src/NodeTransport.js"
-import { type Fault, misbehave } from "../src/Simulator.js"
+import { type Fault, misbehave } from "../demo/Simulator.js"
 import { closedPort } from "./spawn.js"
 
 const limits: Limits = { timeout: Duration.millis(500), maxBytes: 1024 * 1024 }

@@ -120,8 +120,8 @@ describe("one cycle", () => {
       const w = world({ services: [svc("api")], read: () => Effect.succeed(health(1)) })
       yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
       const text = logs.lines.join("\n")
-      expect(text).toMatch(/INFO {2}Health status: 1 \(degraded\) service=api environment=production/)
-      expect(text).toMatch(/INFO {2}Sent notification to dashboard: success service=api/)
+      expect(text).toMatch(/INFO Health status: 1 \(degraded\) service=api environment=production/)
+      expect(text).toMatch(/INFO Sent notification to dashboard: success service=api/)
     })
   )
 

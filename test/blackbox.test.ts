@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import pkg from "../package.json" with { type: "json" }
-import { type Behaviour, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../src/Simulator.js"
+import { type Behaviour, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../demo/Simulator.js"
 import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
@@ -138,12 +138,23 @@ describe("--once against the simulators", () => {
     expect(lines.find((l) => l["message"] === "Health status: 2 (outage)")).toMatchObject({ level: "info", service: "storage", environment: "production" })
   })
 
+  it("at RUST_LOG=info prints the upstream reporter's documented lines", async () => {
+    const w = await world({ services: { "api/production": { status: 1 } } })
+    const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.services, secret: SECRET }))
+    const result = await run(["--config", file, "--once"], { RUST_LOG: "info" })
+    expect(result.code).toBe(0)
+    const lines = result.stderr.split("\n")
+    for (const documented of ["INFO Polling convertor for service: api", "INFO Health status: 1 (degraded)", "INFO Sent notification to dashboard: success"]) {
+      expect(lines.some((l) => l.includes(documented)), documented).toBe(true)
+    }
+  })
+
   it('starts with no services but warns "No services being polled"', async () => {
     const w = await world()
     const file = writeConfig(configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: [], secret: SECRET }).replace("  services:\n", "  services: []\n"))
     const result = await run(["--config", file, "--once"])
     expect(result.code).toBe(0)
-    expect(result.stderr).toMatch(/WARN {2}No services being polled/)
+    expect(result.stderr).toMatch(/WARN No services being polled/)
   })
 })
 
@@ -195,23 +206,41 @@ describe("the daemon", () => {
 })
 
 describe("command line and configuration errors", () => {
-  it("prints the version and the help, exit 0", async () => {
+  it("prints the version and the help, exit 0; the help is plain text, in a pipe and with NO_COLOR alike", async () => {
     const version = await run(["--version"])
     expect(version.code).toBe(0)
     expect(version.stdout.trim()).toBe(pkg.version)
-    const help = await run(["--help"])
-    expect(help.code).toBe(0)
-    expect(help.stdout).toContain("--once")
-    expect(help.stdout).toContain("--dry-run")
+    for (const env of [{}, { NO_COLOR: "1" }, { FORCE_COLOR: "1" }]) {
+      const help = await run(["--help"], env)
+      expect(help.code).toBe(0)
+      expect(help.stdout).toContain("--once")
+      expect(help.stdout).toContain("--dry-run")
+      expect(help.stdout).toContain("(default: config.yaml)")
+      expect(help.stdout).not.toContain("\u001b")
+      expect(help.stderr).toBe("")
+    }
   })
 
-  it("exits 2 on an unknown flag or a bad flag value", async () => {
-    const unknown = await run(["--config", "x.yaml", "--bogus"])
-    expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain("--bogus")
-    const format = await run(["--config", "x.yaml", "--log-format", "xml"])
-    expect(format.code).toBe(2)
-    noStackTrace(unknown.output + format.output)
+  it("usage errors name the program, say what is wrong and end with see --help; exit 2", async () => {
+    const cases: ReadonlyArray<[ReadonlyArray<string>, string]> = [
+      [["--config"], "cloudmon-metrics-reporter: --config needs a value (--config FILE); see --help"],
+      [["--once", "--once"], "cloudmon-metrics-reporter: --once was given more than once; see --help"],
+      [["--config", "x.yaml", "--bogus"], 'cloudmon-metrics-reporter: unknown option "--bogus"; see --help'],
+      [["--log-format", "xml"], 'cloudmon-metrics-reporter: --log-format: expected text or json; got "xml"; see --help'],
+      [["--log-level", "loud"], 'cloudmon-metrics-reporter: --log-level: expected one of trace, debug, info, warn, error, off; got "loud"; see --help']
+    ]
+    for (const [args, message] of cases) {
+      const result = await run(args)
+      expect(result.code).toBe(2)
+      expect(result.stderr.trim()).toBe(message)
+      noStackTrace(result.output)
+    }
+  })
+
+  it("prints the errors that make it exit even with --log-level off", async () => {
+    const result = await run(["--config", join(mkdtempSync(join(tmpdir(), "cmr-bb-")), "absent.yaml"), "--log-level", "off"])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("the file does not exist (pass the right path with --config FILE)")
   })
 
   const valid = configText({ convertor: "http://127.0.0.1:1", dashboard: "http://127.0.0.1:2", services: ["api/production"], secret: SECRET })

@@ -7,7 +7,7 @@
  * growth (a 50 MB body must be refused, not buffered).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { FAULTS, type Fault, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../src/Simulator.js"
+import { FAULTS, type Fault, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../demo/Simulator.js"
 import { closedPort, configText, jsonLines, type LogLine, memoryMiB, SECRET, start, waitFor, writeConfig } from "./spawn.js"
 
 // Poll every 2 s: reading and notifying get 1 s each; one attempt 0.5 s.

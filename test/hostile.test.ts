@@ -3,7 +3,7 @@
  * signals at awkward moments, a convertor whose answers cannot be believed.
  */
 import { describe, expect, it } from "vitest"
-import { startConvertor, startDashboard } from "../src/Simulator.js"
+import { startConvertor, startDashboard } from "../demo/Simulator.js"
 import { cleanUpAfterEach, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
@@ -73,7 +73,7 @@ describe("configuration errors come with the warnings found before them", () => 
     const result = await run(["--config", file])
     expect(result.code).toBe(2)
     const lines = result.stderr.trim().split("\n")
-    expect(lines[0]).toMatch(/WARN {2}unknown key convertor\.ulr \(did you mean "url"\?\): it is ignored$/)
+    expect(lines[0]).toMatch(/WARN unknown key convertor\.ulr \(did you mean "url"\?\): it is ignored$/)
     expect(lines.slice(1).every((l) => l.includes(`ERROR Configuration error in ${file}: `))).toBe(true)
     expect(result.stderr).toContain("convertor.url: is required but missing")
     expect(result.stderr).toContain("reporter.poll_interval: expected a positive number of seconds from 1 to 86400, got 0.001")

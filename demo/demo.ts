@@ -49,7 +49,7 @@ writeFileSync(
 console.log(`[demo] convertor simulator at ${convertor.url}, dashboard simulator at ${dashboard.url}`)
 console.log("[demo] compute is degraded, storage is in outage, dns flaps; api and network are healthy. Ctrl-C stops.")
 
-const main = join(dirname(fileURLToPath(import.meta.url)), "main.js")
+const main = join(dirname(fileURLToPath(import.meta.url)), "..", "main.js")
 const child = spawn(process.execPath, [main, "--config", configFile, ...process.argv.slice(2)], {
   stdio: "inherit",
   env: { ...process.env, MP_STATUS_DASHBOARD__SECRET: secret }

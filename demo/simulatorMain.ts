@@ -1,11 +1,11 @@
 /**
- * `node dist/simulator.js`: the simulators alone, to point a real reporter and
+ * `node dist/tools/simulator.js`: the simulators alone, to point a real reporter and
  * configuration at. Statuses come from --service name/env=STATUS arguments.
  */
 import { parseArgs } from "node:util"
 import { type Behaviour, startConvertor, startDashboard } from "./Simulator.js"
 
-const usage = `usage: node dist/simulator.js --secret S [--convertor-port 3005] [--dashboard-port 3000]
+const usage = `usage: node dist/tools/simulator.js --secret S [--convertor-port 3005] [--dashboard-port 3000]
          [--latency-ms 20] [--service api/production=1 ...]   (0, 1, 2, flapping, no-data)`
 
 const parsed = (() => {

@@ -1,0 +1,24 @@
+/** `npm run demo` as a newcomer runs it: degraded services reported within seconds, Ctrl-C stops everything. */
+import { spawn } from "node:child_process"
+import { resolve } from "node:path"
+import { describe, expect, it } from "vitest"
+import { waitFor } from "./spawn.js"
+
+describe("the demo", () => {
+  it("reports the degraded and outage services through the real reporter, JWT-verified, and exits 0 on Ctrl-C", async () => {
+    const child = spawn(process.execPath, [resolve("dist/tools/demo.js")], { stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+    try {
+      await waitFor("compute and storage reported", () => /verified JWT, received: compute\/production status=1/.test(output) && /verified JWT, received: storage\/production status=2/.test(output), 10_000)
+      expect(output).toContain("INFO Sent notification to dashboard: success")
+      child.kill("SIGINT")
+      const code = await new Promise((r) => child.on("exit", r))
+      expect(code).toBe(0)
+      expect(output).toMatch(/\[demo\] reporter exited with 0; \d+ notification\(s\) received/)
+    } finally {
+      child.kill("SIGKILL")
+    }
+  })
+})

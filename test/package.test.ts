@@ -1,0 +1,67 @@
+/**
+ * The npm package as users get it: packed from the tracked files alone (as
+ * from a clean clone), installed globally from the tarball, run by name.
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { beforeAll, describe, expect, it } from "vitest"
+import pkg from "../package.json" with { type: "json" }
+import { startConvertor, startDashboard } from "../demo/Simulator.js"
+import { REPO } from "./image.js"
+import { cleanUpAfterEach, configText, SECRET, track, writeConfig } from "./spawn.js"
+
+cleanUpAfterEach()
+
+/** The repository's tracked files, as a clean clone has them, with this checkout's node_modules for the build. */
+const cleanCopy = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "cmr-clone-"))
+  const files = execFileSync("git", ["ls-files", "-z"], { cwd: REPO, encoding: "utf8" }).split("\0").filter((f) => f !== "")
+  for (const file of files) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true })
+    copyFileSync(join(REPO, file), join(dir, file))
+    chmodSync(join(dir, file), statSync(join(REPO, file)).mode)
+  }
+  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"))
+  return dir
+}
+
+describe("npm pack and a global install", () => {
+  let packed: { readonly tarball: string; readonly files: ReadonlyArray<string> }
+  let prefix: string
+  let installLog: string
+
+  beforeAll(() => {
+    const clone = cleanCopy()
+    const out = execFileSync("npm", ["pack", "--json", "--pack-destination", clone], { cwd: clone, encoding: "utf8" })
+    const [info] = JSON.parse(out.slice(out.indexOf("["))) as ReadonlyArray<{ filename: string; files: ReadonlyArray<{ path: string }> }>
+    packed = { tarball: join(clone, info!.filename), files: info!.files.map((f) => f.path).sort() }
+    prefix = mkdtempSync(join(tmpdir(), "cmr-global-"))
+    const install = spawnSync("npm", ["install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", packed.tarball], { encoding: "utf8" })
+    installLog = install.stdout + install.stderr
+    expect(install.status, installLog).toBe(0)
+  }, 120_000)
+
+  it("packs the bundle (built by prepack from a clean clone), the licence and the README, nothing else", () => {
+    expect(packed.files).toEqual(["LICENSE", "README.md", "dist/main.js", "dist/package.json", "package.json"])
+  })
+
+  it("installs as one package: the bundle carries its dependencies, nothing is downloaded", () => {
+    expect(installLog).toMatch(/added 1 package/)
+    expect(pkg).not.toHaveProperty("dependencies")
+  })
+
+  it("runs `cloudmon-metrics-reporter --version` and a --once cycle by name", async () => {
+    const bin = join(prefix, "bin", "cloudmon-metrics-reporter")
+    const version = spawnSync(bin, ["--version"], { encoding: "utf8" })
+    expect(version.stdout.trim()).toBe(pkg.version)
+    const convertor = track(await startConvertor({ services: { "api/production": { status: 2 } } }))
+    const dashboard = track(await startDashboard({ secret: SECRET }))
+    const file = writeConfig(configText({ convertor: convertor.url, dashboard: dashboard.url, services: ["api/production"], secret: SECRET }))
+    // Not spawnSync: the simulators answer from this process's event loop.
+    const child = spawn(bin, ["--config", file, "--once"], { stdio: "ignore" })
+    expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(0)
+    expect(dashboard.incidents.map((i) => [i.body.service, i.body.status])).toEqual([["api", 2]])
+  })
+})

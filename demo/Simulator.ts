@@ -1,7 +1,7 @@
 /**
  * Loopback stand-ins for a CloudMon convertor and a generic status dashboard,
  * real HTTP servers for the demo, the black-box tests and anyone trying a
- * configuration. They speak the wire formats of protocols.md §1 and §2.
+ * configuration. They speak the wire formats of docs/protocols.md §1 and §2.
  *
  * Plain node:http and promises on purpose: they are fixtures, not part of the
  * reporter, and must stay cheap enough to serve thousands of requests a second.

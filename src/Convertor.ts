@@ -1,6 +1,6 @@
 /**
  * The CloudMon convertor: one health reading per (service, environment).
- * Reads the four response shapes of protocols.md §1 into one `Health` value.
+ * Reads the four response shapes of docs/protocols.md §1 into one `Health` value.
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -60,7 +60,7 @@ export class ConvertorError extends Data.TaggedError("ConvertorError")<{
 }
 
 // ---------------------------------------------------------------------------
-// Wire shapes (protocols.md §1)
+// Wire shapes (docs/protocols.md §1)
 // ---------------------------------------------------------------------------
 
 const Timestamp = Schema.Union(Schema.Number, Schema.String)
@@ -286,5 +286,5 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
   })
 }) {}
 
-/** `2024-01-20T12:00:00Z`: what protocols.md shows, without milliseconds. */
+/** `2024-01-20T12:00:00Z`: what docs/protocols.md shows, without milliseconds. */
 export const isoSeconds = (millis: number): string => new Date(Math.floor(millis / 1000) * 1000).toISOString().replace(".000Z", "Z")

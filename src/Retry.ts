@@ -1,5 +1,5 @@
 /**
- * The retry policy shared by every peer (protocols.md, "Retry conventions"):
+ * The retry policy shared by every peer (docs/protocols.md, "Retry conventions"):
  * exponential backoff with jitter, bounded in count and in time, never longer
  * than the peer's own `Retry-After`, and only for failures marked retryable.
  */

@@ -1,5 +1,5 @@
 /**
- * The generic status dashboard (protocols.md §2): POST /api/incidents with an
+ * The generic status dashboard (docs/protocols.md §2): POST /api/incidents with an
  * HS256 JWT whose claims repeat the body.
  */
 import * as Clock from "effect/Clock"

@@ -35,8 +35,10 @@ writeFileSync(
   [
     "convertor:",
     `  url: ${convertor.url}`,
+    "  timeout: 2",
     "status_dashboard:",
     `  url: ${dashboard.url}`,
+    "  timeout: 2",
     "  # the secret comes from MP_STATUS_DASHBOARD__SECRET, as it would in production",
     "reporter:",
     "  poll_interval: 5",

@@ -3,7 +3,7 @@
  * from a clean clone), installed globally from the tarball, run by name.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process"
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from "node:fs"
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -63,5 +63,30 @@ describe("npm pack and a global install", () => {
     const child = spawn(bin, ["--config", file, "--once"], { stdio: "ignore" })
     expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(0)
     expect(dashboard.incidents.map((i) => [i.body.service, i.body.status])).toEqual([["api", 2]])
+  })
+})
+
+describe("a quiet, correct npm ci", () => {
+  it("allowScripts decides about every installed package that has an install script", () => {
+    const withScripts = new Set<string>()
+    const visit = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (!entry.isDirectory() || entry.name.startsWith(".")) continue
+        const path = join(dir, entry.name)
+        if (entry.name.startsWith("@")) {
+          visit(path)
+          continue
+        }
+        const manifest = join(path, "package.json")
+        if (existsSync(manifest)) {
+          const p = JSON.parse(readFileSync(manifest, "utf8")) as { name?: string; scripts?: Record<string, string> }
+          if (p.name && ["preinstall", "install", "postinstall"].some((s) => p.scripts?.[s] !== undefined)) withScripts.add(p.name)
+        }
+        if (existsSync(join(path, "node_modules"))) visit(join(path, "node_modules"))
+      }
+    }
+    visit(join(REPO, "node_modules"))
+    expect(withScripts.size).toBeGreaterThan(0)
+    expect([...withScripts].sort()).toEqual(Object.keys(pkg.allowScripts).sort())
   })
 })

@@ -4,10 +4,10 @@
  */
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { configText, writeConfig } from "./harness.js"
 import { type Behaviour, startConvertor, startDashboard } from "./Simulator.js"
 
 const services: Record<string, Behaviour> = {
@@ -28,24 +28,9 @@ const dashboard = await startDashboard({
     )
 })
 
-const dir = mkdtempSync(join(tmpdir(), "cloudmon-demo-"))
-const configFile = join(dir, "config.yaml")
-writeFileSync(
-  configFile,
-  [
-    "convertor:",
-    `  url: ${convertor.url}`,
-    "  timeout: 2",
-    "status_dashboard:",
-    `  url: ${dashboard.url}`,
-    "  timeout: 2",
-    "  # the secret comes from MP_STATUS_DASHBOARD__SECRET, as it would in production",
-    "reporter:",
-    "  poll_interval: 5",
-    "  services:",
-    ...Object.keys(services).map((k) => `    - { name: ${k.split("/")[0]}, environment: ${k.split("/")[1]} }`),
-    ""
-  ].join("\n")
+// The secret comes from MP_STATUS_DASHBOARD__SECRET, as it would in production; 2 s timeouts fit a 5 s interval.
+const configFile = writeConfig(
+  configText({ convertor: convertor.url, dashboard: dashboard.url, services: Object.keys(services), interval: 5, timeout: 2 })
 )
 
 console.log(`[demo] convertor simulator at ${convertor.url}, dashboard simulator at ${dashboard.url}`)
@@ -67,7 +52,7 @@ process.on("SIGINT", stop)
 process.on("SIGTERM", stop)
 child.on("exit", async (code) => {
   await Promise.all([convertor.close(), dashboard.close()])
-  rmSync(dir, { recursive: true, force: true })
+  rmSync(dirname(configFile), { recursive: true, force: true })
   console.log(`[demo] reporter exited with ${code ?? 0}; ${dashboard.incidents.length} notification(s) received`)
   process.exit(stopping ? 0 : (code ?? 0))
 })

@@ -14,7 +14,7 @@ import * as Either from "effect/Either"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import pkg from "../package.json" with { type: "json" }
-import type { Transport } from "./Http.js"
+import type { Transport } from "./Transport.js"
 import { type LogFormat, LEVEL_NAMES, parseLevel } from "./Logging.js"
 import { ExitCode, run } from "./Program.js"
 

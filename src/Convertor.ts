@@ -1,216 +1,41 @@
 /**
- * The CloudMon convertor: one health reading per (service, environment).
- * Reads the four response shapes of docs/protocols.md §1 into one `Health` value.
+ * The CloudMon convertor: one health reading per (service, environment),
+ * asked for a window that ends a little in the past, retried within the
+ * phase budget. Convertor/Reading.ts reads its answers.
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import { AppConfig, safeUrl, type ServiceRef } from "./Config.js"
-import { faultOutcome, HttpFault, type Request, statusOutcome, Transport } from "./Http.js"
-import { attemptTimeout, budgetHint, phaseBudget, retryWithin } from "./Retry.js"
+import { attemptTimeout, budgetHint, phaseBudget } from "./Budget.js"
+import { AppConfig } from "./Config.js"
+import { readHealth } from "./Convertor/Reading.js"
+import { isoSeconds, type Reading, safeUrl, type ServiceRef } from "./Domain.js"
+import { badResponse, fromFault, fromReply, type PeerErrorFields, type PeerFailure, who } from "./PeerError.js"
+import { retryWithin } from "./Retry.js"
+import { HttpFault, type Request, Transport } from "./Transport.js"
 
-// ---------------------------------------------------------------------------
-// Domain
-// ---------------------------------------------------------------------------
+type Reason = PeerFailure["reason"]
 
-export interface Health {
-  /** The raw value: 0 healthy, 1 degraded, 2 outage. Passed on, never reinterpreted. */
-  readonly status: number
-  /** When the convertor measured it. */
-  readonly timestamp: Date
-  /** Why, where the convertor says. */
-  readonly matchedExpression?: string
-  readonly triggeredMetrics: ReadonlyArray<string>
-  readonly region?: string
+const MESSAGES: { readonly [R in Reason]: (e: ConvertorError) => string } = {
+  Unavailable: (e) =>
+    e.detail === "connection refused"
+      ? `Connection refused to convertor at ${e.peer} (while polling ${who(e.service)}): is it running, and is convertor.url right?`
+      : `Convertor at ${e.peer} unreachable while polling ${who(e.service)}: ${e.detail}`,
+  Timeout: (e) => `Convertor at ${e.peer} timed out while polling ${who(e.service)}: ${e.detail}`,
+  Rejected: (e) =>
+    e.status === 404
+      ? `Convertor at ${e.peer} does not know ${who(e.service)} (404${e.detail ? `: ${e.detail}` : ""}): check reporter.services and convertor.url (the upstream convertor needs the /api prefix)`
+      : `Convertor at ${e.peer} refused the request for ${who(e.service)} (${e.status ?? "?"}${e.detail ? `: ${e.detail}` : ""})`,
+  BadResponse: (e) => `Convertor at ${e.peer} sent an unreadable answer for ${who(e.service)}: ${e.detail}`
 }
 
-export const statusLabel = (status: number): string =>
-  status === 0 ? "healthy" : status === 1 ? "degraded" : status === 2 ? "outage" : "unknown"
-
-export class ConvertorError extends Data.TaggedError("ConvertorError")<{
-  readonly service: ServiceRef
-  readonly reason: "Unavailable" | "Timeout" | "Rejected" | "BadResponse"
-  readonly url: string
-  readonly detail: string
-  readonly status?: number
-  readonly retryable: boolean
-  readonly retryAfter: Option.Option<Duration.Duration>
-}> {
+export class ConvertorError extends Data.TaggedError("ConvertorError")<PeerErrorFields<Reason>> {
   override get message(): string {
-    const who = `${this.service.name} in ${this.service.environment}`
-    switch (this.reason) {
-      case "Unavailable":
-        return this.detail === "connection refused"
-          ? `Connection refused to convertor at ${this.url} (while polling ${who}): is it running, and is convertor.url right?`
-          : `Convertor at ${this.url} unreachable while polling ${who}: ${this.detail}`
-      case "Timeout":
-        return `Convertor at ${this.url} timed out while polling ${who}: ${this.detail}`
-      case "Rejected":
-        return this.status === 404
-          ? `Convertor at ${this.url} does not know ${who} (404${this.detail ? `: ${this.detail}` : ""}): check reporter.services and convertor.url (the upstream convertor needs the /api prefix)`
-          : `Convertor at ${this.url} refused the request for ${who} (${this.status ?? "?"}${this.detail ? `: ${this.detail}` : ""})`
-      case "BadResponse":
-        return `Convertor at ${this.url} sent an unreadable answer for ${who}: ${this.detail}`
-    }
+    return MESSAGES[this.reason](this)
   }
 }
-
-// ---------------------------------------------------------------------------
-// Wire shapes (docs/protocols.md §1)
-// ---------------------------------------------------------------------------
-
-const Timestamp = Schema.Union(Schema.Number, Schema.String)
-const Status = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
-const Pair = Schema.Tuple(Timestamp, Status)
-
-const TriggeredMetric = Schema.Struct({ name: Schema.String })
-
-const DatapointsShape = Schema.Struct({
-  metrics: Schema.Array(
-    Schema.Struct({
-      timestamp: Timestamp,
-      weight: Status,
-      matched_expression: Schema.optional(Schema.NullOr(Schema.String)),
-      triggered_metric_details: Schema.optional(Schema.NullOr(Schema.Array(TriggeredMetric)))
-    })
-  )
-})
-
-const TuplesShape = Schema.Struct({ metrics: Schema.Array(Pair) })
-
-const RegionsShape = Schema.Struct({
-  metrics: Schema.Array(Schema.Struct({ region: Schema.String, datapoints: Schema.Array(Pair) }))
-})
-
-const FlatShape = Schema.Struct({ status: Status, timestamp: Schema.optional(Timestamp) })
-
-const HealthResponse = Schema.Union(DatapointsShape, TuplesShape, RegionsShape, FlatShape)
-const decodeResponse = Schema.decodeUnknownEither(HealthResponse)
-
-/** As seconds, 1e11 is the year 5138; as milliseconds, 1973. Past 1e14 even milliseconds are beyond 5138. */
-const MILLIS_FROM = 1e11
-const MILLIS_UNTIL = 1e14
-const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d:?\d\d)$/
-
-interface Instant {
-  readonly millis: number
-  /** A number that only made sense as milliseconds. */
-  readonly readAsMillis: boolean
-}
-
-/**
- * Unix seconds (milliseconds where only that reading makes sense), as a
- * number or a string of digits, or ISO 8601 with a zone. Anything else is
- * not a time we may report: a bad answer, never a guess.
- */
-export const toInstant = (t: string | number): Either.Either<Instant, string> => {
-  const fromNumber = (n: number): Either.Either<Instant, string> =>
-    !Number.isFinite(n) || n <= 0 || n >= MILLIS_UNTIL
-      ? Either.left(`the timestamp ${JSON.stringify(t)} is not a plausible Unix time`)
-      : Either.right(n < MILLIS_FROM ? { millis: n * 1000, readAsMillis: false } : { millis: n, readAsMillis: true })
-  if (typeof t === "number") return fromNumber(t)
-  if (/^\d+$/.test(t)) return fromNumber(Number(t))
-  if (ISO_WITH_ZONE.test(t)) {
-    const normal = t.replace(/^(.{10})[t ]/i, "$1T").replace(/z$/, "Z").replace(/([+-]\d\d)(\d\d)$/, "$1:$2")
-    const millis = Date.parse(normal)
-    if (!Number.isNaN(millis)) return Either.right({ millis, readAsMillis: false })
-  }
-  return Either.left(`the timestamp ${JSON.stringify(t)} is neither Unix seconds nor an ISO 8601 time with a zone`)
-}
-
-/** How far ahead of our clock a point may be before it is not believed. */
-export const FUTURE_TOLERANCE = Duration.minutes(5)
-
-/** What one answer says: a current health, no data, or a health too old (or too far ahead) to send. */
-export type Reading =
-  | { readonly _tag: "Current"; readonly health: Health; readonly readAsMillis: boolean }
-  | { readonly _tag: "NoData" }
-  | { readonly _tag: "Stale"; readonly health: Health; readonly why: string }
-
-interface Point {
-  readonly at: string | number | undefined
-  readonly status: number
-  readonly extra: Pick<Health, "matchedExpression" | "triggeredMetrics" | "region">
-}
-
-const NONE: Point["extra"] = { triggeredMetrics: [] }
-
-/** Every series of points a body holds (one, or one per region). */
-const series = (value: typeof HealthResponse.Type): ReadonlyArray<ReadonlyArray<Point>> => {
-  if ("status" in value) return [[{ at: value.timestamp, status: value.status, extra: NONE }]]
-  return [
-    value.metrics.flatMap((m): ReadonlyArray<Point> => {
-      if (Array.isArray(m)) return [{ at: (m as typeof Pair.Type)[0], status: (m as typeof Pair.Type)[1], extra: NONE }]
-      if ("weight" in m) {
-        return [
-          {
-            at: m.timestamp,
-            status: m.weight,
-            extra: {
-              ...(m.matched_expression ? { matchedExpression: m.matched_expression } : {}),
-              triggeredMetrics: (m.triggered_metric_details ?? []).map((d) => d.name)
-            }
-          }
-        ]
-      }
-      return []
-    }),
-    ...value.metrics.flatMap((m) =>
-      !Array.isArray(m) && "region" in m
-        ? [m.datapoints.map((p): Point => ({ at: p[0], status: p[1], extra: { triggeredMetrics: [], region: m.region } }))]
-        : []
-    )
-  ].filter((points) => points.length > 0)
-}
-
-/**
- * The newest point of each series, by its timestamp (not its place in the
- * array); points outside [window start, now + 5 min] are stale. Of the current
- * ones, the worst (naming its region); if none is current, the reading is stale.
- */
-export const readHealth = (
-  body: unknown,
-  at: { readonly now: number; readonly windowStart: number }
-): Either.Either<Reading, string> => {
-  const decoded = decodeResponse(body)
-  if (Either.isLeft(decoded)) {
-    return Either.left("not one of the known health shapes (datapoints, tuples, regions, flat)")
-  }
-  const newest: Array<{ readonly health: Health; readonly readAsMillis: boolean }> = []
-  for (const points of series(decoded.right)) {
-    let best: { readonly health: Health; readonly readAsMillis: boolean } | undefined
-    for (const point of points) {
-      const instant = point.at === undefined ? Either.right({ millis: at.now, readAsMillis: false }) : toInstant(point.at)
-      if (Either.isLeft(instant)) return Either.left(instant.left)
-      if (best === undefined || instant.right.millis >= best.health.timestamp.getTime()) {
-        best = { health: { status: point.status, timestamp: new Date(instant.right.millis), ...point.extra }, readAsMillis: instant.right.readAsMillis }
-      }
-    }
-    if (best !== undefined) newest.push(best)
-  }
-  if (newest.length === 0) return Either.right({ _tag: "NoData" })
-  const latest = at.now + Duration.toMillis(FUTURE_TOLERANCE)
-  const current = newest.filter((n) => n.health.timestamp.getTime() >= at.windowStart && n.health.timestamp.getTime() <= latest)
-  if (current.length === 0) {
-    const { health } = newest.reduce((a, b) => (b.health.timestamp > a.health.timestamp ? b : a))
-    const when = health.timestamp.toISOString()
-    const why =
-      health.timestamp.getTime() > latest
-        ? `its newest point (${when}) is more than ${Duration.format(FUTURE_TOLERANCE)} in the future`
-        : `its newest point (${when}) is older than the query window (from ${new Date(at.windowStart).toISOString()})`
-    return Either.right({ _tag: "Stale", health, why })
-  }
-  const worst = current.reduce((a, b) => (b.health.status > a.health.status ? b : a))
-  return Either.right({ _tag: "Current", ...worst })
-}
-
-// ---------------------------------------------------------------------------
-// Service
-// ---------------------------------------------------------------------------
 
 /** A 50 MB answer is a fault, not a health reading. */
 const MAX_BODY_BYTES = 1024 * 1024
@@ -223,29 +48,21 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
     const config = yield* AppConfig
     const transport = yield* Transport
     const url = safeUrl(config.convertor.url)
-    const budget = phaseBudget(config.pollInterval)
-    const limits = { timeout: Duration.min(config.convertor.timeout, budget), maxBytes: MAX_BODY_BYTES }
-
-    const fromFault = (service: ServiceRef) => (fault: HttpFault) =>
-      new ConvertorError({ service, ...faultOutcome(fault), url, detail: fault.detail, retryAfter: Option.none() })
+    const budget = phaseBudget(config.reporter.poll_interval)
+    const own = { key: "convertor.timeout", timeout: config.convertor.timeout }
 
     const attempt = (service: ServiceRef, request: Request, windowStart: number, remaining: Duration.Duration) =>
       Effect.gen(function* () {
-        const { timeout, detail } = attemptTimeout({ key: "convertor.timeout", timeout: limits.timeout }, remaining, budget)
+        const fail = (failure: PeerFailure) => new ConvertorError({ service, peer: url, ...failure })
+        const { timeout, detail } = attemptTimeout(own, remaining, budget)
         const reply = yield* transport
-          .exchange(request, { ...limits, timeout })
-          .pipe(
-            Effect.mapError((fault) => fromFault(service)(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))
-          )
+          .exchange(request, { timeout, maxBytes: MAX_BODY_BYTES })
+          .pipe(Effect.mapError((fault) => fail(fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))))
         const now = yield* Clock.currentTimeMillis
-        if (reply.status !== 200) {
-          return yield* new ConvertorError({ service, url, ...statusOutcome(reply, "convertor.url", now) })
-        }
-        const bad = (detail: string) =>
-          new ConvertorError({ service, reason: "BadResponse", url, detail, retryable: false, retryAfter: Option.none() })
-        const json = yield* Effect.try({ try: () => JSON.parse(reply.body) as unknown, catch: () => bad("the body is not valid JSON") })
+        if (reply.status !== 200) return yield* fail(fromReply(reply, "convertor.url", now))
+        const json = yield* Effect.try({ try: () => JSON.parse(reply.body) as unknown, catch: () => fail(badResponse("the body is not valid JSON")) })
         const read = readHealth(json, { now, windowStart })
-        if (Either.isLeft(read)) return yield* bad(read.left)
+        if (Either.isLeft(read)) return yield* fail(badResponse(read.left))
         if (read.right._tag === "Current" && read.right.readAsMillis) {
           yield* Effect.logDebug("The convertor's timestamp only makes sense in milliseconds: read as such")
         }
@@ -255,12 +72,12 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
     const health = (service: ServiceRef): Effect.Effect<Reading, ConvertorError> =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const windowStart = now - Duration.toMillis(config.window.from)
+        const windowStart = now - Duration.toMillis(config.reporter.window.from)
         const query = new URLSearchParams({
           service: service.name,
           environment: service.environment,
           from: isoSeconds(windowStart),
-          to: isoSeconds(now - Duration.toMillis(config.window.to))
+          to: isoSeconds(now - Duration.toMillis(config.reporter.window.to))
         })
         const request: Request = {
           method: "GET",
@@ -270,21 +87,10 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
         return yield* retryWithin(
           (remaining) => attempt(service, request, windowStart, remaining),
           { ...CONVERTOR_RETRY, budget, peer: "Convertor" },
-          () =>
-            new ConvertorError({
-              service,
-              reason: "Timeout",
-              url,
-              detail: `no answer before ${budgetHint(budget)}`,
-              retryable: false,
-              retryAfter: Option.none()
-            })
+          () => new ConvertorError({ service, peer: url, ...badResponse(`no answer before ${budgetHint(budget)}`), reason: "Timeout" })
         )
       })
 
     return { health } as const
   })
 }) {}
-
-/** `2024-01-20T12:00:00Z`: what docs/protocols.md shows, without milliseconds. */
-export const isoSeconds = (millis: number): string => new Date(Math.floor(millis / 1000) * 1000).toISOString().replace(".000Z", "Z")

@@ -1,55 +1,31 @@
 /**
- * The port every notification target implements: the generic status
- * dashboard (the default), and later Stackmon, Statuspage, Slack, PagerDuty.
+ * The port every notification target implements. Adapters live in
+ * Dashboard/, one file each, and are chosen by `status_dashboard.type` from
+ * the table in Dashboard/adapters.ts.
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
-import type { ServiceRef } from "./Config.js"
-import type { Health } from "./Convertor.js"
+import type * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import type { Notification } from "./Domain.js"
+import { type PeerErrorFields, who } from "./PeerError.js"
+import type { Transport } from "./Transport.js"
 
-export interface Notification {
-  readonly service: ServiceRef
-  /** The convertor's raw value, passed on unchanged. */
-  readonly status: number
-  readonly message: string
-  /** When the convertor measured the status. */
-  readonly timestamp: Date
+type Reason = "AuthFailed" | "Rejected" | "Unavailable" | "Timeout" | "BadResponse"
+
+const MESSAGES: { readonly [R in Reason]: (e: DashboardError) => string } = {
+  AuthFailed: (e) => `Dashboard authentication failed: check status_dashboard.secret (${e.status ?? "?"} from ${e.peer} for ${who(e.service)})`,
+  Rejected: (e) => `Dashboard at ${e.peer} rejected the notification for ${who(e.service)} (${e.status ?? "?"}${e.detail ? `: ${e.detail}` : ""})`,
+  Unavailable: (e) => `Dashboard at ${e.peer} unavailable while notifying ${who(e.service)}: ${e.detail}`,
+  Timeout: (e) => `Dashboard at ${e.peer} timed out while notifying ${who(e.service)}: ${e.detail}`,
+  BadResponse: (e) => `Dashboard at ${e.peer} sent an unreadable answer for ${who(e.service)}: ${e.detail}`
 }
 
-export const notificationFor = (service: ServiceRef, health: Health): Notification => ({
-  service,
-  status: health.status,
-  message:
-    health.status === 1 ? "Service degraded" : health.status === 2 ? "Service outage" : `Service status ${health.status}`,
-  timestamp: health.timestamp
-})
-
-export class DashboardError extends Data.TaggedError("DashboardError")<{
-  readonly target: string
-  readonly service: ServiceRef
-  readonly reason: "AuthFailed" | "Rejected" | "Unavailable" | "Timeout" | "BadResponse"
-  readonly detail: string
-  readonly status?: number
-  readonly retryable: boolean
-  readonly retryAfter: Option.Option<Duration.Duration>
-}> {
+export class DashboardError extends Data.TaggedError("DashboardError")<PeerErrorFields<Reason>> {
   override get message(): string {
-    const who = `${this.service.name} in ${this.service.environment}`
-    switch (this.reason) {
-      case "AuthFailed":
-        return `Dashboard authentication failed: check status_dashboard.secret (${this.status ?? "?"} from ${this.target} for ${who})`
-      case "Rejected":
-        return `Dashboard at ${this.target} rejected the notification for ${who} (${this.status ?? "?"}${this.detail ? `: ${this.detail}` : ""})`
-      case "Unavailable":
-        return `Dashboard at ${this.target} unavailable while notifying ${who}: ${this.detail}`
-      case "Timeout":
-        return `Dashboard at ${this.target} timed out while notifying ${who}: ${this.detail}`
-      case "BadResponse":
-        return `Dashboard at ${this.target} sent an unreadable answer for ${who}: ${this.detail}`
-    }
+    return MESSAGES[this.reason](this)
   }
 }
 
@@ -67,6 +43,12 @@ export interface DashboardPort {
 
 export class Dashboard extends Context.Tag("reporter/Dashboard")<Dashboard, DashboardPort>() {}
 
-/** Up to 3 retries (4 attempts), 1 s, 2 s, 4 s apart (jittered), within 45% of the poll interval. */
-export const DASHBOARD_RETRY = { base: Duration.seconds(1), retries: 3 } as const
+/** What the configuration gives every dashboard adapter (`status_dashboard`, its secret resolved). */
+export interface TargetSettings {
+  readonly url: string
+  readonly secret: Redacted.Redacted<string>
+  readonly timeout: Duration.Duration
+}
 
+/** An adapter: its settings and the phase budget it must deliver within, to the port. */
+export type Adapter = (settings: TargetSettings, budget: Duration.Duration) => Layer.Layer<Dashboard, never, Transport>

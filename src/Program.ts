@@ -13,11 +13,12 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import { AppConfig, load, type ReporterConfig, safeUrl } from "./Config.js"
+import { phaseBudget } from "./Budget.js"
+import { AppConfig, load, type ReporterConfig } from "./Config.js"
 import { Convertor } from "./Convertor.js"
-import { Dashboard } from "./Dashboard.js"
-import * as Generic from "./Dashboard/Generic.js"
-import type { Transport } from "./Http.js"
+import { ADAPTERS } from "./Dashboard/adapters.js"
+import { safeUrl } from "./Domain.js"
+import type { Transport } from "./Transport.js"
 import * as Logging from "./Logging.js"
 import { DryRun, runCycle, runForever } from "./Reporter.js"
 import * as Shutdown from "./Shutdown.js"
@@ -38,15 +39,15 @@ export const ExitCode = { Ok: 0, CycleFailed: 1, BadConfig: 2 } as const
 /** The reporter's services for one configuration: the ports and their adapters. */
 export const servicesLayer = (config: ReporterConfig, options: { readonly dryRun: boolean }) => {
   const configLayer = Layer.succeed(AppConfig, config)
-  const dashboard: Layer.Layer<Dashboard, never, AppConfig | Transport> = Generic.layer
+  const dashboard = ADAPTERS[config.status_dashboard.type](config.status_dashboard, phaseBudget(config.reporter.poll_interval))
   return Layer.mergeAll(Convertor.Default, dashboard, Layer.succeed(DryRun, options.dryRun)).pipe(Layer.provideMerge(configLayer))
 }
 
 const describe = (config: ReporterConfig, options: RunOptions): string =>
   `cloudmon-metrics-reporter ${options.version} starting${options.dryRun ? " (dry run: nothing is sent)" : ""}: ` +
-  `${config.services.length} service(s) every ${Duration.format(config.pollInterval)}, ` +
-  `convertor ${safeUrl(config.convertor.url)}, dashboard ${safeUrl(config.dashboard.url)}, ` +
-  `concurrency ${config.concurrency}`
+  `${config.reporter.services.length} service(s) every ${Duration.format(config.reporter.poll_interval)}, ` +
+  `convertor ${safeUrl(config.convertor.url)}, ${config.status_dashboard.type} dashboard ${safeUrl(config.status_dashboard.url)}, ` +
+  `concurrency ${config.reporter.concurrency}`
 
 /**
  * One debug line per cycle about the process itself: what a soak run, or an

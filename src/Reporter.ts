@@ -9,9 +9,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
-import { AppConfig, type ServiceRef } from "./Config.js"
-import { Convertor, type ConvertorError, type Health, statusLabel } from "./Convertor.js"
-import { Dashboard, type DashboardError, notificationFor } from "./Dashboard.js"
+import { AppConfig } from "./Config.js"
+import { Convertor, type ConvertorError } from "./Convertor.js"
+import { Dashboard, type DashboardError } from "./Dashboard.js"
+import { type Health, notificationFor, type ServiceRef, serviceKey, statusLabel } from "./Domain.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
@@ -136,13 +137,11 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
  */
 export type Backlog = Ref.Ref<ReadonlyMap<string, number>>
 
-const keyOf = (s: ServiceRef): string => `${s.name}\u0000${s.environment}`
-
 const inTurn = (services: ReadonlyArray<ServiceRef>, waiting: ReadonlyMap<string, number>): ReadonlyArray<ServiceRef> => {
   if (waiting.size === 0) return services
-  const behind = services.filter((s) => waiting.has(keyOf(s)))
-  behind.sort((a, b) => waiting.get(keyOf(b))! - waiting.get(keyOf(a))!)
-  return [...behind, ...services.filter((s) => !waiting.has(keyOf(s)))]
+  const behind = services.filter((s) => waiting.has(serviceKey(s)))
+  behind.sort((a, b) => waiting.get(serviceKey(b))! - waiting.get(serviceKey(a))!)
+  return [...behind, ...services.filter((s) => !waiting.has(serviceKey(s)))]
 }
 
 /**
@@ -156,7 +155,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const config = yield* AppConfig
     const dryRun = yield* DryRun
     const started = yield* Clock.currentTimeMillis
-    const deadline = started + Duration.toMillis(config.pollInterval)
+    const deadline = started + Duration.toMillis(config.reporter.poll_interval)
     const waiting = yield* Ref.get(backlog)
     const withinCycle = (service: ServiceRef) =>
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Outcome, never, Convertor | Dashboard> =>
@@ -167,19 +166,19 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
               Effect.map(Option.getOrElse((): Outcome => ({ _tag: "OutOfTime", service })))
             )
       )
-    const outcomes = yield* Effect.forEach(inTurn(config.services, waiting), withinCycle, { concurrency: config.concurrency })
+    const outcomes = yield* Effect.forEach(inTurn(config.reporter.services, waiting), withinCycle, { concurrency: config.reporter.concurrency })
     const left = new Map<string, number>()
-    for (const o of outcomes) if (o._tag === "Late") left.set(keyOf(o.service), (waiting.get(keyOf(o.service)) ?? 0) + 1)
+    for (const o of outcomes) if (o._tag === "Late") left.set(serviceKey(o.service), (waiting.get(serviceKey(o.service)) ?? 0) + 1)
     yield* Ref.set(backlog, left)
     const cut = outcomes.filter((o) => o._tag === "OutOfTime").length
     if (cut > 0) {
       yield* Effect.logWarning(
-        `${cut} service(s) not done within reporter.poll_interval (${Duration.format(config.pollInterval)}): nothing was sent for them; raise reporter.concurrency or the interval, or look for a slow convertor or dashboard`
+        `${cut} service(s) not done within reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): nothing was sent for them; raise reporter.concurrency or the interval, or look for a slow convertor or dashboard`
       )
     }
     if (left.size > 0) {
       yield* Effect.logWarning(
-        `${left.size} service(s) not reached within reporter.poll_interval (${Duration.format(config.pollInterval)}): not read this cycle, they go first in the next; the longest has waited ${Math.max(...left.values())} cycle(s); raise reporter.poll_interval or reporter.concurrency`
+        `${left.size} service(s) not reached within reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): not read this cycle, they go first in the next; the longest has waited ${Math.max(...left.values())} cycle(s); raise reporter.poll_interval or reporter.concurrency`
       )
     }
     const finished = yield* Clock.currentTimeMillis
@@ -190,9 +189,9 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
       ` no_data=${summary.noData} failed=${summary.failed} stale=${summary.stale} late=${summary.late} ` +
       `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s`
     yield* summary.failed > 0 || summary.late > 0 ? Effect.logWarning(line) : Effect.logInfo(line)
-    if (Duration.greaterThan(summary.duration, config.pollInterval)) {
+    if (Duration.greaterThan(summary.duration, config.reporter.poll_interval)) {
       yield* Effect.logWarning(
-        `Cycle took ${Duration.format(summary.duration)}, longer than reporter.poll_interval (${Duration.format(config.pollInterval)}): the next cycle starts at once; raise reporter.concurrency or the interval`
+        `Cycle took ${Duration.format(summary.duration)}, longer than reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): the next cycle starts at once; raise reporter.concurrency or the interval`
       )
     }
     return summary
@@ -218,7 +217,7 @@ export const runForever = (
   Effect.gen(function* () {
     const config = yield* AppConfig
     const backlog: Backlog = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
-    const interval = Duration.toMillis(config.pollInterval)
+    const interval = Duration.toMillis(config.reporter.poll_interval)
     const pacing = Schedule.identity<CycleSummary>().pipe(
       Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))
     )

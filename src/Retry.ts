@@ -45,40 +45,9 @@ export const retryPolicy = <E extends Retryable>(options: RetryOptions) =>
     Schedule.upTo(options.budget)
   )
 
-/**
- * The time budget for reading a service, and again for notifying about it,
- * retries included: 45% of the poll interval each, so that a service that
- * uses up both still leaves the cycle time to finish within its interval.
- */
-export const PHASE_SHARE = 0.45
-
-export const phaseBudget = (pollInterval: Duration.Duration): Duration.Duration =>
-  Duration.millis(Math.floor(Duration.toMillis(pollInterval) * PHASE_SHARE))
-
 /** 408, 429 (and Statuspage's 420) and 5xx are worth another try; other 4xx fail the same way again. */
 export const isRetryableStatus = (status: number): boolean =>
   status === 408 || status === 420 || status === 429 || status >= 500
-
-/** What to say when the phase budget, not a peer's own timeout, was the limit. */
-export const budgetHint = (budget: Duration.Duration): string =>
-  `the ${Duration.format(budget)} budget (${Math.round(PHASE_SHARE * 100)}% of reporter.poll_interval) ran out; ` +
-  "raise reporter.poll_interval or reporter.concurrency, or find what makes the peer slow"
-
-/**
- * An attempt's timeout: the peer's own (`key`), or what is left of the
- * budget when that is shorter; and what a timeout then says to change.
- */
-export const attemptTimeout = (
-  own: { readonly key: string; readonly timeout: Duration.Duration },
-  remaining: Duration.Duration,
-  budget: Duration.Duration
-): { readonly timeout: Duration.Duration; readonly detail: string } =>
-  Duration.lessThan(remaining, own.timeout)
-    ? { timeout: remaining, detail: `no complete answer before ${budgetHint(budget)}` }
-    : {
-        timeout: own.timeout,
-        detail: `no complete answer within ${Duration.format(own.timeout)} (${own.key}; raise it if the peer is just slow)`
-      }
 
 export interface Attempted extends Retryable {
   readonly message: string

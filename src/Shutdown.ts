@@ -1,10 +1,13 @@
 /**
  * How the process stops. SIGTERM and SIGINT interrupt the program (runMain
- * does that); this module remembers which one came, so that a `--once` run
- * cut short exits as shells expect (143 for SIGTERM, 130 for SIGINT) instead
- * of 0, and keeps SIGHUP from killing the daemon until live reload exists.
+ * does that); a notification already on the wire is let finish, for a while;
+ * this module remembers which signal came, so that a `--once` run cut short
+ * exits as shells expect (143 for SIGTERM, 130 for SIGINT) instead of 0, and
+ * keeps SIGHUP from killing the daemon until live reload exists.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 
@@ -50,3 +53,31 @@ export const ignoreHangups: Effect.Effect<void, never, Scope.Scope> = Effect.gen
     Effect.forkScoped
   )
 })
+
+/** How long a notification on the wire may go on after a stop was asked for. */
+export const IN_FLIGHT_GRACE = Duration.seconds(3)
+
+/**
+ * Runs `self` to its end even if the caller is interrupted, but for at most
+ * `grace` after that, so a stop stays prompt; its own timeouts still work.
+ * (`Effect.uninterruptible` alone would also disable those, and a child
+ * fiber would be interrupted with its parent, hence the daemon fiber.)
+ */
+export const finishInFlight = <A, E>(self: Effect.Effect<A, E>, grace: Duration.Duration = IN_FLIGHT_GRACE): Effect.Effect<A, E> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.forkDaemon(restore(self)), (fiber) =>
+      restore(Fiber.join(fiber)).pipe(
+        Effect.onInterrupt(() =>
+          Effect.gen(function* () {
+            // This finalizer cannot be interrupted, and neither could a timeout raced inside it:
+            // a separate watchdog fiber ends the work when the grace period is over.
+            const watchdog = yield* Effect.forkDaemon(
+              Effect.interruptible(Effect.sleep(grace).pipe(Effect.zipRight(Fiber.interrupt(fiber))))
+            )
+            yield* Fiber.await(fiber)
+            yield* Fiber.interrupt(watchdog)
+          })
+        )
+      )
+    )
+  )

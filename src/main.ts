@@ -8,7 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Runtime from "@effect/platform/Runtime"
 import { cli } from "./Cli.js"
-import * as NodeTransport from "./NodeTransport.js"
+import * as NodeTransport from "./Transport/Node.js"
 import * as Shutdown from "./Shutdown.js"
 
 const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTransport.layer)

@@ -10,7 +10,10 @@ import * as Redacted from "effect/Redacted"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { envOverrides, load, unknownKeys } from "../src/Config.js"
+import { load } from "../src/Config.js"
+import { ADAPTERS } from "../src/Dashboard/adapters.js"
+import { unknownKeys } from "../src/Config/Keys.js"
+import { envOverrides } from "../src/Config/Sources.js"
 
 const SECRET = "a-secret-of-more-than-thirty-two-bytes-0123"
 const VALID = `
@@ -57,12 +60,12 @@ describe("loading", () => {
       const { config, warnings } = yield* okWith(setup(VALID).file)
       expect(config.convertor.url).toBe("http://127.0.0.1:3005/api")
       expect(Duration.toSeconds(config.convertor.timeout)).toBe(10)
-      expect(Duration.toSeconds(config.pollInterval)).toBe(30)
-      expect(Duration.toSeconds(config.window.from)).toBe(300)
-      expect(Duration.toSeconds(config.window.to)).toBe(120)
-      expect(config.concurrency).toBe(32)
-      expect(config.services).toEqual([{ name: "api", environment: "production" }])
-      expect(Redacted.value(config.dashboard.secret)).toBe(SECRET)
+      expect(Duration.toSeconds(config.reporter.poll_interval)).toBe(30)
+      expect(Duration.toSeconds(config.reporter.window.from)).toBe(300)
+      expect(Duration.toSeconds(config.reporter.window.to)).toBe(120)
+      expect(config.reporter.concurrency).toBe(32)
+      expect(config.reporter.services).toEqual([{ name: "api", environment: "production" }])
+      expect(Redacted.value(config.status_dashboard.secret)).toBe(SECRET)
       expect(warnings).toEqual([])
     })
   )
@@ -70,7 +73,7 @@ describe("loading", () => {
   it.effect("defaults poll_interval to 60 seconds", () =>
     Effect.gen(function* () {
       const { config } = yield* okWith(setup(VALID.replace("  poll_interval: 30\n", "")).file)
-      expect(Duration.toSeconds(config.pollInterval)).toBe(60)
+      expect(Duration.toSeconds(config.reporter.poll_interval)).toBe(60)
     })
   )
 
@@ -82,8 +85,8 @@ describe("loading", () => {
         "ignored.txt": "reporter: {poll_interval: 999}\n"
       })
       const fromFiles = yield* okWith(file)
-      expect(Duration.toSeconds(fromFiles.config.pollInterval)).toBe(20)
-      expect(fromFiles.config.concurrency).toBe(7)
+      expect(Duration.toSeconds(fromFiles.config.reporter.poll_interval)).toBe(20)
+      expect(fromFiles.config.reporter.concurrency).toBe(7)
       expect(Duration.toSeconds(fromFiles.config.convertor.timeout)).toBe(3)
       expect(fromFiles.config.convertor.url).toBe("http://127.0.0.1:3005/api") // kept: deep merge
 
@@ -94,10 +97,10 @@ describe("loading", () => {
         MP_REPORTER__SERVICES: "[{name: dns, environment: staging}]",
         UNRELATED: "x"
       })
-      expect(Duration.toSeconds(withEnv.config.pollInterval)).toBe(5)
+      expect(Duration.toSeconds(withEnv.config.reporter.poll_interval)).toBe(5)
       expect(withEnv.config.convertor.url).toBe("http://localhost:9999/api")
-      expect(Redacted.value(withEnv.config.dashboard.secret)).toBe("from-the-environment-and-long-enough-0123")
-      expect(withEnv.config.services).toEqual([{ name: "dns", environment: "staging" }])
+      expect(Redacted.value(withEnv.config.status_dashboard.secret)).toBe("from-the-environment-and-long-enough-0123")
+      expect(withEnv.config.reporter.services).toEqual([{ name: "dns", environment: "staging" }])
     })
   )
 
@@ -113,7 +116,7 @@ describe("loading", () => {
       const main = VALID.replace(`  secret: ${SECRET}`, "  secret_file: dashboard.secret")
       const { file } = setup(main, {}, { "dashboard.secret": `${SECRET}-from-file\n` })
       const { config } = yield* okWith(file)
-      expect(Redacted.value(config.dashboard.secret)).toBe(`${SECRET}-from-file`)
+      expect(Redacted.value(config.status_dashboard.secret)).toBe(`${SECRET}-from-file`)
     })
   )
 
@@ -122,11 +125,11 @@ describe("loading", () => {
       const fromFile = VALID.replace(`  secret: ${SECRET}`, "  secret_file: dashboard.secret")
       const { file } = setup(fromFile, {}, { "dashboard.secret": `${SECRET}-from-file` })
       const env = yield* okWith(file, { MP_STATUS_DASHBOARD__SECRET: `${SECRET}-from-env` })
-      expect(Redacted.value(env.config.dashboard.secret)).toBe(`${SECRET}-from-env`)
+      expect(Redacted.value(env.config.status_dashboard.secret)).toBe(`${SECRET}-from-env`)
 
       const inline = setup(VALID, {}, { "dashboard.secret": `${SECRET}-from-file` })
       const viaFile = yield* okWith(inline.file, { MP_STATUS_DASHBOARD__SECRET_FILE: "dashboard.secret" })
-      expect(Redacted.value(viaFile.config.dashboard.secret)).toBe(`${SECRET}-from-file`)
+      expect(Redacted.value(viaFile.config.status_dashboard.secret)).toBe(`${SECRET}-from-file`)
 
       const both = yield* problemsOf(setup(VALID.replace(`  secret: ${SECRET}`, `  secret: ${SECRET}\n  secret_file: x`)).file)
       expect(both).toEqual(["status_dashboard: secret and secret_file are both set in one place; keep one"])
@@ -148,7 +151,7 @@ describe("loading", () => {
     Effect.gen(function* () {
       const text = VALID.replace(/ {2}services:[\s\S]*$/, "  services: []\n")
       const { config, warnings } = yield* okWith(setup(text).file)
-      expect(config.services).toEqual([])
+      expect(config.reporter.services).toEqual([])
       expect(warnings.some((w) => w.startsWith("No services being polled"))).toBe(true)
     })
   )
@@ -304,9 +307,9 @@ describe("configuration that would break every cycle is refused at start-up", ()
   it.effect("strips one trailing newline from a secret set inline or by the environment, as from secret_file", () =>
     Effect.gen(function* () {
       const fromEnv = yield* okWith(setup(VALID).file, { MP_STATUS_DASHBOARD__SECRET: `${SECRET}\n` })
-      expect(Redacted.value(fromEnv.config.dashboard.secret)).toBe(SECRET)
+      expect(Redacted.value(fromEnv.config.status_dashboard.secret)).toBe(SECRET)
       const inline = yield* okWith(setup(VALID.replace(`secret: ${SECRET}`, `secret: "${SECRET}\\n"`)).file)
-      expect(Redacted.value(inline.config.dashboard.secret)).toBe(SECRET)
+      expect(Redacted.value(inline.config.status_dashboard.secret)).toBe(SECRET)
     })
   )
 
@@ -318,4 +321,28 @@ describe("configuration that would break every cycle is refused at start-up", ()
       expect(error.warnings).toContain('unknown key convertor.ulr (did you mean "url"?): it is ignored')
     })
   )
+})
+
+describe("the schema is the one place a key is written", () => {
+  it.effect("status_dashboard.type accepts exactly the adapter table's keys", () =>
+    Effect.gen(function* () {
+      const withType = (type: string) => VALID.replace(`  secret: ${SECRET}`, `  secret: ${SECRET}\n  type: ${type}`)
+      expect((yield* okWith(setup(withType("generic")).file)).config.status_dashboard.type).toBe("generic")
+      expect(Object.keys(ADAPTERS)).toEqual(["generic"])
+      expect(yield* problemsOf(setup(withType("bogus")).file)).toEqual(['status_dashboard.type: expected "generic", got "bogus"'])
+    })
+  )
+
+  it("knows every key the schema decodes, and only those", () => {
+    const everyKey = {
+      convertor: { url: "u", timeout: 1 },
+      status_dashboard: { type: "generic", url: "u", secret: "s", secret_file: "f", timeout: 1 },
+      reporter: { poll_interval: 1, concurrency: 1, window: { from: 1, to: 0 }, services: [{ name: "a", environment: "b" }] }
+    }
+    expect(unknownKeys(everyKey)).toEqual([])
+    expect(unknownKeys({ ...everyKey, reporter: { ...everyKey.reporter, window: { from: 1, too: 0 }, services: [{ name: "a", env: "b" }] } })).toEqual([
+      'unknown key reporter.window.too (did you mean "to"?): it is ignored',
+      'unknown key reporter.services[0].env: it is ignored'
+    ])
+  })
 })

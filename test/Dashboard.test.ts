@@ -6,8 +6,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { jwtVerify, decodeProtectedHeader } from "jose"
-import { AppConfig } from "../src/Config.js"
-import { Dashboard, type Notification, notificationFor } from "../src/Dashboard.js"
+import { phaseBudget } from "../src/Budget.js"
+import { Dashboard } from "../src/Dashboard.js"
+import { type Notification, notificationFor } from "../src/Domain.js"
 import * as Generic from "../src/Dashboard/Generic.js"
 import { advance, type Answer, api, eventually, fakeHttp, json, type Recorded, SECRET, testConfig, text } from "./helpers.js"
 
@@ -20,7 +21,8 @@ const degraded: Notification = notificationFor(api, {
 
 const withDashboard = (answer: (req: Recorded, n: number) => Answer) => {
   const http = fakeHttp(answer)
-  const layer = Generic.layer.pipe(Layer.provide(Layer.merge(http.layer, Layer.succeed(AppConfig, testConfig()))))
+  const config = testConfig()
+  const layer = Generic.make(config.status_dashboard, phaseBudget(config.reporter.poll_interval)).pipe(Layer.provide(http.layer))
   return { requests: http.requests, layer }
 }
 

@@ -11,8 +11,9 @@ import * as https from "node:https"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { AddressInfo } from "node:net"
-import { faultOutcome, type Limits, type Request, Transport } from "../src/Http.js"
-import * as NodeTransport from "../src/NodeTransport.js"
+import { fromFault } from "../src/PeerError.js"
+import { type Limits, type Request, Transport } from "../src/Transport.js"
+import * as NodeTransport from "../src/Transport/Node.js"
 import { type Fault, misbehave } from "../demo/Simulator.js"
 import { closedPort } from "./spawn.js"
 
@@ -184,7 +185,7 @@ describe("NodeTransport over TLS", () => {
       expect(error.kind).toBe("Tls")
       expect(error.detail).toContain("self-signed")
       expect(error.detail).toContain("NODE_EXTRA_CA_CERTS")
-      expect(faultOutcome(error)).toEqual({ reason: "Unavailable", retryable: false })
+      expect(fromFault(error)).toMatchObject({ reason: "Unavailable", retryable: false })
     })
   )
 })

@@ -6,9 +6,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { AppConfig, type ServiceRef } from "../src/Config.js"
-import { Convertor, ConvertorError, type Reading } from "../src/Convertor.js"
-import { Dashboard, DashboardError, type Notification } from "../src/Dashboard.js"
+import { AppConfig } from "../src/Config.js"
+import { Convertor, ConvertorError } from "../src/Convertor.js"
+import { Dashboard, DashboardError } from "../src/Dashboard.js"
+import type { Notification, Reading, ServiceRef } from "../src/Domain.js"
 import { type CycleSummary, DryRun, runCycle, runForever } from "../src/Reporter.js"
 import { captureLogs, testConfig } from "./helpers.js"
 
@@ -63,7 +64,7 @@ const readFailure = (service: ServiceRef) =>
   new ConvertorError({
     service,
     reason: "Unavailable",
-    url: "http://convertor.test",
+    peer: "http://convertor.test",
     detail: "connection refused",
     retryable: true,
     retryAfter: Option.none()
@@ -106,7 +107,7 @@ describe("one cycle", () => {
         read: () => Effect.succeed(health(2)),
         notify: (n) =>
           Effect.fail(
-            new DashboardError({ target: "fake", service: n.service, reason: "AuthFailed", detail: "", status: 401, retryable: false, retryAfter: Option.none() })
+            new DashboardError({ peer: "fake", service: n.service, reason: "AuthFailed", detail: "", status: 401, retryable: false, retryAfter: Option.none() })
           )
       })
       const summary = yield* runCycle.pipe(Effect.provide(w.layer))
@@ -264,7 +265,7 @@ describe("the loop", () => {
                 ? Effect.sync(() => failedAttempts.push(now)).pipe(
                     Effect.zipRight(
                       Effect.fail(
-                        new DashboardError({ target: "fake", service: n.service, reason: "Unavailable", detail: "answered 503", retryable: true, retryAfter: Option.none() })
+                        new DashboardError({ peer: "fake", service: n.service, reason: "Unavailable", detail: "answered 503", retryable: true, retryAfter: Option.none() })
                       )
                     )
                   )

@@ -4,21 +4,26 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import type { ReporterConfig, ServiceRef } from "../src/Config.js"
-import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport } from "../src/Http.js"
+import type { ReporterConfig } from "../src/Config.js"
+import type { ServiceRef } from "../src/Domain.js"
+import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport } from "../src/Transport.js"
 import { format } from "../src/Logging.js"
 
 export const SECRET = "test-secret-that-is-long-enough-for-hs256!"
 
-export const testConfig = (over: Partial<ReporterConfig> = {}): ReporterConfig => ({
+/** A configuration as the loader would produce it; the overrides are what tests vary. */
+export const testConfig = (
+  over: { readonly pollInterval?: Duration.Duration; readonly concurrency?: number; readonly services?: ReadonlyArray<ServiceRef> } = {}
+): ReporterConfig => ({
   source: "test.yaml",
   convertor: { url: "http://convertor.test", timeout: Duration.seconds(10) },
-  dashboard: { type: "generic", url: "http://dashboard.test", secret: Redacted.make(SECRET), timeout: Duration.seconds(10) },
-  pollInterval: Duration.seconds(60),
-  concurrency: 4,
-  window: { from: Duration.minutes(5), to: Duration.minutes(2) },
-  services: [{ name: "api", environment: "production" }],
-  ...over
+  status_dashboard: { type: "generic", url: "http://dashboard.test", secret: Redacted.make(SECRET), timeout: Duration.seconds(10) },
+  reporter: {
+    poll_interval: over.pollInterval ?? Duration.seconds(60),
+    concurrency: over.concurrency ?? 4,
+    window: { from: Duration.minutes(5), to: Duration.minutes(2) },
+    services: over.services ?? [{ name: "api", environment: "production" }]
+  }
 })
 
 export const api: ServiceRef = { name: "api", environment: "production" }

@@ -1,15 +1,15 @@
 /**
  * Running the built program as users do, against loopback servers, with
- * everything stopped after each test.
+ * everything stopped after each test (the harness in demo/ does the
+ * spawning; this adds the tests' bookkeeping).
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import type { ChildProcess } from "node:child_process"
 import { createServer } from "node:net"
-import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
 import { afterEach } from "vitest"
+import { spawnReporter } from "../demo/harness.js"
 
-export const MAIN = resolve("dist/main.js")
+export { configText, MAIN, memoryMiB, waitFor, writeConfig } from "../demo/harness.js"
+
 export const SECRET = "black-box-secret-black-box-secret-0123456789"
 
 export interface Run {
@@ -35,30 +35,22 @@ export const track = <S extends { close: () => Promise<void> }>(server: S): S =>
   return server
 }
 
+/** The reporter, killed after `limitMs` (the test then fails with its output so far). */
 export const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}, limitMs = 15_000) => {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { PATH: process.env["PATH"] ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  children.add(child)
-  let stdout = ""
-  let stderr = ""
-  let output = ""
-  child.stdout!.on("data", (d: Buffer) => ((stdout += d.toString()), (output += d.toString())))
-  child.stderr!.on("data", (d: Buffer) => ((stderr += d.toString()), (output += d.toString())))
-  const done = new Promise<Run>((resolvePromise, reject) => {
+  const p = spawnReporter(args, { env })
+  children.add(p.child)
+  const done = new Promise<Run>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`timed out; output so far:\n${output}`))
+      p.child.kill("SIGKILL")
+      reject(new Error(`timed out; output so far:\n${p.output()}`))
     }, limitMs)
-    child.on("exit", (code) => {
+    void p.exited.then((code) => {
       clearTimeout(timer)
-      children.delete(child)
-      // Let the pipes drain.
-      setImmediate(() => resolvePromise({ code, output, stdout, stderr }))
+      children.delete(p.child)
+      resolve({ code, output: p.output(), stdout: p.stdout(), stderr: p.stderr() })
     })
   })
-  return { child, done, output: () => output, stderr: () => stderr }
+  return { child: p.child, done, output: p.output, stderr: p.stderr }
 }
 
 /** Sends `signal` and waits for the exit: the run, and how long the stop took. */
@@ -71,46 +63,6 @@ export const stop = async (p: ReturnType<typeof start>, signal: NodeJS.Signals =
 
 export const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => start(args, env).done
 
-export const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
-  const until = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
-export const writeConfig = (text: string, fragments: Record<string, string> = {}) => {
-  const dir = mkdtempSync(join(tmpdir(), "cmr-bb-"))
-  const file = join(dir, "config.yaml")
-  writeFileSync(file, text)
-  if (Object.keys(fragments).length > 0) mkdirSync(join(dir, "conf.d"))
-  for (const [name, body] of Object.entries(fragments)) writeFileSync(join(dir, "conf.d", name), body)
-  return file
-}
-
-export const configText = (o: {
-  convertor: string
-  dashboard: string
-  services: ReadonlyArray<string>
-  secret?: string
-  interval?: number
-  timeout?: number
-}) =>
-  [
-    "convertor:",
-    `  url: ${o.convertor}`,
-    `  timeout: ${o.timeout ?? 1.5}`,
-    "status_dashboard:",
-    `  url: ${o.dashboard}`,
-    ...(o.secret === undefined ? [] : [`  secret: ${o.secret}`]),
-    `  timeout: ${o.timeout ?? 1.5}`,
-    "reporter:",
-    `  poll_interval: ${o.interval ?? 4}`,
-    "  services:",
-    ...o.services.map((k) => `    - { name: ${k.split("/")[0]}, environment: ${k.split("/")[1]} }`),
-    ""
-  ].join("\n")
-
 /** A port nobody listens on. */
 export const closedPort = async (): Promise<number> => {
   const server = createServer()
@@ -118,12 +70,6 @@ export const closedPort = async (): Promise<number> => {
   const port = (server.address() as { port: number }).port
   await new Promise<void>((r) => server.close(() => r()))
   return port
-}
-
-/** A field of /proc/PID/status in MiB (VmRSS, VmHWM). */
-export const memoryMiB = (pid: number, field: "VmRSS" | "VmHWM"): number => {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-  return match ? Number(match[1]) / 1024 : Number.NaN
 }
 
 export interface LogLine {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
-import { finishInFlight, peerMessage } from "../src/Http.js"
+import { finishInFlight } from "../src/Shutdown.js"
 
 describe("finishInFlight", () => {
   it.effect("lets work on the wire finish when its caller is interrupted", () =>
@@ -40,14 +40,4 @@ describe("finishInFlight", () => {
       expect(yield* Effect.flip(Fiber.join(fiber))).toBe("timed out")
     })
   )
-})
-
-describe("peerMessage", () => {
-  it("uses the peer's message field and never repeats a token it echoes", () => {
-    expect(peerMessage('{"message": "Service not supported"}')).toBe("Service not supported")
-    expect(peerMessage('{"errMsg": "not authenticated"}')).toBe("not authenticated")
-    const echoed = peerMessage('bad token: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzZXJ2aWNlIjoiYXBpIn0.c2lnbmF0dXJl here')
-    expect(echoed).not.toMatch(/eyJ|c2lnbmF0dXJl/)
-    expect(echoed).toContain("[token]")
-  })
 })

@@ -1,0 +1,74 @@
+/**
+ * Keys the program does not know, found by walking the schema itself: a
+ * typo (`pol_interval`) would otherwise be silently ignored, and a new key in
+ * Config/Schema.ts is known here without being listed twice.
+ */
+import * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
+import { ConfigFile } from "./Schema.js"
+
+/** The shape of the file as far as keys go: a mapping of known keys, a list of items, or a leaf. */
+type Shape = { readonly keys: ReadonlyMap<string, Shape> } | { readonly items: Shape } | "leaf"
+
+const shapeOf = (ast: AST.AST): Shape => {
+  switch (ast._tag) {
+    case "TypeLiteral":
+      return { keys: new Map(ast.propertySignatures.map((p) => [String(p.name), shapeOf(p.type)])) }
+    case "TupleType":
+      return ast.rest.length > 0 ? { items: shapeOf(ast.rest[0]!.type) } : "leaf"
+    default:
+      return "leaf"
+  }
+}
+
+const FILE_SHAPE = shapeOf(Schema.encodedSchema(ConfigFile).ast)
+
+const levenshtein = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = tmp
+    }
+  }
+  return row[b.length]!
+}
+
+const didYouMean = (key: string, known: Iterable<string>): string => {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of known) {
+    const d = levenshtein(key.toLowerCase(), candidate)
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : ""
+}
+
+const isTree = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** One warning per key the schema does not know, with its path and a suggestion. */
+export const unknownKeys = (tree: unknown): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  const walk = (node: unknown, shape: Shape, path: string): void => {
+    if (shape === "leaf") return
+    if ("items" in shape) {
+      if (Array.isArray(node)) node.forEach((item, i) => walk(item, shape.items, `${path}[${i}]`))
+      return
+    }
+    if (!isTree(node)) return
+    for (const [key, value] of Object.entries(node)) {
+      const where = path === "" ? key : `${path}.${key}`
+      const child = shape.keys.get(key)
+      if (child === undefined) found.push(`unknown key ${where}${didYouMean(key, shape.keys.keys())}: it is ignored`)
+      else walk(value, child, where)
+    }
+  }
+  walk(tree, FILE_SHAPE, "")
+  return found
+}

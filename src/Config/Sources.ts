@@ -1,0 +1,178 @@
+/**
+ * Where the configuration comes from: the YAML file, `conf.d/*.yaml` beside
+ * it (name order, deep merge), then `MP_*` environment variables (`__`
+ * nests). Every read is bounded, every YAML document checked before use.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as YAML from "yaml"
+
+export type Tree = Record<string, unknown>
+
+export const isTree = (u: unknown): u is Tree => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * One configuration layer over the ones before it. `secret` and `secret_file`
+ * are two ways to say one thing: a layer that sets either replaces both.
+ */
+export const overlay = (base: Tree, over: Tree): Tree => {
+  const dashboard = over["status_dashboard"]
+  const prior = base["status_dashboard"]
+  if (isTree(dashboard) && isTree(prior) && ("secret" in dashboard || "secret_file" in dashboard)) {
+    const { secret: _secret, secret_file: _file, ...rest } = prior
+    return deepMerge({ ...base, status_dashboard: rest }, over)
+  }
+  return deepMerge(base, over)
+}
+
+/** Later wins; mappings merge key by key, anything else (lists included) is replaced. */
+export const deepMerge = (base: Tree, over: Tree): Tree => {
+  const out: Tree = { ...base }
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key]
+    out[key] = isTree(prev) && isTree(value) ? deepMerge(prev, value) : value
+  }
+  return out
+}
+
+const ENV_PREFIX = "MP_"
+
+/** Each `MP_` variable with the key path it sets, in the order they apply. */
+const envPaths = (env: Record<string, string | undefined>): ReadonlyArray<readonly [string, ReadonlyArray<string>]> =>
+  Object.keys(env)
+    .sort()
+    .filter((name) => name.startsWith(ENV_PREFIX) && env[name] !== undefined)
+    .map((name) => [name, name.slice(ENV_PREFIX.length).toLowerCase().split("__")] as const)
+    .filter(([, path]) => path.every((p) => p !== ""))
+
+/**
+ * A problem's path as the user set it: a value that came from an `MP_`
+ * variable is named by the variable (`MP_REPORTER__POLL_INTERVAL`), with
+ * what follows inside it (`MP_REPORTER__SERVICES[0].name`).
+ */
+export const namer = (env: Record<string, string | undefined>) => {
+  const sources = envPaths(env).map(([name, path]) => [name, path.join(".")] as const)
+  return (where: string): string => {
+    for (const [name, key] of sources) {
+      if (where === key || where.startsWith(`${key}.`) || where.startsWith(`${key}[`)) return `${name}${where.slice(key.length)}`
+    }
+    return where
+  }
+}
+
+/**
+ * `MP_STATUS_DASHBOARD__SECRET=x` -> `{status_dashboard: {secret: "x"}}`.
+ * Values stay strings (numbers are parsed by the schema), except a value that
+ * starts with `[` or `{`, read as YAML so lists such as services can be set too.
+ */
+export const envOverrides = (env: Record<string, string | undefined>): Tree => {
+  let tree: Tree = {}
+  for (const [name, path] of envPaths(env)) {
+    const raw = env[name]!
+    const trimmed = raw.trim()
+    let value: unknown = raw
+    if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
+      try {
+        value = YAML.parse(trimmed)
+      } catch {
+        value = raw
+      }
+    }
+    const leaf: Tree = path.reduceRight<Tree>((acc, key, i) => (i === path.length - 1 ? { [key]: value } : { [key]: acc }), {})
+    tree = deepMerge(tree, leaf)
+  }
+  return tree
+}
+
+export const parseYaml = (text: string): Either.Either<unknown, string> => {
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true })
+  const [first] = doc.errors
+  if (first !== undefined) {
+    const pos = first.linePos?.[0]
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : ""
+    const reason = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
+    return Either.left(`invalid YAML${where}: ${reason}`)
+  }
+  try {
+    // yaml refuses to expand an alias bomb (a few lines that would become gigabytes).
+    return Either.right(doc.toJS({ maxAliasCount: 100 }) as unknown)
+  } catch {
+    return Either.left("invalid YAML: its aliases expand too far (an alias bomb?); write the values out")
+  }
+}
+
+/** Reads are bounded: a configuration is small, and /dev/zero is not a file. */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+export const MAX_SECRET_BYTES = 64 * 1024
+
+/**
+ * A regular file's text, at most `maxBytes`: a FIFO, a device (/dev/zero) or a
+ * file past the cap is refused with what to do, never read into memory.
+ */
+export const readBounded = (name: string, maxBytes: number) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(name)
+    if (info.type !== "File") return yield* Effect.fail("NotRegular" as const)
+    if (Number(info.size) > maxBytes) return yield* Effect.fail("TooLarge" as const)
+    const bytes = yield* Effect.scoped(
+      Effect.flatMap(fs.open(name, { flag: "r" }), (file) => file.readAlloc(FileSystem.Size(maxBytes + 1)))
+    )
+    const data = Option.getOrElse(bytes, () => new Uint8Array(0))
+    if (data.length > maxBytes) return yield* Effect.fail("TooLarge" as const)
+    return new TextDecoder().decode(data)
+  }).pipe(
+    Effect.mapError((e) =>
+      typeof e === "string" ? e : e._tag === "SystemError" ? e.reason : ("Unknown" as const)
+    )
+  )
+
+export const readProblem = (it: string, reason: string, maxBytes: number): string =>
+  reason === "NotFound"
+    ? `${it} does not exist`
+    : reason === "PermissionDenied"
+      ? `${it} cannot be read: permission denied (check its owner and mode)`
+      : reason === "NotRegular"
+        ? `${it} is not a regular file`
+        : reason === "TooLarge"
+          ? `${it} is larger than ${maxBytes / 1024} KiB`
+          : `${it} cannot be read (is it a regular file?)`
+
+const readYaml = (name: string, label: string, missingHint: string) =>
+  Effect.gen(function* () {
+    const prefix = label === "the file" ? "" : `${label}: `
+    const text = yield* readBounded(name, MAX_CONFIG_BYTES).pipe(
+      Effect.mapError((reason) => `${readProblem(label, reason, MAX_CONFIG_BYTES)}${reason === "NotFound" ? missingHint : ""}`)
+    )
+    const tree = parseYaml(text)
+    if (Either.isLeft(tree)) return yield* Effect.fail(`${prefix}${tree.left}`)
+    if (tree.right !== null && !isTree(tree.right)) {
+      return yield* Effect.fail(`${prefix}expected a YAML mapping at the top level`)
+    }
+    return (tree.right as Tree | null) ?? {}
+  })
+
+/**
+ * The file, then `conf.d/*.yaml` beside it in name order, then the `MP_`
+ * variables, each over the ones before. Fails with the first problem.
+ */
+export const readLayers = (file: string, env: Record<string, string | undefined>) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    let merged = yield* readYaml(file, "the file", " (pass the right path with --config FILE)")
+    const confDir = path.join(path.dirname(file), "conf.d")
+    const isDir = yield* fs.stat(confDir).pipe(
+      Effect.map((info) => info.type === "Directory"),
+      Effect.orElseSucceed(() => false)
+    )
+    const names = isDir ? yield* fs.readDirectory(confDir).pipe(Effect.orElseSucceed(() => [] as Array<string>)) : []
+    for (const name of names.filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).sort()) {
+      const full = path.join(confDir, name)
+      merged = overlay(merged, yield* readYaml(full, full, ""))
+    }
+    return overlay(merged, envOverrides(env))
+  })

@@ -1,0 +1,70 @@
+/**
+ * The reporter's vocabulary: what a service is, what the convertor says
+ * about it, what a target is told. Imports nothing of ours, so every layer
+ * (configuration, peers, the cycle) can stand on it.
+ */
+
+/** One (service, environment) pair, as configured and as the convertor knows it. */
+export interface ServiceRef {
+  readonly name: string
+  readonly environment: string
+}
+
+/** `api/production`: how a service is named in keys and messages. */
+export const serviceKey = (s: ServiceRef): string => `${s.name}/${s.environment}`
+
+export interface Health {
+  /** The raw value: 0 healthy, 1 degraded, 2 outage. Passed on, never reinterpreted. */
+  readonly status: number
+  /** When the convertor measured it. */
+  readonly timestamp: Date
+  /** Why, where the convertor says. */
+  readonly matchedExpression?: string
+  readonly triggeredMetrics: ReadonlyArray<string>
+  readonly region?: string
+}
+
+/** What one answer of the convertor says: a current health, no data, or a health too old (or too far ahead) to send. */
+export type Reading =
+  | { readonly _tag: "Current"; readonly health: Health; readonly readAsMillis: boolean }
+  | { readonly _tag: "NoData" }
+  | { readonly _tag: "Stale"; readonly health: Health; readonly why: string }
+
+export const statusLabel = (status: number): string =>
+  status === 0 ? "healthy" : status === 1 ? "degraded" : status === 2 ? "outage" : "unknown"
+
+export interface Notification {
+  readonly service: ServiceRef
+  /** The convertor's raw value, passed on unchanged. */
+  readonly status: number
+  readonly message: string
+  /** When the convertor measured the status. */
+  readonly timestamp: Date
+}
+
+export const notificationFor = (service: ServiceRef, health: Health): Notification => ({
+  service,
+  status: health.status,
+  message:
+    health.status === 1 ? "Service degraded" : health.status === 2 ? "Service outage" : `Service status ${health.status}`,
+  timestamp: health.timestamp
+})
+
+/** `2024-01-20T12:00:00Z`: what docs/protocols.md shows, without milliseconds. */
+export const isoSeconds = (millis: number): string => new Date(Math.floor(millis / 1000) * 1000).toISOString().replace(".000Z", "Z")
+
+/** `http://user:pa/ss@host` -> `http://***@host`: everything up to the last `@` after the scheme. */
+export const hideUserinfo = (text: string): string => text.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)[^@]*@/i, "$1***@")
+
+/** Userinfo and query removed: what of a URL may appear in a log line. */
+export const safeUrl = (raw: string): string => {
+  try {
+    const url = new URL(raw)
+    url.username = ""
+    url.password = ""
+    url.search = ""
+    return url.toString().replace(/\/$/, "")
+  } catch {
+    return "<invalid url>"
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * HS256 tokens (docs/protocols.md §2): the key is imported once, when the
+ * target is set up, not for every signature; the secret leaves its Redacted
+ * wrapper only here.
+ */
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { SignJWT } from "jose"
+import { webcrypto } from "node:crypto"
+
+/** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
+export const TOKEN_LIFETIME_SECONDS = 300
+
+export interface Signer {
+  /** A token over `claims`, issued at `nowMillis`, expiring TOKEN_LIFETIME_SECONDS later. Fails with no word of the key. */
+  readonly sign: (claims: Record<string, unknown>, nowMillis: number) => Effect.Effect<string, SignFailed>
+}
+
+export class SignFailed {
+  readonly _tag = "SignFailed"
+}
+
+export const makeSigner = (secret: Redacted.Redacted<string>): Effect.Effect<Signer> =>
+  Effect.map(
+    Effect.promise(() =>
+      webcrypto.subtle.importKey("raw", new TextEncoder().encode(Redacted.value(secret)), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+    ),
+    (key) => ({
+      sign: (claims, nowMillis) => {
+        const now = Math.floor(nowMillis / 1000)
+        return Effect.tryPromise({
+          try: () =>
+            new SignJWT(claims)
+              .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+              .setIssuedAt(now)
+              .setExpirationTime(now + TOKEN_LIFETIME_SECONDS)
+              .sign(key),
+          // jose's messages never contain the key; still, say nothing of it.
+          catch: () => new SignFailed()
+        })
+      }
+    })
+  )

@@ -1,0 +1,132 @@
+/**
+ * The Transport over node:http(s) with keep-alive agents, and how Node's
+ * network errors read. Measured against @effect/platform-node's HttpClient on
+ * this workload (1000 GETs, 32 at a time, 20 ms latency): about 0.2 ms of CPU
+ * per request against 0.5 ms, and no web Response objects or body Streams to
+ * allocate (see README).
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as http from "node:http"
+import * as https from "node:https"
+import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport } from "../Transport.js"
+
+const TRUST_HINT = "if the server uses a private CA, give its certificate to Node with NODE_EXTRA_CA_CERTS=/path/to/ca.pem"
+
+/** Certificate problems: retrying cannot help, so they say what is wrong and how to fix it. */
+const TLS_PROBLEMS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: `the server's TLS certificate is self-signed and not trusted; ${TRUST_HINT}`,
+  SELF_SIGNED_CERT_IN_CHAIN: `the server's TLS certificate chain ends in an untrusted (self-signed) CA; ${TRUST_HINT}`,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: `the server's TLS certificate cannot be verified (is the chain complete?); ${TRUST_HINT}`,
+  UNABLE_TO_GET_ISSUER_CERT: `the issuer of the server's TLS certificate is unknown; ${TRUST_HINT}`,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: `the issuer of the server's TLS certificate is unknown; ${TRUST_HINT}`,
+  CERT_HAS_EXPIRED: "the server's TLS certificate has expired: the server must renew it",
+  CERT_NOT_YET_VALID: "the server's TLS certificate is not valid yet: check the clocks of both machines",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another host name: check the URL's host, or the certificate",
+  HOSTNAME_MISMATCH: "the server's TLS certificate is for another host name: check the URL's host, or the certificate",
+  CERT_REVOKED: "the server's TLS certificate has been revoked"
+}
+
+/** Network errors by their code: what each is, as a fault. */
+const NETWORK_FAULTS: Record<string, readonly [HttpFault["kind"], string]> = {
+  ECONNREFUSED: ["Refused", "connection refused"],
+  ECONNRESET: ["Reset", "connection reset by peer"],
+  EPIPE: ["Reset", "connection reset by peer"],
+  ENOTFOUND: ["Unreachable", "host name not found"],
+  EAI_AGAIN: ["Unreachable", "host name not found"],
+  EHOSTUNREACH: ["Unreachable", "host unreachable"],
+  ENETUNREACH: ["Unreachable", "host unreachable"],
+  ETIMEDOUT: ["Timeout", "connection timed out"]
+}
+
+/** A Node.js network error as a fault people can read. */
+export const classify = (error: unknown): HttpFault => {
+  const raw = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
+  const code = typeof raw === "string" ? raw : ""
+  const tls = TLS_PROBLEMS[code]
+  if (tls !== undefined) return new HttpFault({ kind: "Tls", detail: tls })
+  const known = NETWORK_FAULTS[code]
+  if (known !== undefined) return new HttpFault({ kind: known[0], detail: known[1] })
+  if (code.startsWith("HPE_")) return new HttpFault({ kind: "NotHttp", detail: "the peer's answer is not HTTP" })
+  return new HttpFault({ kind: "Other", detail: code === "" ? "request failed" : code })
+}
+
+const tooLarge = (limit: number) =>
+  new HttpFault({ kind: "TooLarge", detail: `the response body exceeds ${Math.round(limit / 1024)} KiB` })
+
+const cutShort = () => new HttpFault({ kind: "Reset", detail: "the response body was cut short" })
+
+const flatten = (headers: http.IncomingHttpHeaders): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value
+  }
+  return out
+}
+
+export const layer: Layer.Layer<Transport> = Layer.scoped(
+  Transport,
+  Effect.gen(function* () {
+    const agents = yield* Effect.acquireRelease(
+      Effect.sync(() => ({ http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) })),
+      (a) => Effect.sync(() => (a.http.destroy(), a.https.destroy()))
+    )
+
+    const send = (request: Request, maxBytes: number, oversize: "fail" | "truncate") =>
+      Effect.async<Reply, ReturnType<typeof classify>>((resume, signal) => {
+        let settled = false
+        const settle = (outcome: Effect.Effect<Reply, ReturnType<typeof classify>>) => {
+          if (settled) return
+          settled = true
+          resume(outcome)
+        }
+        const url = new URL(request.url)
+        const secure = url.protocol === "https:"
+        const headers: Record<string, string> = { ...request.headers }
+        if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
+        const req = (secure ? https : http).request(
+          url,
+          { method: request.method, headers, agent: secure ? agents.https : agents.http, signal },
+          (res) => {
+            const chunks: Array<Buffer> = []
+            let size = 0
+            const reply = (): Reply => ({
+              status: res.statusCode ?? 0,
+              headers: flatten(res.headers),
+              body: Buffer.concat(chunks).toString("utf8")
+            })
+            // Past the cap: the rest is never read; either the answer fails, or what came so far is it.
+            const overflow = () => {
+              res.destroy()
+              settle(oversize === "fail" ? Effect.fail(tooLarge(maxBytes)) : Effect.succeed(reply()))
+            }
+            const declared = Number(res.headers["content-length"])
+            if (Number.isFinite(declared) && declared > maxBytes) return overflow()
+            res.on("data", (chunk: Buffer) => {
+              const room = maxBytes - size
+              size += chunk.length
+              if (size > maxBytes) {
+                chunks.push(chunk.subarray(0, room))
+                overflow()
+              } else chunks.push(chunk)
+            })
+            res.on("end", () => settle(Effect.succeed(reply())))
+            res.on("error", () => settle(Effect.fail(cutShort())))
+            res.on("close", () => {
+              if (!res.complete) settle(Effect.fail(cutShort()))
+            })
+          }
+        )
+        req.on("error", (error) => settle(Effect.fail(classify(error))))
+        req.end(request.body)
+      })
+
+    const exchange = (request: Request, limits: Limits) =>
+      send(request, limits.maxBytes, limits.oversize ?? "fail").pipe(
+        Effect.timeoutFail({ duration: limits.timeout, onTimeout: () => timedOut(limits.timeout) })
+      )
+
+    return { exchange }
+  })
+)
+

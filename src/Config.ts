@@ -9,22 +9,21 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { crossProblems, formatIssues, resolveSecret, warningsFor } from "./Config/Checks.js"
+import type { TargetSpec } from "./Dashboard.js"
+import { crossProblems, formatIssues, resolveTargets, warningsFor } from "./Config/Checks.js"
 import { unknownKeys } from "./Config/Keys.js"
 import { ConfigFile, SECTIONS } from "./Config/Schema.js"
 import { namer, readLayers } from "./Config/Sources.js"
 
 export { DEFAULT_CONCURRENCY } from "./Config/Schema.js"
 
-/** The decoded file, with the dashboard's secret read from wherever it was given. */
-export type ReporterConfig = Omit<ConfigFile, "status_dashboard"> & {
+/** The decoded file, and every target with its secrets read from wherever they were given. */
+export type ReporterConfig = ConfigFile & {
   /** The configuration file it came from. */
   readonly source: string
-  readonly status_dashboard: Omit<ConfigFile["status_dashboard"], "secret" | "secret_file"> & {
-    readonly secret: Redacted.Redacted<string>
-  }
+  /** `status_dashboard` first, then each of `notifiers`. */
+  readonly targets: ReadonlyArray<TargetSpec>
 }
 
 export class AppConfig extends Context.Tag("reporter/AppConfig")<AppConfig, ReporterConfig>() {}
@@ -72,13 +71,11 @@ export const load = (
     const decoded = decode(merged)
     if (Either.isLeft(decoded)) return yield* fail(warnings, formatIssues(decoded.left, namer(env)))
     const c = decoded.right
-    const secret = yield* resolveSecret(c.status_dashboard, (name) => path.resolve(path.dirname(file), name))
-    const problems = [...crossProblems(c), ...Either.match(secret, { onLeft: (p) => [p], onRight: () => [] })]
-    if (Either.isLeft(secret) || problems.length > 0) return yield* fail(warnings, problems)
-
-    const { secret: _secret, secret_file: _file, ...dashboard } = c.status_dashboard
+    const targets = yield* resolveTargets(c, (name) => path.resolve(path.dirname(file), name))
+    const problems = [...crossProblems(c), ...Either.match(targets, { onLeft: (p) => p, onRight: () => [] })]
+    if (Either.isLeft(targets) || problems.length > 0) return yield* fail(warnings, problems)
     return {
-      config: { ...c, source: file, status_dashboard: { ...dashboard, secret: secret.right } },
-      warnings: [...warnings, ...warningsFor(c, secret.right)]
+      config: { ...c, source: file, targets: targets.right },
+      warnings: [...warnings, ...warningsFor(c, targets.right)]
     }
   })

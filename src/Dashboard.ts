@@ -1,22 +1,25 @@
 /**
- * The port every notification target implements. Adapters live in
- * Dashboard/, one file each, and are chosen by `status_dashboard.type` from
- * the table in Dashboard/adapters.ts.
+ * The port every notification target implements: the status dashboard and
+ * each notifier. Adapters live in Dashboard/, one file each, chosen by their
+ * `type` from the table in Dashboard/adapters.ts.
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
-import type { Notification } from "./Domain.js"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { Notification, ServiceRef } from "./Domain.js"
 import { type PeerErrorFields, who } from "./PeerError.js"
+import type { RateLimits } from "./RateLimits.js"
 import type { Transport } from "./Transport.js"
 
 type Reason = "AuthFailed" | "Rejected" | "Unavailable" | "Timeout" | "BadResponse"
 
 const MESSAGES: { readonly [R in Reason]: (e: DashboardError) => string } = {
-  AuthFailed: (e) => `Dashboard authentication failed: check status_dashboard.secret (${e.status ?? "?"} from ${e.peer} for ${who(e.service)})`,
+  // The adapter's detail names the credential to check (`status_dashboard.secret`, `notifiers[1].api_key`).
+  AuthFailed: (e) => `Dashboard authentication failed: ${e.detail} (${e.status ?? "?"} from ${e.peer} for ${who(e.service)})`,
   Rejected: (e) => `Dashboard at ${e.peer} rejected the notification for ${who(e.service)} (${e.status ?? "?"}${e.detail ? `: ${e.detail}` : ""})`,
   Unavailable: (e) => `Dashboard at ${e.peer} unavailable while notifying ${who(e.service)}: ${e.detail}`,
   Timeout: (e) => `Dashboard at ${e.peer} timed out while notifying ${who(e.service)}: ${e.detail}`,
@@ -29,11 +32,21 @@ export class DashboardError extends Data.TaggedError("DashboardError")<PeerError
   }
 }
 
+/** What became of one notification at one target. */
+export type Delivery =
+  | { readonly _tag: "Delivered" }
+  /** Deliberately not sent (no component configured, one under maintenance): said at `level`, not a failure. */
+  | { readonly _tag: "Skipped"; readonly why: string; readonly level: "warn" | "info" | "debug" }
+
+export const DELIVERED: Delivery = { _tag: "Delivered" }
+
 export interface DashboardPort {
+  /** The target's label in logs and the summary: `dashboard`, or a notifier's name (default `type#index`). */
+  readonly name: string
   /** Shown in logs: the target's kind and URL, never its credentials. */
   readonly target: string
   /** Delivers one notification, retries included; fails only when it was not delivered. */
-  readonly notify: (notification: Notification) => Effect.Effect<void, DashboardError>
+  readonly notify: (notification: Notification) => Effect.Effect<Delivery, DashboardError>
   /**
    * `--dry-run`: builds and signs the request `notify` would send, and
    * describes it (method, URL, body; never a credential). Sends nothing.
@@ -41,14 +54,40 @@ export interface DashboardPort {
   readonly rehearse: (notification: Notification) => Effect.Effect<string, DashboardError>
 }
 
-export class Dashboard extends Context.Tag("reporter/Dashboard")<Dashboard, DashboardPort>() {}
+/** Every target, the primary dashboard first: the cycle notifies them all, each on its own. */
+export class Targets extends Context.Tag("reporter/Targets")<Targets, ReadonlyArray<DashboardPort>>() {}
 
-/** What the configuration gives every dashboard adapter (`status_dashboard`, its secret resolved). */
-export interface TargetSettings {
-  readonly url: string
-  readonly secret: Redacted.Redacted<string>
-  readonly timeout: Duration.Duration
+/** One target as configured: its decoded settings, and its secrets as read (from the value or its `*_file` twin). */
+export interface TargetSpec<Settings = unknown> {
+  readonly type: string
+  readonly name: string
+  /** Where it is configured, for messages: `status_dashboard`, `notifiers[1]`. */
+  readonly path: string
+  readonly settings: Settings
+  readonly secrets: Readonly<Record<string, Redacted.Redacted<string> | undefined>>
 }
 
-/** An adapter: its settings and the phase budget it must deliver within, to the port. */
-export type Adapter = (settings: TargetSettings, budget: Duration.Duration) => Layer.Layer<Dashboard, never, Transport>
+/** A target that cannot start (Stackmon's components could not be read): exit 1 with this message. */
+export class TargetStartError extends Data.TaggedError("TargetStartError")<{ readonly message: string }> {}
+
+/** What every adapter is given besides its own settings. */
+export interface AdapterContext {
+  /** The phase budget each notification must be delivered within, retries included. */
+  readonly budget: Duration.Duration
+  readonly services: ReadonlyArray<ServiceRef>
+}
+
+/**
+ * A target type: the keys it takes (besides `type` and `name`), its secret
+ * keys (each with a `*_file` twin), whether it may be `status_dashboard`,
+ * and how to build its port.
+ */
+export interface Adapter<Settings = unknown> {
+  readonly fields: Schema.Struct.Fields
+  readonly secrets: ReadonlyArray<{ readonly key: string; readonly required: boolean }>
+  readonly primary: boolean
+  readonly make: (spec: TargetSpec<Settings>, context: AdapterContext) => Effect.Effect<DashboardPort, TargetStartError, Transport | RateLimits | Scope.Scope>
+}
+
+/** Erases an adapter's settings type for the table: its settings are what its own fields decoded. */
+export const adapter = <Settings>(a: Adapter<Settings>): Adapter => a as unknown as Adapter

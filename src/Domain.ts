@@ -40,15 +40,31 @@ export interface Notification {
   readonly message: string
   /** When the convertor measured the status. */
   readonly timestamp: Date
+  /** Why, where the convertor said: matched expression, triggered metrics, region. */
+  readonly why?: string
 }
 
-export const notificationFor = (service: ServiceRef, health: Health): Notification => ({
-  service,
-  status: health.status,
-  message:
-    health.status === 1 ? "Service degraded" : health.status === 2 ? "Service outage" : `Service status ${health.status}`,
-  timestamp: health.timestamp
-})
+/** The convertor's explanation, as one line, where it gave one. */
+export const whyOf = (health: Health): string | undefined => {
+  const parts = [
+    ...(health.matchedExpression ? [`matched ${health.matchedExpression}`] : []),
+    ...(health.triggeredMetrics.length > 0 ? [`triggered ${health.triggeredMetrics.join(", ")}`] : []),
+    ...(health.region ? [`region ${health.region}`] : [])
+  ]
+  return parts.length === 0 ? undefined : parts.join("; ")
+}
+
+export const notificationFor = (service: ServiceRef, health: Health): Notification => {
+  const why = whyOf(health)
+  return {
+    service,
+    status: health.status,
+    message:
+      health.status === 1 ? "Service degraded" : health.status === 2 ? "Service outage" : `Service status ${health.status}`,
+    timestamp: health.timestamp,
+    ...(why === undefined ? {} : { why })
+  }
+}
 
 /** `2024-01-20T12:00:00Z`: what docs/protocols.md shows, without milliseconds. */
 export const isoSeconds = (millis: number): string => new Date(Math.floor(millis / 1000) * 1000).toISOString().replace(".000Z", "Z")

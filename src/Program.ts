@@ -16,8 +16,10 @@ import * as Option from "effect/Option"
 import { phaseBudget } from "./Budget.js"
 import { AppConfig, load, type ReporterConfig } from "./Config.js"
 import { Convertor } from "./Convertor.js"
-import { ADAPTERS } from "./Dashboard/adapters.js"
+import { Targets } from "./Dashboard.js"
+import { ADAPTERS, type TargetType } from "./Dashboard/adapters.js"
 import { safeUrl } from "./Domain.js"
+import * as RateLimits from "./RateLimits.js"
 import type { Transport } from "./Transport.js"
 import * as Logging from "./Logging.js"
 import { DryRun, runCycle, runForever } from "./Reporter.js"
@@ -36,17 +38,23 @@ export interface RunOptions {
 
 export const ExitCode = { Ok: 0, CycleFailed: 1, BadConfig: 2 } as const
 
-/** The reporter's services for one configuration: the ports and their adapters. */
+/** The reporter's services for one configuration: the convertor, and every target built by its adapter. */
 export const servicesLayer = (config: ReporterConfig, options: { readonly dryRun: boolean }) => {
-  const configLayer = Layer.succeed(AppConfig, config)
-  const dashboard = ADAPTERS[config.status_dashboard.type](config.status_dashboard, phaseBudget(config.reporter.poll_interval))
-  return Layer.mergeAll(Convertor.Default, dashboard, Layer.succeed(DryRun, options.dryRun)).pipe(Layer.provideMerge(configLayer))
+  const context = { budget: phaseBudget(config.reporter.poll_interval), services: config.reporter.services }
+  const targets = Layer.scoped(
+    Targets,
+    Effect.forEach(config.targets, (spec) => ADAPTERS[spec.type as TargetType].make(spec, context))
+  ).pipe(Layer.provide(RateLimits.layer))
+  return Layer.mergeAll(Convertor.Default, targets, Layer.succeed(DryRun, options.dryRun)).pipe(
+    Layer.provideMerge(Layer.succeed(AppConfig, config))
+  )
 }
 
 const describe = (config: ReporterConfig, options: RunOptions): string =>
   `cloudmon-metrics-reporter ${options.version} starting${options.dryRun ? " (dry run: nothing is sent)" : ""}: ` +
   `${config.reporter.services.length} service(s) every ${Duration.format(config.reporter.poll_interval)}, ` +
-  `convertor ${safeUrl(config.convertor.url)}, ${config.status_dashboard.type} dashboard ${safeUrl(config.status_dashboard.url)}, ` +
+  `convertor ${safeUrl(config.convertor.url)}, ` +
+  `${config.targets.length} target(s) (${config.targets.map((t) => `${t.name}: ${t.type}`).join(", ")}), ` +
   `concurrency ${config.reporter.concurrency}`
 
 /**
@@ -88,7 +96,14 @@ export const run = (
     for (const warning of warnings) yield* Effect.logWarning(warning)
     yield* Effect.logInfo(describe(config, options))
 
-    const services = servicesLayer(config, options)
+    const services = yield* Layer.build(servicesLayer(config, options)).pipe(
+      Effect.map((context) => Layer.succeedContext(context)),
+      Effect.either
+    )
+    if (services._tag === "Left") {
+      yield* Effect.logError(services.left.message).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
+      return ExitCode.CycleFailed
+    }
     if (options.once) {
       const summary = yield* runCycle.pipe(
         Effect.onInterrupt(() =>
@@ -99,14 +114,14 @@ export const run = (
             )
           )
         ),
-        Effect.provide(services)
+        Effect.provide(services.right)
       )
       return summary.failed > 0 || summary.late > 0 ? ExitCode.CycleFailed : ExitCode.Ok
     }
     const stats = processStats()
     return yield* runForever(() => stats.log).pipe(
       Effect.onInterrupt(() => Effect.logInfo("Stop requested: finished notifications in flight, exiting")),
-      Effect.provide(services)
+      Effect.provide(services.right)
     )
   }).pipe(
     Effect.scoped,

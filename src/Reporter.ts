@@ -6,27 +6,30 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import { AppConfig } from "./Config.js"
-import { Convertor, type ConvertorError } from "./Convertor.js"
-import { Dashboard, type DashboardError } from "./Dashboard.js"
-import { type Health, notificationFor, type ServiceRef, serviceKey, statusLabel } from "./Domain.js"
+import { Convertor } from "./Convertor.js"
+import { type DashboardPort, Targets } from "./Dashboard.js"
+import { type Health, type Notification, notificationFor, type ServiceRef, serviceKey, statusLabel } from "./Domain.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
 
 export type Outcome =
-  | { readonly _tag: "Healthy"; readonly service: ServiceRef; readonly health: Health }
-  | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly health: Health }
-  /** --dry-run: the notification was built and signed, not sent. */
-  | { readonly _tag: "Rehearsed"; readonly service: ServiceRef; readonly health: Health }
+  | { readonly _tag: "Healthy"; readonly service: ServiceRef }
+  /** Every target delivered (or deliberately skipped) its notification. */
+  | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
+  /** --dry-run: the notifications were built and signed, not sent. */
+  | { readonly _tag: "Rehearsed"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
+  /** At least one target did not get its notification. */
+  | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
   | { readonly _tag: "NoData"; readonly service: ServiceRef }
   /** The newest point is outside the query window (or ahead of our clock): nothing sent. */
   | { readonly _tag: "Stale"; readonly service: ServiceRef }
-  | { readonly _tag: "ReadFailed"; readonly service: ServiceRef; readonly error: ConvertorError }
-  | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly health: Health; readonly error: DashboardError }
+  | { readonly _tag: "ReadFailed"; readonly service: ServiceRef }
   /** Started, but not finished when the cycle's time (one poll interval) ran out. */
   | { readonly _tag: "OutOfTime"; readonly service: ServiceRef }
   /** Not even started within the cycle's time: first in line next cycle. */
@@ -47,6 +50,8 @@ export interface CycleSummary {
   readonly failed: number
   /** Not reached within the cycle's time. */
   readonly late: number
+  /** Per target: notifications delivered (or rehearsed) of those attempted (skipped ones are not attempted). */
+  readonly targets: Readonly<Record<string, { readonly delivered: number; readonly attempted: number }>>
   readonly duration: Duration.Duration
 }
 
@@ -56,17 +61,42 @@ const why = (health: Health): Record<string, string> => ({
   ...(health.region ? { region: health.region } : {})
 })
 
-/** Reads one service and, when it is not healthy, notifies. Never fails: a failure is an outcome. */
-export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, Convertor | Dashboard> =>
+/** What became of one notification at one target; strings only, so a summary holds no errors or readings. */
+export type TargetResult = "delivered" | "skipped" | "failed" | "rehearsed"
+
+/** One target, on its own: a failure here is logged and counted, and touches no other target. */
+const deliver = (target: DashboardPort, notification: Notification, dryRun: boolean): Effect.Effect<TargetResult> =>
+  dryRun
+    ? target.rehearse(notification).pipe(
+        Effect.flatMap((described) => Effect.logInfo(`Dry run: would send notification to ${target.name}: ${described}`)),
+        Effect.as("rehearsed" as const),
+        Effect.catchAll((e) => Effect.as(Effect.logError(e.message), "failed" as const))
+      )
+    : target.notify(notification).pipe(
+        Effect.flatMap((delivery) =>
+          delivery._tag === "Delivered"
+            ? Effect.as(Effect.logInfo(`Sent notification to ${target.name}: success`), "delivered" as const)
+            : Effect.as(
+                Effect.logWithLevel(LEVELS[delivery.level], `Not sent to ${target.name}: ${delivery.why}`),
+                "skipped" as const
+              )
+        ),
+        Effect.catchAll((e) => Effect.as(Effect.logError(e.message), "failed" as const))
+      )
+
+const LEVELS = { warn: LogLevel.Warning, info: LogLevel.Info, debug: LogLevel.Debug } as const
+
+/** Reads one service and, when it is not healthy, notifies every target. Never fails: a failure is an outcome. */
+export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, Convertor | Targets> =>
   Effect.gen(function* () {
     const convertor = yield* Convertor
-    const dashboard = yield* Dashboard
+    const targets = yield* Targets
     yield* Effect.logInfo(`Polling convertor for service: ${service.name}`)
     const read = yield* Effect.either(convertor.health(service))
     if (read._tag === "Left") {
       // No notification: we would be sending stale or invented data.
       yield* Effect.logError(read.left.message)
-      return { _tag: "ReadFailed", service, error: read.left } as const
+      return { _tag: "ReadFailed", service } as const
     }
     const reading = read.right
     if (reading._tag === "NoData") {
@@ -81,26 +111,15 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
     const line = `Health status: ${health.status} (${statusLabel(health.status)})`
     if (health.status === 0) {
       yield* Effect.logDebug(line)
-      return { _tag: "Healthy", service, health } as const
+      return { _tag: "Healthy", service } as const
     }
     yield* Effect.logInfo(line).pipe(Effect.annotateLogs(why(health)))
     const notification = notificationFor(service, health)
-    if (yield* DryRun) {
-      const rehearsed = yield* Effect.either(dashboard.rehearse(notification))
-      if (rehearsed._tag === "Left") {
-        yield* Effect.logError(rehearsed.left.message)
-        return { _tag: "NotifyFailed", service, health, error: rehearsed.left } as const
-      }
-      yield* Effect.logInfo(`Dry run: would send notification to dashboard: ${rehearsed.right}`)
-      return { _tag: "Rehearsed", service, health } as const
-    }
-    const sent = yield* Effect.either(dashboard.notify(notification))
-    if (sent._tag === "Left") {
-      yield* Effect.logError(sent.left.message)
-      return { _tag: "NotifyFailed", service, health, error: sent.left } as const
-    }
-    yield* Effect.logInfo("Sent notification to dashboard: success")
-    return { _tag: "Notified", service, health } as const
+    const dryRun = yield* DryRun
+    const results = yield* Effect.forEach(targets, (t) => deliver(t, notification, dryRun), { concurrency: "unbounded" })
+    const byTarget = Object.fromEntries(targets.map((t, i) => [t.name, results[i]!]))
+    const tag = results.includes("failed") ? "NotifyFailed" : dryRun ? "Rehearsed" : "Notified"
+    return { _tag: tag, service, targets: byTarget } as const
   }).pipe(
     Effect.catchAllDefect((defect) =>
       Effect.logError(`Internal error while polling this service (please report it): ${String(defect).split("\n")[0]}`).pipe(
@@ -114,7 +133,16 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
   const counts: Record<Outcome["_tag"], number> = {
     Healthy: 0, Notified: 0, Rehearsed: 0, NoData: 0, Stale: 0, ReadFailed: 0, NotifyFailed: 0, OutOfTime: 0, Late: 0, Defect: 0
   }
-  for (const o of outcomes) counts[o._tag]++
+  const targets: Record<string, { delivered: number; attempted: number }> = {}
+  for (const o of outcomes) {
+    counts[o._tag]++
+    if (!("targets" in o)) continue
+    for (const [name, result] of Object.entries(o.targets)) {
+      const t = (targets[name] ??= { delivered: 0, attempted: 0 })
+      if (result !== "skipped") t.attempted++
+      if (result === "delivered" || result === "rehearsed") t.delivered++
+    }
+  }
   // Counts only: a summary outlives its cycle, and must not hold the cycle's errors and readings.
   return {
     polled: outcomes.length - counts.Late,
@@ -126,6 +154,7 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
     stale: counts.Stale,
     failed: counts.ReadFailed + counts.NotifyFailed + counts.OutOfTime + counts.Defect,
     late: counts.Late,
+    targets,
     duration
   }
 }
@@ -150,7 +179,7 @@ const inTurn = (services: ReadonlyArray<ServiceRef>, waiting: ReadonlyMap<string
  * started by then are late, those not finished are failed, and the next cycle
  * starts on time. Then one summary line.
  */
-export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppConfig | Convertor | Dashboard> =>
+export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const dryRun = yield* DryRun
@@ -158,7 +187,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const deadline = started + Duration.toMillis(config.reporter.poll_interval)
     const waiting = yield* Ref.get(backlog)
     const withinCycle = (service: ServiceRef) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Outcome, never, Convertor | Dashboard> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Outcome, never, Convertor | Targets> =>
         now >= deadline
           ? Effect.succeed({ _tag: "Late", service })
           : pollService(service).pipe(
@@ -187,7 +216,10 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
       `Cycle complete: polled=${summary.polled} healthy=${summary.healthy} degraded=${summary.degraded} ` +
       (dryRun ? `dry_run=${summary.dryRun}` : `notified=${summary.notified}`) +
       ` no_data=${summary.noData} failed=${summary.failed} stale=${summary.stale} late=${summary.late} ` +
-      `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s`
+      `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s` +
+      (Object.keys(summary.targets).length === 0
+        ? ""
+        : ` targets: ${Object.entries(summary.targets).map(([name, t]) => `${name}=${t.delivered}/${t.attempted}`).join(" ")}`)
     yield* summary.failed > 0 || summary.late > 0 ? Effect.logWarning(line) : Effect.logInfo(line)
     if (Duration.greaterThan(summary.duration, config.reporter.poll_interval)) {
       yield* Effect.logWarning(
@@ -198,7 +230,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
   })
 
 /** One cycle on its own (`--once`): no backlog from earlier cycles. */
-export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Dashboard> = Effect.flatMap(
+export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets> = Effect.flatMap(
   Ref.make<ReadonlyMap<string, number>>(new Map()),
   cycle
 )
@@ -213,7 +245,7 @@ export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor 
  */
 export const runForever = (
   afterCycle: (summary: CycleSummary) => Effect.Effect<void> = () => Effect.void
-): Effect.Effect<never, never, AppConfig | Convertor | Dashboard> =>
+): Effect.Effect<never, never, AppConfig | Convertor | Targets> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const backlog: Backlog = yield* Ref.make<ReadonlyMap<string, number>>(new Map())

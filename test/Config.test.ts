@@ -65,7 +65,7 @@ describe("loading", () => {
       expect(Duration.toSeconds(config.reporter.window.to)).toBe(120)
       expect(config.reporter.concurrency).toBe(32)
       expect(config.reporter.services).toEqual([{ name: "api", environment: "production" }])
-      expect(Redacted.value(config.status_dashboard.secret)).toBe(SECRET)
+      expect(Redacted.value(config.targets[0]!.secrets["secret"]!)).toBe(SECRET)
       expect(warnings).toEqual([])
     })
   )
@@ -99,7 +99,7 @@ describe("loading", () => {
       })
       expect(Duration.toSeconds(withEnv.config.reporter.poll_interval)).toBe(5)
       expect(withEnv.config.convertor.url).toBe("http://localhost:9999/api")
-      expect(Redacted.value(withEnv.config.status_dashboard.secret)).toBe("from-the-environment-and-long-enough-0123")
+      expect(Redacted.value(withEnv.config.targets[0]!.secrets["secret"]!)).toBe("from-the-environment-and-long-enough-0123")
       expect(withEnv.config.reporter.services).toEqual([{ name: "dns", environment: "staging" }])
     })
   )
@@ -116,7 +116,7 @@ describe("loading", () => {
       const main = VALID.replace(`  secret: ${SECRET}`, "  secret_file: dashboard.secret")
       const { file } = setup(main, {}, { "dashboard.secret": `${SECRET}-from-file\n` })
       const { config } = yield* okWith(file)
-      expect(Redacted.value(config.status_dashboard.secret)).toBe(`${SECRET}-from-file`)
+      expect(Redacted.value(config.targets[0]!.secrets["secret"]!)).toBe(`${SECRET}-from-file`)
     })
   )
 
@@ -125,11 +125,11 @@ describe("loading", () => {
       const fromFile = VALID.replace(`  secret: ${SECRET}`, "  secret_file: dashboard.secret")
       const { file } = setup(fromFile, {}, { "dashboard.secret": `${SECRET}-from-file` })
       const env = yield* okWith(file, { MP_STATUS_DASHBOARD__SECRET: `${SECRET}-from-env` })
-      expect(Redacted.value(env.config.status_dashboard.secret)).toBe(`${SECRET}-from-env`)
+      expect(Redacted.value(env.config.targets[0]!.secrets["secret"]!)).toBe(`${SECRET}-from-env`)
 
       const inline = setup(VALID, {}, { "dashboard.secret": `${SECRET}-from-file` })
       const viaFile = yield* okWith(inline.file, { MP_STATUS_DASHBOARD__SECRET_FILE: "dashboard.secret" })
-      expect(Redacted.value(viaFile.config.status_dashboard.secret)).toBe(`${SECRET}-from-file`)
+      expect(Redacted.value(viaFile.config.targets[0]!.secrets["secret"]!)).toBe(`${SECRET}-from-file`)
 
       const both = yield* problemsOf(setup(VALID.replace(`  secret: ${SECRET}`, `  secret: ${SECRET}\n  secret_file: x`)).file)
       expect(both).toEqual(["status_dashboard: secret and secret_file are both set in one place; keep one"])
@@ -307,9 +307,9 @@ describe("configuration that would break every cycle is refused at start-up", ()
   it.effect("strips one trailing newline from a secret set inline or by the environment, as from secret_file", () =>
     Effect.gen(function* () {
       const fromEnv = yield* okWith(setup(VALID).file, { MP_STATUS_DASHBOARD__SECRET: `${SECRET}\n` })
-      expect(Redacted.value(fromEnv.config.status_dashboard.secret)).toBe(SECRET)
+      expect(Redacted.value(fromEnv.config.targets[0]!.secrets["secret"]!)).toBe(SECRET)
       const inline = yield* okWith(setup(VALID.replace(`secret: ${SECRET}`, `secret: "${SECRET}\\n"`)).file)
-      expect(Redacted.value(inline.config.status_dashboard.secret)).toBe(SECRET)
+      expect(Redacted.value(inline.config.targets[0]!.secrets["secret"]!)).toBe(SECRET)
     })
   )
 
@@ -324,12 +324,17 @@ describe("configuration that would break every cycle is refused at start-up", ()
 })
 
 describe("the schema is the one place a key is written", () => {
-  it.effect("status_dashboard.type accepts exactly the adapter table's keys", () =>
+  it.effect("target types are exactly the adapter table's keys; status_dashboard takes the dashboards among them", () =>
     Effect.gen(function* () {
       const withType = (type: string) => VALID.replace(`  secret: ${SECRET}`, `  secret: ${SECRET}\n  type: ${type}`)
       expect((yield* okWith(setup(withType("generic")).file)).config.status_dashboard.type).toBe("generic")
-      expect(Object.keys(ADAPTERS)).toEqual(["generic"])
-      expect(yield* problemsOf(setup(withType("bogus")).file)).toEqual(['status_dashboard.type: expected "generic", got "bogus"'])
+      expect(Object.keys(ADAPTERS)).toEqual(["generic", "stackmon", "statuspage", "pagerduty", "slack", "webhook"])
+      expect(yield* problemsOf(setup(withType("bogus")).file)).toEqual(['status_dashboard.type: expected one of "generic", "stackmon", got "bogus"'])
+      expect(yield* problemsOf(setup(withType("slack")).file)).toEqual(['status_dashboard.type: expected one of "generic", "stackmon", got "slack"'])
+      const notifier = VALID + "notifiers:\n  - type: carrier-pigeon\n"
+      expect(yield* problemsOf(setup(notifier).file)).toEqual([
+        'notifiers[0].type: expected one of "generic", "stackmon", "statuspage", "pagerduty", "slack", "webhook", got "carrier-pigeon"'
+      ])
     })
   )
 

@@ -6,11 +6,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { jwtVerify, decodeProtectedHeader } from "jose"
-import { phaseBudget } from "../src/Budget.js"
-import { Dashboard } from "../src/Dashboard.js"
+import { DELIVERED } from "../src/Dashboard.js"
 import { type Notification, notificationFor } from "../src/Domain.js"
-import * as Generic from "../src/Dashboard/Generic.js"
-import { advance, type Answer, api, eventually, fakeHttp, json, type Recorded, SECRET, testConfig, text } from "./helpers.js"
+import { Generic } from "../src/Dashboard/Generic.js"
+import { advance, type Answer, api, dashboardSpec, eventually, fakeHttp, json, type Recorded, SECRET, targetLayer, TestTarget, text } from "./helpers.js"
 
 const NOW = Date.parse("2024-01-20T12:05:00Z")
 const degraded: Notification = notificationFor(api, {
@@ -21,20 +20,18 @@ const degraded: Notification = notificationFor(api, {
 
 const withDashboard = (answer: (req: Recorded, n: number) => Answer) => {
   const http = fakeHttp(answer)
-  const config = testConfig()
-  const layer = Generic.make(config.status_dashboard, phaseBudget(config.reporter.poll_interval)).pipe(Layer.provide(http.layer))
-  return { requests: http.requests, layer }
+  return { requests: http.requests, layer: targetLayer(Generic, dashboardSpec, http.layer) }
 }
 
-const notify = (layer: Layer.Layer<Dashboard>, n: Notification = degraded) =>
-  Dashboard.pipe(Effect.flatMap((d) => d.notify(n)), Effect.either, Effect.provide(layer))
+const notify = (layer: Layer.Layer<TestTarget, unknown>, n: Notification = degraded) =>
+  TestTarget.pipe(Effect.flatMap((d) => d.notify(n)), Effect.either, Effect.provide(layer), Effect.orDie)
 
 describe("generic dashboard adapter", () => {
   it.effect("posts the protocol's body with a JWT that verifies with the secret and carries the same claims", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(NOW)
       const { requests, layer } = withDashboard(() => json(201, { result: "ok" }))
-      expect(yield* notify(layer)).toEqual(Either.right(undefined))
+      expect(yield* notify(layer)).toEqual(Either.right(DELIVERED))
       expect(requests).toHaveLength(1)
       const req = requests[0]!
       expect(req.method).toBe("POST")
@@ -131,7 +128,7 @@ describe("generic dashboard adapter", () => {
       const fiber = yield* Effect.fork(notify(layer))
       yield* advance("10 seconds")
       yield* eventually("the third attempt", () => requests.length === 3)
-      expect(yield* Fiber.join(fiber)).toEqual(Either.right(undefined))
+      expect(yield* Fiber.join(fiber)).toEqual(Either.right(DELIVERED))
       expect(requests).toHaveLength(3)
     })
   )
@@ -139,7 +136,7 @@ describe("generic dashboard adapter", () => {
   it.effect("rehearsing (--dry-run) signs but sends nothing, and describes the request without the token", () =>
     Effect.gen(function* () {
       const { requests, layer } = withDashboard(() => json(201, {}))
-      const described = yield* Dashboard.pipe(Effect.flatMap((d) => d.rehearse(degraded)), Effect.provide(layer))
+      const described = yield* TestTarget.pipe(Effect.flatMap((d) => d.rehearse(degraded)), Effect.provide(layer), Effect.orDie)
       expect(requests).toHaveLength(0)
       expect(described).toContain('POST http://dashboard.test/api/incidents {"service":"api"')
       expect(described).not.toMatch(/eyJ|Bearer/)
@@ -149,7 +146,7 @@ describe("generic dashboard adapter", () => {
   it.effect("counts any 2xx as delivered, even with a body past the cap", () =>
     Effect.gen(function* () {
       const { requests, layer } = withDashboard(() => text(200, "x".repeat(200 * 1024)))
-      expect(yield* notify(layer)).toEqual(Either.right(undefined))
+      expect(yield* notify(layer)).toEqual(Either.right(DELIVERED))
       expect(requests[0]!.limits).toMatchObject({ maxBytes: 64 * 1024, oversize: "truncate" })
     })
   )

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { AppConfig } from "../src/Config.js"
 import { Convertor, ConvertorError } from "../src/Convertor.js"
-import { Dashboard, DashboardError } from "../src/Dashboard.js"
+import { DashboardError, DELIVERED, Targets } from "../src/Dashboard.js"
 import type { Notification, Reading, ServiceRef } from "../src/Domain.js"
 import { type CycleSummary, DryRun, runCycle, runForever } from "../src/Reporter.js"
 import { captureLogs, testConfig } from "./helpers.js"
@@ -41,13 +41,14 @@ const world = (fakes: Fakes) => {
       )
   })
   const dashboard = {
+    name: "dashboard",
     target: "fake",
-    notify: (n: Notification) => (fakes.notify ?? (() => Effect.void))(n).pipe(Effect.tap(() => sent.push(n))),
+    notify: (n: Notification) => (fakes.notify ?? (() => Effect.void))(n).pipe(Effect.tap(() => sent.push(n)), Effect.as(DELIVERED)),
     rehearse: (n: Notification) => Effect.succeed(`POST fake ${n.service.name}`)
   }
   const layer = Layer.mergeAll(
     Layer.succeed(Convertor, convertor),
-    Layer.succeed(Dashboard, dashboard),
+    Layer.succeed(Targets, [dashboard]),
     Layer.succeed(
       AppConfig,
       testConfig({

@@ -4,12 +4,24 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as Context from "effect/Context"
 import type { ReporterConfig } from "../src/Config.js"
+import type { Adapter, AdapterContext, DashboardPort, TargetSpec } from "../src/Dashboard.js"
+import * as RateLimits from "../src/RateLimits.js"
 import type { ServiceRef } from "../src/Domain.js"
 import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport } from "../src/Transport.js"
 import { format } from "../src/Logging.js"
 
 export const SECRET = "test-secret-that-is-long-enough-for-hs256!"
+
+/** The primary dashboard as the loader resolves it: generic, with the test secret. */
+export const dashboardSpec: TargetSpec = {
+  type: "generic",
+  name: "dashboard",
+  path: "status_dashboard",
+  settings: { url: "http://dashboard.test", timeout: Duration.seconds(10) },
+  secrets: { secret: Redacted.make(SECRET) }
+}
 
 /** A configuration as the loader would produce it; the overrides are what tests vary. */
 export const testConfig = (
@@ -18,13 +30,30 @@ export const testConfig = (
   source: "test.yaml",
   convertor: { url: "http://convertor.test", timeout: Duration.seconds(10) },
   status_dashboard: { type: "generic", url: "http://dashboard.test", secret: Redacted.make(SECRET), timeout: Duration.seconds(10) },
+  notifiers: [],
   reporter: {
     poll_interval: over.pollInterval ?? Duration.seconds(60),
     concurrency: over.concurrency ?? 4,
     window: { from: Duration.minutes(5), to: Duration.minutes(2) },
     services: over.services ?? [{ name: "api", environment: "production" }]
-  }
+  },
+  targets: [dashboardSpec]
 })
+
+/** One target's port, for tests that drive an adapter directly. */
+export class TestTarget extends Context.Tag("test/Target")<TestTarget, DashboardPort>() {}
+
+/** The port `adapter` builds for `spec` over `transport`, with the default 27 s budget (45% of 60 s). */
+export const targetLayer = (
+  adapter: Adapter,
+  spec: TargetSpec,
+  transport: Layer.Layer<Transport>,
+  context: Partial<AdapterContext> = {}
+) =>
+  Layer.scoped(
+    TestTarget,
+    adapter.make(spec, { budget: context.budget ?? Duration.seconds(27), services: context.services ?? [{ name: "api", environment: "production" }] })
+  ).pipe(Layer.provide(Layer.merge(transport, RateLimits.layer)))
 
 export const api: ServiceRef = { name: "api", environment: "production" }
 

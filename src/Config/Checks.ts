@@ -6,11 +6,14 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import { PHASE_SHARE, phaseBudget } from "../Budget.js"
+import type { TargetSpec } from "../Dashboard.js"
+import { ADAPTERS } from "../Dashboard/adapters.js"
 import { serviceKey } from "../Domain.js"
-import type { ConfigFile } from "./Schema.js"
+import type { ConfigFile, TargetConfig } from "./Schema.js"
 import { MAX_SECRET_BYTES, readBounded, readProblem } from "./Sources.js"
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
@@ -50,46 +53,93 @@ export const crossProblems = (c: ConfigFile): ReadonlyArray<string> => {
 /** One trailing newline (as `echo` and editors leave) is not part of a secret, wherever it came from. */
 const trimSecret = (value: string): string => value.replace(/\r?\n$/, "")
 
-/** The dashboard secret, from `secret` (file or environment) or the file `secret_file` names (relative to the config file). */
-export const resolveSecret = (
-  dashboard: ConfigFile["status_dashboard"],
-  resolvePath: (name: string) => string
-): Effect.Effect<Either.Either<Redacted.Redacted<string>, string>, never, FileSystem.FileSystem> =>
+/** `notifiers[1]` + `routing_key` -> `MP_NOTIFIERS__1__ROUTING_KEY`. */
+const envName = (path: string, key: string) => `MP_${path.replace(/\[(\d+)\]/g, "__$1").replace(/\./g, "__")}__${key}`.toUpperCase()
+
+type ReadFile = (name: string) => Effect.Effect<Either.Either<string, string>, never, FileSystem.FileSystem>
+
+/** One secret: its value, or the file its `*_file` twin names (relative to the config file), never both. */
+const readSecret = (target: TargetConfig, path: string, key: string, required: boolean, read: ReadFile) =>
   Effect.gen(function* () {
-    const inline = dashboard.secret === undefined ? "" : trimSecret(Redacted.value(dashboard.secret))
-    if (dashboard.secret !== undefined && dashboard.secret_file !== undefined) {
-      return Either.left("status_dashboard: secret and secret_file are both set in one place; keep one")
+    const value = target[key] as Redacted.Redacted<string> | undefined
+    const file = target[`${key}_file`] as string | undefined
+    if (value !== undefined && file !== undefined) return Either.left(`${path}: ${key} and ${key}_file are both set in one place; keep one`)
+    if (file !== undefined) {
+      const text = yield* read(file)
+      if (Either.isLeft(text)) return Either.left(`${path}.${key}_file: ${text.left}`)
+      const secret = trimSecret(text.right)
+      return secret === "" ? Either.left(`${path}.${key}_file: ${file} is empty`) : Either.right(Option.some(Redacted.make(secret)))
     }
-    if (dashboard.secret_file !== undefined) {
-      const path = resolvePath(dashboard.secret_file)
-      const text = yield* Effect.either(readBounded(path, MAX_SECRET_BYTES))
-      if (Either.isLeft(text)) return Either.left(`status_dashboard.secret_file: ${readProblem(path, text.left, MAX_SECRET_BYTES)}`)
-      const value = trimSecret(text.right)
-      return value === "" ? Either.left(`status_dashboard.secret_file: ${path} is empty`) : Either.right(Redacted.make(value))
-    }
-    return inline === ""
+    const inline = value === undefined ? "" : trimSecret(Redacted.value(value))
+    if (inline !== "") return Either.right(Option.some(Redacted.make(inline)))
+    return required
       ? Either.left(
-          "status_dashboard.secret: is required but missing; set it in the file, with MP_STATUS_DASHBOARD__SECRET, or point status_dashboard.secret_file at a file holding it"
+          `${path}.${key}: is required but missing; set it in the file, with ${envName(path, key)}, or point ${path}.${key}_file at a file holding it`
         )
-      : Either.right(Redacted.make(inline))
+      : Either.right(Option.none())
+  })
+
+/**
+ * Every target, the primary dashboard first (named `dashboard`), each
+ * notifier named by its `name` or `type#index`, with its secrets read.
+ */
+export const resolveTargets = (
+  c: ConfigFile,
+  resolvePath: (name: string) => string
+): Effect.Effect<Either.Either<ReadonlyArray<TargetSpec>, ReadonlyArray<string>>, never, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const read: ReadFile = (name) =>
+      Effect.map(Effect.either(readBounded(resolvePath(name), MAX_SECRET_BYTES)), Either.mapLeft((reason) => readProblem(resolvePath(name), reason, MAX_SECRET_BYTES)))
+    const configured = [
+      { target: c.status_dashboard, path: "status_dashboard", name: "dashboard" },
+      ...c.notifiers.map((target, i) => ({ target, path: `notifiers[${i}]`, name: target.name ?? `${target.type}#${i}` }))
+    ]
+    const problems: Array<string> = []
+    const specs: Array<TargetSpec> = []
+    const seen = new Map<string, string>()
+    for (const { target, path, name } of configured) {
+      const first = seen.get(name)
+      if (first !== undefined) problems.push(`${path}.name: "${name}" is also the name of ${first}; names must be unique`)
+      seen.set(name, path)
+      const secrets: Record<string, Redacted.Redacted<string> | undefined> = {}
+      for (const { key, required } of ADAPTERS[target.type].secrets) {
+        const secret = yield* readSecret(target, path, key, required, read)
+        if (Either.isLeft(secret)) problems.push(secret.left)
+        else secrets[key] = Option.getOrUndefined(secret.right)
+      }
+      // A mapping's `*_file` twin (webhook headers): each value is a file holding that entry's secret.
+      for (const [header, file] of Object.entries((target["headers_file"] ?? {}) as Record<string, string>)) {
+        const text = yield* read(file)
+        if (Either.isLeft(text)) problems.push(`${path}.headers_file.${header}: ${text.left}`)
+        else secrets[`headers:${header}`] = Redacted.make(trimSecret(text.right))
+      }
+      const { type, name: _name, ...settings } = target
+      specs.push({ type, name, path, settings, secrets })
+    }
+    return problems.length > 0 ? Either.left(problems) : Either.right(specs)
   })
 
 const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)
 
 /** What the program can run with, but should say. */
-export const warningsFor = (c: ConfigFile, secret: Redacted.Redacted<string>): ReadonlyArray<string> => {
+export const warningsFor = (c: ConfigFile, targets: ReadonlyArray<TargetSpec>): ReadonlyArray<string> => {
   const warnings: Array<string> = []
-  if (new TextEncoder().encode(Redacted.value(secret)).length < 32) {
-    warnings.push("status_dashboard.secret is shorter than 32 bytes: HS256 wants a key at least as long as its hash; use a longer random secret")
-  }
-  const dashboard = new URL(c.status_dashboard.url)
-  if (dashboard.protocol === "http:" && !isLoopback(dashboard.hostname)) {
-    warnings.push(`status_dashboard.url uses plain http to ${dashboard.hostname}: tokens signed with the secret travel unencrypted; use https`)
+  for (const t of targets) {
+    const secret = t.secrets["secret"]
+    if (secret !== undefined && new TextEncoder().encode(Redacted.value(secret)).length < 32) {
+      warnings.push(`${t.path}.secret is shorter than 32 bytes: HS256 wants a key at least as long as its hash; use a longer random secret`)
+    }
+    const url = (t.settings as { readonly url?: string }).url
+    const host = url === undefined ? undefined : new URL(url)
+    if (host !== undefined && host.protocol === "http:" && !isLoopback(host.hostname) && Object.values(t.secrets).some((v) => v !== undefined)) {
+      warnings.push(`${t.path}.url uses plain http to ${host.hostname}: credentials travel unencrypted; use https`)
+    }
   }
   const interval = Duration.toSeconds(c.reporter.poll_interval)
   const budget = phaseBudget(c.reporter.poll_interval)
-  for (const [key, timeout] of [["convertor.timeout", c.convertor.timeout], ["status_dashboard.timeout", c.status_dashboard.timeout]] as const) {
+  const timeouts = [["convertor.timeout", c.convertor.timeout], ...targets.map((t) => [`${t.path}.timeout`, (t.settings as { readonly timeout: Duration.Duration }).timeout] as const)] as const
+  for (const [key, timeout] of timeouts) {
     if (Duration.greaterThan(timeout, budget)) {
       warnings.push(
         `${key} (${Duration.toSeconds(timeout)}s) is longer than ${Math.round(PHASE_SHARE * 100)}% of reporter.poll_interval (${interval}s): ` +

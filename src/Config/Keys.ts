@@ -3,25 +3,40 @@
  * typo (`pol_interval`) would otherwise be silently ignored, and a new key in
  * Config/Schema.ts is known here without being listed twice.
  */
-import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
-import { ConfigFile } from "./Schema.js"
+import { TARGET_TYPES, type TargetType } from "../Dashboard/adapters.js"
+import { ConfigFile, targetSchema, TargetTypes } from "./Schema.js"
 
-/** The shape of the file as far as keys go: a mapping of known keys, a list of items, or a leaf. */
-type Shape = { readonly keys: ReadonlyMap<string, Shape> } | { readonly items: Shape } | "leaf"
+/**
+ * The shape of the file as far as keys go: a mapping of known keys, a list of
+ * items, a target whose keys depend on its `type`, or a leaf.
+ */
+type Shape =
+  | { readonly keys: ReadonlyMap<string, Shape> }
+  | { readonly items: Shape }
+  | { readonly byType: ReadonlyMap<string, Shape>; readonly fallback: string | undefined }
+  | "leaf"
 
 const shapeOf = (ast: AST.AST): Shape => {
+  const types = ast.annotations[TargetTypes] as ReadonlyArray<TargetType> | undefined
+  if (types !== undefined) {
+    return { byType: new Map(types.map((t) => [t, shapeOf(targetSchema(t).ast)])), fallback: types.length < TARGET_TYPES.length ? types[0] : undefined }
+  }
   switch (ast._tag) {
     case "TypeLiteral":
       return { keys: new Map(ast.propertySignatures.map((p) => [String(p.name), shapeOf(p.type)])) }
     case "TupleType":
       return ast.rest.length > 0 ? { items: shapeOf(ast.rest[0]!.type) } : "leaf"
+    // The file's side of a transformation (a key with a default, seconds as Durations) or a refinement.
+    case "Transformation":
+    case "Refinement":
+      return shapeOf(ast.from)
     default:
       return "leaf"
   }
 }
 
-const FILE_SHAPE = shapeOf(Schema.encodedSchema(ConfigFile).ast)
+const FILE_SHAPE = shapeOf(ConfigFile.ast)
 
 const levenshtein = (a: string, b: string): number => {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i)
@@ -59,6 +74,13 @@ export const unknownKeys = (tree: unknown): ReadonlyArray<string> => {
     if (shape === "leaf") return
     if ("items" in shape) {
       if (Array.isArray(node)) node.forEach((item, i) => walk(item, shape.items, `${path}[${i}]`))
+      return
+    }
+    if ("byType" in shape) {
+      // An unknown or missing type is the schema's error to report; its keys cannot be judged.
+      const type = isTree(node) ? (node["type"] ?? shape.fallback) : undefined
+      const typed = typeof type === "string" ? shape.byType.get(type) : undefined
+      if (typed !== undefined) walk(node, typed, path)
       return
     }
     if (!isTree(node)) return

@@ -9,31 +9,40 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as YAML from "yaml"
+import { ADAPTERS } from "../Dashboard/adapters.js"
 
 export type Tree = Record<string, unknown>
 
 export const isTree = (u: unknown): u is Tree => typeof u === "object" && u !== null && !Array.isArray(u)
 
+/** Every secret key of every target type: `K` and `K_file` are two ways to say one thing. */
+const SECRET_KEYS = new Set(Object.values(ADAPTERS).flatMap((a) => a.secrets.map((x) => x.key)))
+
+const twinOf = (key: string): string | undefined =>
+  SECRET_KEYS.has(key) ? `${key}_file` : key.endsWith("_file") && SECRET_KEYS.has(key.slice(0, -5)) ? key.slice(0, -5) : undefined
+
+const isIndex = (key: string) => /^\d+$/.test(key)
+
 /**
- * One configuration layer over the ones before it. `secret` and `secret_file`
- * are two ways to say one thing: a layer that sets either replaces both.
+ * One configuration layer over the ones before it. Later wins; mappings merge
+ * key by key; a secret set either way (`secret` or `secret_file`) replaces
+ * both; lists are replaced, except by a mapping of indexes
+ * (`MP_NOTIFIERS__0__ROUTING_KEY`), which merges into those items.
  */
 export const overlay = (base: Tree, over: Tree): Tree => {
-  const dashboard = over["status_dashboard"]
-  const prior = base["status_dashboard"]
-  if (isTree(dashboard) && isTree(prior) && ("secret" in dashboard || "secret_file" in dashboard)) {
-    const { secret: _secret, secret_file: _file, ...rest } = prior
-    return deepMerge({ ...base, status_dashboard: rest }, over)
-  }
-  return deepMerge(base, over)
-}
-
-/** Later wins; mappings merge key by key, anything else (lists included) is replaced. */
-export const deepMerge = (base: Tree, over: Tree): Tree => {
   const out: Tree = { ...base }
   for (const [key, value] of Object.entries(over)) {
+    const twin = twinOf(key)
+    if (twin !== undefined) delete out[twin]
     const prev = out[key]
-    out[key] = isTree(prev) && isTree(value) ? deepMerge(prev, value) : value
+    if (Array.isArray(prev) && isTree(value) && Object.keys(value).every(isIndex)) {
+      const items = [...prev] as Array<unknown>
+      for (const [index, item] of Object.entries(value)) {
+        const at = Number(index)
+        items[at] = isTree(items[at]) && isTree(item) ? overlay(items[at] as Tree, item) : item
+      }
+      out[key] = items
+    } else out[key] = isTree(prev) && isTree(value) ? overlay(prev, value) : value
   }
   return out
 }
@@ -82,7 +91,7 @@ export const envOverrides = (env: Record<string, string | undefined>): Tree => {
       }
     }
     const leaf: Tree = path.reduceRight<Tree>((acc, key, i) => (i === path.length - 1 ? { [key]: value } : { [key]: acc }), {})
-    tree = deepMerge(tree, leaf)
+    tree = overlay(tree, leaf)
   }
   return tree
 }

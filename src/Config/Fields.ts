@@ -1,0 +1,120 @@
+/**
+ * The building blocks of the configuration's schema: numbers with bounds,
+ * seconds as Durations, base URLs, secrets that are never echoed, and the
+ * messages they give. Config/Schema.ts and each target's settings
+ * (Dashboard/*.ts) are made of these.
+ */
+import * as Duration from "effect/Duration"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { hideUserinfo } from "../Domain.js"
+
+/** A value as a message may show it: never a URL's userinfo, never too long. */
+export const show = (u: unknown): string => {
+  if (u === undefined) return "nothing"
+  if (u === null) return "null"
+  if (typeof u === "string") {
+    const safe = hideUserinfo(u)
+    return JSON.stringify(safe.length > 60 ? `${safe.slice(0, 57)}...` : safe)
+  }
+  if (Array.isArray(u)) return "a list"
+  if (typeof u === "object") return "a mapping"
+  return String(u)
+}
+
+/** A message that replaces Schema's own, for type and refinement failures alike. */
+export const expected = (what: string, echo = true) => ({
+  message: (issue: ParseResult.ParseIssue) => ({
+    message: echo ? `expected ${what}, got ${show(issue.actual)}` : `expected ${what}`,
+    override: true
+  })
+})
+
+/** For sections: only when the value itself is not a mapping; nested problems keep their own messages. */
+export const mapping = { message: (issue: ParseResult.ParseIssue) => ({ message: `expected a mapping of keys, got ${show(issue.actual)}`, override: false }) }
+export const list = { message: (issue: ParseResult.ParseIssue) => ({ message: `expected a list, got ${show(issue.actual)}`, override: false }) }
+
+/** YAML numbers arrive as numbers, environment overrides as strings: accept both. */
+export const NumberLike = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), Schema.Number, {
+  strict: true,
+  decode: (input, _, ast) => {
+    if (typeof input === "number") return ParseResult.succeed(input)
+    const n = input.trim() === "" ? Number.NaN : Number(input)
+    return Number.isFinite(n) ? ParseResult.succeed(n) : ParseResult.fail(new ParseResult.Type(ast, input))
+  },
+  encode: ParseResult.succeed
+})
+
+/**
+ * Every number has bounds: 0.001 s floods the convertor, 1e13 s breaks every
+ * date computed from it, and 1e308 is not "forever".
+ */
+export const bounded = (what: string, min: number, max: number, integer = false) =>
+  NumberLike.pipe(
+    Schema.filter((n) => Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n)))
+  ).annotations(expected(`${what} from ${min} to ${max}`))
+
+/** Seconds in the file, a Duration in the program. */
+export const seconds = (what: string, min: number, max: number) =>
+  Schema.transform(bounded(what, min, max), Schema.DurationFromSelf, {
+    strict: true,
+    decode: (n) => Duration.seconds(n),
+    encode: (d) => Duration.toSeconds(d)
+  })
+
+export const DAY = 86_400
+export const PollInterval = seconds("a positive number of seconds", 1, DAY)
+export const Timeout = seconds("a positive number of seconds", 0.1, 600)
+export const WindowSeconds = seconds("a number of seconds", 0, 7 * DAY)
+export const Concurrency = bounded("a whole number", 1, 1024, true)
+
+export const NonEmptyString = Schema.String.pipe(Schema.filter((s) => s.trim().length > 0)).annotations(
+  expected("a non-empty string")
+)
+
+/** What is wrong with a base URL, if anything: paths are appended to it, so it can carry no query or fragment. */
+const urlProblem = (s: string): string | undefined => {
+  const plain = `expected an http:// or https:// URL, got ${show(s)}`
+  if (s.trim() !== s) return `expected a URL without spaces around it, got ${show(s)}`
+  let url: URL
+  try {
+    url = new URL(s)
+  } catch {
+    return plain
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return plain
+  if (s.includes("?") || s.includes("#")) {
+    return `expected a base URL without a query (?...) or fragment (#...): paths are added to it; got ${show(s)}`
+  }
+  return undefined
+}
+
+/** A base URL, without its trailing slash (paths are added with one). */
+export const BaseUrl = Schema.transform(
+  Schema.String.annotations(expected("an http:// or https:// URL")).pipe(Schema.filter((s) => urlProblem(s) ?? true)),
+  Schema.String,
+  { strict: true, decode: (s) => s.replace(/\/+$/, ""), encode: (s) => s }
+)
+
+/** Never echoes its value, not even in a type error. */
+export const Secret = Schema.Redacted(
+  Schema.String.pipe(Schema.filter((s) => s.length > 0)).annotations(expected("a non-empty string", false))
+).annotations(expected("a non-empty string", false))
+
+export const ServiceRef = Schema.Struct({
+  name: NonEmptyString,
+  environment: NonEmptyString
+}).annotations({ message: (issue) => ({ message: `expected {name, environment}, got ${show(issue.actual)}`, override: false }) })
+
+/** A key that may be left out, with its default written as the file would write it, decoded once by the schema itself. */
+export const orElse = <A, I>(schema: Schema.Schema<A, I>, encoded: I) => {
+  const value = Schema.decodeUnknownSync(schema)(encoded)
+  return Schema.optionalWith(schema, { exact: true, default: () => value })
+}
+
+/** An optional key. */
+export const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optionalWith(schema, { exact: true })
+
+/** A mapping of names to values of `value` (component ids, attributes). */
+export const Mapping = <A, I>(value: Schema.Schema<A, I>) =>
+  Schema.Record({ key: Schema.String, value }).annotations(mapping)

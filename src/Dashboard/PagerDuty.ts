@@ -1,0 +1,80 @@
+/**
+ * PagerDuty Events API v2 (docs/protocols.md §5): a `trigger` event per
+ * notification, de-duplicated by `service/environment`. The routing key
+ * travels in the body, so a rehearsal shows it redacted. 202 is success, 400
+ * is not retried, 429 and 5xx are.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { BaseUrl, Mapping, orElse, Timeout } from "../Config/Fields.js"
+import { adapter } from "../Dashboard.js"
+import { type Notification, safeUrl, serviceKey, statusLabel } from "../Domain.js"
+import { Transport } from "../Transport.js"
+import { RETRY } from "./Generic.js"
+import { makeSender } from "./Sender.js"
+
+const Severity = Schema.Literal("critical", "error", "warning", "info")
+type Severity = typeof Severity.Type
+
+export interface Settings {
+  readonly url: string
+  readonly severity: Readonly<Record<string, Severity>>
+  readonly timeout: Duration.Duration
+}
+
+/** `api in production: outage (why)`: what the person paged reads first. */
+export const summaryOf = (n: Notification): string =>
+  `${n.service.name} in ${n.service.environment}: ${statusLabel(n.status)}${n.why ? ` (${n.why})` : ""}`
+
+export const PagerDuty = adapter<Settings>({
+  fields: {
+    url: orElse(BaseUrl, "https://events.pagerduty.com/v2/enqueue"),
+    severity: orElse(Mapping(Severity), { "1": "warning", "2": "critical" }),
+    timeout: orElse(Timeout, 10)
+  },
+  secrets: [{ key: "routing_key", required: true }],
+  primary: false,
+  make: (spec, { budget }) =>
+    Effect.gen(function* () {
+      const s = spec.settings
+      const routingKey = spec.secrets["routing_key"]!
+      const sender = makeSender({
+        transport: yield* Transport,
+        name: spec.name,
+        peer: `PagerDuty at ${safeUrl(s.url)}`,
+        timeout: { key: `${spec.path}.timeout`, timeout: s.timeout },
+        budget,
+        retry: RETRY,
+        authHint: `check ${spec.path}.routing_key`,
+        urlKey: `${spec.path}.url`
+      })
+      const bodyOf = (n: Notification, key: string) => ({
+        routing_key: key,
+        event_action: "trigger",
+        dedup_key: serviceKey(n.service),
+        payload: {
+          summary: summaryOf(n),
+          source: "cloudmon-metrics-reporter",
+          severity: s.severity[String(n.status)] ?? (n.status >= 2 ? "critical" : "warning"),
+          component: n.service.name,
+          group: n.service.environment
+        }
+      })
+      return {
+        name: spec.name,
+        target: `PagerDuty at ${safeUrl(s.url)}`,
+        notify: (n) =>
+          sender.send(n, () =>
+            Effect.succeed({
+              method: "POST",
+              url: s.url,
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify(bodyOf(n, Redacted.value(routingKey)))
+            })
+          ),
+        rehearse: (n) => Effect.succeed(`POST ${safeUrl(s.url)} ${JSON.stringify(bodyOf(n, "<redacted>"))}`)
+      }
+    })
+})

@@ -1,0 +1,82 @@
+/**
+ * What every target does with one notification: build the request (signing
+ * it, if the protocol signs), send it within what is left of the phase
+ * budget, judge the reply, retry what is worth retrying, and let an attempt
+ * already on the wire finish when asked to stop. Adapters give the request
+ * and, where their protocol needs it, their own judgement of a reply.
+ */
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { attemptTimeout, budgetHint } from "../Budget.js"
+import { DashboardError, DELIVERED, type Delivery } from "../Dashboard.js"
+import type { Notification } from "../Domain.js"
+import { badResponse, fromFault, fromReply, type PeerFailure } from "../PeerError.js"
+import { type RetryOptions, retryWithin } from "../Retry.js"
+import { finishInFlight } from "../Shutdown.js"
+import { HttpFault, type Reply, type Request, type Transport } from "../Transport.js"
+
+export interface SenderOptions {
+  readonly transport: Context.Tag.Service<typeof Transport>
+  /** Names the target in the debug line of each retry (`dashboard`, `oncall`). */
+  readonly name: string
+  /** The peer as messages show it: a URL without credentials, or a description. */
+  readonly peer: string
+  /** The configuration key of the peer's timeout (`notifiers[1].timeout`) and its value. */
+  readonly timeout: { readonly key: string; readonly timeout: Duration.Duration }
+  readonly budget: Duration.Duration
+  readonly retry: Omit<RetryOptions, "budget">
+  /** What a 401 or 403 says to check (`check notifiers[0].api_key`). */
+  readonly authHint: string
+  /** The key of the target's address, which a redirect says to correct (`status_dashboard.url`). */
+  readonly urlKey: string
+  /** Answers a body is read to, at most; any 2xx past it is still a delivery. */
+  readonly maxBytes?: number
+  /** Around each exchange: a shared rate limit, where the protocol has one. */
+  readonly gate?: <A, E, R>(exchange: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+type Failure = PeerFailure<DashboardError["reason"]>
+
+export const makeSender = (o: SenderOptions) => {
+  const fail = (n: Notification, failure: Failure) => new DashboardError({ peer: o.peer, service: n.service, ...failure })
+
+  /** 2xx is delivered; 401/403 is the credential; anything else as every peer reads it. */
+  const judgeStatus = (n: Notification, reply: Reply, now: number): Effect.Effect<Delivery, DashboardError> => {
+    if (reply.status >= 200 && reply.status < 300) return Effect.succeed(DELIVERED)
+    const failure = fromReply(reply, o.urlKey, now)
+    return reply.status === 401 || reply.status === 403
+      ? Effect.fail(fail(n, { ...failure, reason: "AuthFailed", detail: o.authHint }))
+      : Effect.fail(fail(n, failure))
+  }
+
+  const send = (
+    n: Notification,
+    build: (nowMillis: number) => Effect.Effect<Request, DashboardError>,
+    judge: (reply: Reply, nowMillis: number) => Effect.Effect<Delivery, DashboardError> = (reply, now) => judgeStatus(n, reply, now)
+  ): Effect.Effect<Delivery, DashboardError> => {
+    const attempt = (remaining: Duration.Duration) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const request = yield* build(now)
+        const { timeout, detail } = attemptTimeout(o.timeout, remaining, o.budget)
+        const exchange = o.transport.exchange(request, { timeout, maxBytes: o.maxBytes ?? 64 * 1024, oversize: "truncate" })
+        const reply = yield* (o.gate === undefined ? exchange : o.gate(exchange)).pipe(Effect.mapError((fault) => fail(n, fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))))
+        return yield* judge(reply, now)
+      }).pipe(
+        // A notification already on the wire finishes even when we are asked to stop;
+        // the exchange's own timeout still bounds it.
+        finishInFlight
+      )
+    return retryWithin(attempt, { ...o.retry, budget: o.budget, peer: `Target ${o.name}` }, () =>
+      fail(n, { ...badResponse(`not delivered before ${budgetHint(o.budget)}`), reason: "Timeout" })
+    )
+  }
+
+  return { send, fail, judgeStatus }
+}
+
+/** A signing failure, as a target's error: never a word of the key. */
+export const signFailed = (failure: { readonly fail: (n: Notification, f: Failure) => DashboardError }, n: Notification) =>
+  failure.fail(n, { ...badResponse("could not sign the token"), reason: "Rejected" })

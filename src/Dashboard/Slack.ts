@@ -1,0 +1,58 @@
+/**
+ * A Slack incoming webhook (docs/protocols.md §6): one readable message per
+ * notification, at most one per second per webhook across the process. The
+ * webhook URL is the credential: it is never shown.
+ */
+import { createHash } from "node:crypto"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { orElse, Timeout } from "../Config/Fields.js"
+import { adapter } from "../Dashboard.js"
+import { type Notification, statusLabel } from "../Domain.js"
+import { RateLimits } from "../RateLimits.js"
+import { Transport } from "../Transport.js"
+import { RETRY } from "./Generic.js"
+import { makeSender } from "./Sender.js"
+
+export interface Settings {
+  readonly timeout: Duration.Duration
+}
+
+/** `*api* in *production* is *degraded* (status 1)`, then why, when the convertor said. */
+export const textOf = (n: Notification): string =>
+  `*${n.service.name}* in *${n.service.environment}* is *${statusLabel(n.status)}* (status ${n.status}) since ${n.timestamp.toISOString()}` +
+  (n.why ? `\nWhy: ${n.why}` : "")
+
+export const Slack = adapter<Settings>({
+  fields: { timeout: orElse(Timeout, 10) },
+  secrets: [{ key: "webhook_url", required: true }],
+  primary: false,
+  make: (spec, { budget }) =>
+    Effect.gen(function* () {
+      const webhook = spec.secrets["webhook_url"]!
+      const digest = createHash("sha256").update(Redacted.value(webhook)).digest("hex")
+      const limiter = yield* (yield* RateLimits).forKey(`slack:${digest}`, 1, Duration.seconds(1))
+      const sender = makeSender({
+        transport: yield* Transport,
+        name: spec.name,
+        peer: `Slack webhook (${spec.path})`,
+        timeout: { key: `${spec.path}.timeout`, timeout: spec.settings.timeout },
+        budget,
+        retry: RETRY,
+        authHint: `check ${spec.path}.webhook_url`,
+        urlKey: `${spec.path}.webhook_url`,
+        gate: limiter
+      })
+      const body = (n: Notification) => JSON.stringify({ text: textOf(n) })
+      return {
+        name: spec.name,
+        target: `Slack webhook (${spec.path})`,
+        notify: (n) =>
+          sender.send(n, () =>
+            Effect.succeed({ method: "POST", url: Redacted.value(webhook), headers: { "content-type": "application/json" }, body: body(n) })
+          ),
+        rehearse: (n) => Effect.succeed(`POST <${spec.path}.webhook_url, redacted> ${body(n)}`)
+      }
+    })
+})

@@ -1,0 +1,94 @@
+/**
+ * Atlassian Statuspage (docs/protocols.md §4): each service's component is
+ * set to a status with `PATCH /pages/{page_id}/components/{id}`. At most one
+ * request per second per API key across the whole process; 420 and 429 are
+ * retried after `Retry-After`.
+ */
+import { createHash } from "node:crypto"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { BaseUrl, Mapping, NonEmptyString, orElse, Timeout } from "../Config/Fields.js"
+import { adapter, DELIVERED } from "../Dashboard.js"
+import { type Notification, safeUrl, serviceKey } from "../Domain.js"
+import { RateLimits } from "../RateLimits.js"
+import { Transport } from "../Transport.js"
+import { RETRY } from "./Generic.js"
+import { makeSender } from "./Sender.js"
+
+const ComponentStatus = Schema.Literal("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
+type ComponentStatus = typeof ComponentStatus.Type
+
+export interface Settings {
+  readonly url: string
+  readonly page_id: string
+  readonly components: Readonly<Record<string, string>>
+  readonly status: Readonly<Record<string, ComponentStatus>>
+  readonly timeout: Duration.Duration
+}
+
+/** One request per second per key (Statuspage allows 60 a rolling minute). */
+export const PER_KEY = { limit: 1, interval: Duration.seconds(1) } as const
+
+export const Statuspage = adapter<Settings>({
+  fields: {
+    url: orElse(BaseUrl, "https://api.statuspage.io/v1"),
+    page_id: NonEmptyString,
+    components: orElse(Mapping(NonEmptyString), {}),
+    status: orElse(Mapping(ComponentStatus), { "1": "degraded_performance", "2": "major_outage" }),
+    timeout: orElse(Timeout, 10)
+  },
+  secrets: [{ key: "api_key", required: true }],
+  primary: false,
+  make: (spec, { budget, services }) =>
+    Effect.gen(function* () {
+      const s = spec.settings
+      const key = spec.secrets["api_key"]!
+      // The limiter is keyed by a digest of the key: targets sharing a key share it.
+      const digest = createHash("sha256").update(Redacted.value(key)).digest("hex")
+      const limiter = yield* (yield* RateLimits).forKey(`statuspage:${digest}`, PER_KEY.limit, PER_KEY.interval)
+      for (const service of services) {
+        if (s.components[serviceKey(service)] === undefined) {
+          yield* Effect.logWarning(
+            `${spec.path} (statuspage): no component id for ${serviceKey(service)} in ${spec.path}.components: its status is not sent to Statuspage`
+          )
+        }
+      }
+      const sender = makeSender({
+        transport: yield* Transport,
+        name: spec.name,
+        peer: `Statuspage page ${s.page_id} at ${safeUrl(s.url)}`,
+        timeout: { key: `${spec.path}.timeout`, timeout: s.timeout },
+        budget,
+        retry: RETRY,
+        authHint: `check ${spec.path}.api_key`,
+        urlKey: `${spec.path}.url`,
+        gate: limiter
+      })
+      const statusOf = (n: Notification): ComponentStatus =>
+        s.status[String(n.status)] ?? (n.status === 0 ? "operational" : n.status === 1 ? "degraded_performance" : "major_outage")
+      const requestOf = (n: Notification, id: string) => ({
+        method: "PATCH",
+        url: `${s.url}/pages/${encodeURIComponent(s.page_id)}/components/${encodeURIComponent(id)}`,
+        headers: { authorization: `OAuth ${Redacted.value(key)}`, "content-type": "application/json" },
+        body: JSON.stringify({ component: { status: statusOf(n) } })
+      }) as const
+      const skipped = (n: Notification) =>
+        ({ _tag: "Skipped", why: `no Statuspage component configured for ${serviceKey(n.service)}`, level: "debug" }) as const
+      return {
+        name: spec.name,
+        target: `Statuspage page ${s.page_id}`,
+        notify: (n) => {
+          const id = s.components[serviceKey(n.service)]
+          return id === undefined ? Effect.succeed(skipped(n)) : Effect.as(sender.send(n, () => Effect.succeed(requestOf(n, id))), DELIVERED)
+        },
+        rehearse: (n) => {
+          const id = s.components[serviceKey(n.service)]
+          if (id === undefined) return Effect.succeed(`nothing: ${skipped(n).why}`)
+          const r = requestOf(n, id)
+          return Effect.succeed(`${r.method} ${safeUrl(r.url)} ${r.body}`)
+        }
+      }
+    })
+})

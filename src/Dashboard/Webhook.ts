@@ -1,0 +1,68 @@
+/**
+ * Any webhook: the generic JSON body (docs/protocols.md §2) POSTed to `url`
+ * as it is, with the configured headers; a JWT only when a `secret` is set.
+ * Header values are treated as secrets (they often are tokens).
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { BaseUrl, Mapping, orElse, Secret, Timeout } from "../Config/Fields.js"
+import { adapter } from "../Dashboard.js"
+import { type Notification, safeUrl } from "../Domain.js"
+import { makeSigner } from "../Jwt.js"
+import { Transport } from "../Transport.js"
+import { bodyOf, claimsOf, RETRY, type Settings as GenericSettings } from "./Generic.js"
+import { makeSender, signFailed } from "./Sender.js"
+
+export interface Settings extends GenericSettings {
+  readonly headers: Readonly<Record<string, Redacted.Redacted<string>>>
+}
+
+/** Header values read from files (`headers_file`) arrive as secrets named `header:<Name>`. */
+export const HEADER_SECRET = "header:"
+
+export const Webhook = adapter<Settings>({
+  fields: { url: BaseUrl, headers: orElse(Mapping(Secret), {}), timeout: orElse(Timeout, 10) },
+  secrets: [{ key: "secret", required: false }],
+  primary: false,
+  make: (spec, { budget }) =>
+    Effect.gen(function* () {
+      const s = spec.settings
+      const secret = spec.secrets["secret"]
+      const signer = secret === undefined ? undefined : yield* makeSigner(secret)
+      const fromFiles = Object.entries(spec.secrets).flatMap(([k, v]) => (k.startsWith(HEADER_SECRET) && v !== undefined ? [[k.slice(HEADER_SECRET.length), v] as const] : []))
+      const configured = [...Object.entries(s.headers), ...fromFiles]
+      const sender = makeSender({
+        transport: yield* Transport,
+        name: spec.name,
+        peer: `webhook at ${safeUrl(s.url)}`,
+        timeout: { key: `${spec.path}.timeout`, timeout: s.timeout },
+        budget,
+        retry: RETRY,
+        authHint: `check ${spec.path}.headers and ${spec.path}.secret`,
+        urlKey: `${spec.path}.url`
+      })
+      const headers = (n: Notification, now: number) =>
+        Effect.map(
+          signer === undefined ? Effect.succeed(undefined) : signer.sign(claimsOf(n), now).pipe(Effect.mapError(() => signFailed(sender, n))),
+          (token): Record<string, string> => ({
+            ...Object.fromEntries(configured.map(([name, value]) => [name.toLowerCase(), Redacted.value(value)])),
+            ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+            "content-type": "application/json"
+          })
+        )
+      return {
+        name: spec.name,
+        target: `webhook at ${safeUrl(s.url)}`,
+        notify: (n) =>
+          sender.send(n, (now) => Effect.map(headers(n, now), (h) => ({ method: "POST", url: s.url, headers: h, body: JSON.stringify(bodyOf(n)) }))),
+        rehearse: (n) =>
+          Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) => headers(n, now)),
+            Effect.as(
+              `POST ${safeUrl(s.url)} ${JSON.stringify(bodyOf(n))} (headers ${configured.map(([name]) => name).join(", ") || "none"}, values redacted${signer ? "; JWT signed" : ""})`
+            )
+          )
+      }
+    })
+})

@@ -10,8 +10,14 @@ export interface ServiceRef {
   readonly environment: string
 }
 
-/** `api/production`: how a service is named in keys and messages. */
+/** `api/production`: how a service is named in messages and in the configuration's maps (Statuspage components). */
 export const serviceKey = (s: ServiceRef): string => `${s.name}/${s.environment}`
+
+/**
+ * One service's identity, for the program's own maps: unlike `serviceKey`,
+ * `{a/b, c}` and `{a, b/c}` stay two services.
+ */
+export const serviceId = (s: ServiceRef): string => `${s.name}\u0000${s.environment}`
 
 export interface Health {
   /** The raw value: 0 healthy, 1 degraded, 2 outage. Passed on, never reinterpreted. */

@@ -20,11 +20,14 @@ export class SignFailed {
   readonly _tag = "SignFailed"
 }
 
-export const makeSigner = (secret: Redacted.Redacted<string>): Effect.Effect<Signer> =>
+/** Fails (never with a word of the key) when the secret cannot be an HMAC key. */
+export const makeSigner = (secret: Redacted.Redacted<string>): Effect.Effect<Signer, SignFailed> =>
   Effect.map(
-    Effect.promise(() =>
-      webcrypto.subtle.importKey("raw", new TextEncoder().encode(Redacted.value(secret)), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
-    ),
+    Effect.tryPromise({
+      try: () =>
+        webcrypto.subtle.importKey("raw", new TextEncoder().encode(Redacted.value(secret)), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+      catch: () => new SignFailed()
+    }),
     (key) => ({
       sign: (claims, nowMillis) => {
         const now = Math.floor(nowMillis / 1000)

@@ -11,58 +11,19 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import { AppConfig } from "./Config.js"
+import { type CycleSummary, type Outcome, summarize, summaryLine, type TargetResult } from "./Summary.js"
 import { Convertor } from "./Convertor.js"
 import { type DashboardPort, Targets } from "./Dashboard.js"
-import { type Health, type Notification, notificationFor, type ServiceRef, serviceKey, statusLabel } from "./Domain.js"
+import { type Health, type Notification, notificationFor, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
-
-export type Outcome =
-  | { readonly _tag: "Healthy"; readonly service: ServiceRef }
-  /** Every target delivered (or deliberately skipped) its notification. */
-  | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
-  /** --dry-run: the notifications were built and signed, not sent. */
-  | { readonly _tag: "Rehearsed"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
-  /** At least one target did not get its notification. */
-  | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
-  | { readonly _tag: "NoData"; readonly service: ServiceRef }
-  /** The newest point is outside the query window (or ahead of our clock): nothing sent. */
-  | { readonly _tag: "Stale"; readonly service: ServiceRef }
-  | { readonly _tag: "ReadFailed"; readonly service: ServiceRef }
-  /** Started, but not finished when the cycle's time (one poll interval) ran out. */
-  | { readonly _tag: "OutOfTime"; readonly service: ServiceRef }
-  /** Not even started within the cycle's time: first in line next cycle. */
-  | { readonly _tag: "Late"; readonly service: ServiceRef }
-  /** A bug of ours met while polling this service; the others go on. */
-  | { readonly _tag: "Defect"; readonly service: ServiceRef }
-
-export interface CycleSummary {
-  /** Services actually read (or tried): all but the late ones. */
-  readonly polled: number
-  readonly healthy: number
-  /** Status above 0: degraded, outage, or any higher value the convertor sends. */
-  readonly degraded: number
-  readonly notified: number
-  readonly dryRun: number
-  readonly noData: number
-  readonly stale: number
-  readonly failed: number
-  /** Not reached within the cycle's time. */
-  readonly late: number
-  /** Per target: notifications delivered (or rehearsed) of those attempted (skipped ones are not attempted). */
-  readonly targets: Readonly<Record<string, { readonly delivered: number; readonly attempted: number }>>
-  readonly duration: Duration.Duration
-}
 
 const why = (health: Health): Record<string, string> => ({
   ...(health.matchedExpression ? { matched_expression: health.matchedExpression } : {}),
   ...(health.triggeredMetrics.length > 0 ? { triggered_metrics: health.triggeredMetrics.join(",") } : {}),
   ...(health.region ? { region: health.region } : {})
 })
-
-/** What became of one notification at one target; strings only, so a summary holds no errors or readings. */
-export type TargetResult = "delivered" | "skipped" | "failed" | "rehearsed"
 
 /** One target, on its own: a failure here is logged and counted, and touches no other target. */
 const deliver = (target: DashboardPort, notification: Notification, dryRun: boolean): Effect.Effect<TargetResult> =>
@@ -129,36 +90,6 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
     Effect.annotateLogs({ service: service.name, environment: service.environment })
   )
 
-export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.Duration): CycleSummary => {
-  const counts: Record<Outcome["_tag"], number> = {
-    Healthy: 0, Notified: 0, Rehearsed: 0, NoData: 0, Stale: 0, ReadFailed: 0, NotifyFailed: 0, OutOfTime: 0, Late: 0, Defect: 0
-  }
-  const targets: Record<string, { delivered: number; attempted: number }> = {}
-  for (const o of outcomes) {
-    counts[o._tag]++
-    if (!("targets" in o)) continue
-    for (const [name, result] of Object.entries(o.targets)) {
-      const t = (targets[name] ??= { delivered: 0, attempted: 0 })
-      if (result !== "skipped") t.attempted++
-      if (result === "delivered" || result === "rehearsed") t.delivered++
-    }
-  }
-  // Counts only: a summary outlives its cycle, and must not hold the cycle's errors and readings.
-  return {
-    polled: outcomes.length - counts.Late,
-    healthy: counts.Healthy,
-    degraded: counts.Notified + counts.Rehearsed + counts.NotifyFailed,
-    notified: counts.Notified,
-    dryRun: counts.Rehearsed,
-    noData: counts.NoData,
-    stale: counts.Stale,
-    failed: counts.ReadFailed + counts.NotifyFailed + counts.OutOfTime + counts.Defect,
-    late: counts.Late,
-    targets,
-    duration
-  }
-}
-
 /**
  * Services a cycle did not reach, with how many cycles each has waited. The
  * next cycle starts with them (longest waiting first), so under overload every
@@ -168,9 +99,9 @@ export type Backlog = Ref.Ref<ReadonlyMap<string, number>>
 
 const inTurn = (services: ReadonlyArray<ServiceRef>, waiting: ReadonlyMap<string, number>): ReadonlyArray<ServiceRef> => {
   if (waiting.size === 0) return services
-  const behind = services.filter((s) => waiting.has(serviceKey(s)))
-  behind.sort((a, b) => waiting.get(serviceKey(b))! - waiting.get(serviceKey(a))!)
-  return [...behind, ...services.filter((s) => !waiting.has(serviceKey(s)))]
+  const behind = services.filter((s) => waiting.has(serviceId(s)))
+  behind.sort((a, b) => waiting.get(serviceId(b))! - waiting.get(serviceId(a))!)
+  return [...behind, ...services.filter((s) => !waiting.has(serviceId(s)))]
 }
 
 /**
@@ -197,7 +128,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
       )
     const outcomes = yield* Effect.forEach(inTurn(config.reporter.services, waiting), withinCycle, { concurrency: config.reporter.concurrency })
     const left = new Map<string, number>()
-    for (const o of outcomes) if (o._tag === "Late") left.set(serviceKey(o.service), (waiting.get(serviceKey(o.service)) ?? 0) + 1)
+    for (const o of outcomes) if (o._tag === "Late") left.set(serviceId(o.service), (waiting.get(serviceId(o.service)) ?? 0) + 1)
     yield* Ref.set(backlog, left)
     const cut = outcomes.filter((o) => o._tag === "OutOfTime").length
     if (cut > 0) {
@@ -212,14 +143,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     }
     const finished = yield* Clock.currentTimeMillis
     const summary = summarize(outcomes, Duration.millis(finished - started))
-    const line =
-      `Cycle complete: polled=${summary.polled} healthy=${summary.healthy} degraded=${summary.degraded} ` +
-      (dryRun ? `dry_run=${summary.dryRun}` : `notified=${summary.notified}`) +
-      ` no_data=${summary.noData} failed=${summary.failed} stale=${summary.stale} late=${summary.late} ` +
-      `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s` +
-      (Object.keys(summary.targets).length === 0
-        ? ""
-        : ` targets: ${Object.entries(summary.targets).map(([name, t]) => `${name}=${t.delivered}/${t.attempted}`).join(" ")}`)
+    const line = summaryLine(summary, dryRun)
     yield* summary.failed > 0 || summary.late > 0 ? Effect.logWarning(line) : Effect.logInfo(line)
     if (Duration.greaterThan(summary.duration, config.reporter.poll_interval)) {
       yield* Effect.logWarning(

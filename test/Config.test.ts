@@ -351,3 +351,90 @@ describe("the schema is the one place a key is written", () => {
     ])
   })
 })
+
+describe("notifiers", () => {
+  const NOTIFIERS = `notifiers:
+  - type: pagerduty
+    name: oncall
+    routing_key: R0UT1NGKEY0123456789abcdef012345
+  - type: slack
+    webhook_url_file: slack-hook
+  - type: statuspage
+    api_key: sp-key
+    page_id: kctbh9vrtdwd
+    components: {api/production: 8kbf7d35c070}
+  - type: webhook
+    url: https://hooks.example.com/cloudmon
+    headers: {X-Token: inline-token}
+    headers_file: {X-Other: other-token}
+`
+  const files = { "slack-hook": "https://hooks.slack.com/services/T0/B0/SECRET\n", "other-token": "from-a-file\n" }
+
+  it.effect("decodes each type with its defaults, names them, reads *_file secrets beside the config", () =>
+    Effect.gen(function* () {
+      const { config } = yield* okWith(setup(VALID + NOTIFIERS, {}, files).file)
+      expect(config.targets.map((t) => [t.name, t.type, t.path])).toEqual([
+        ["dashboard", "generic", "status_dashboard"],
+        ["oncall", "pagerduty", "notifiers[0]"],
+        ["slack#1", "slack", "notifiers[1]"],
+        ["statuspage#2", "statuspage", "notifiers[2]"],
+        ["webhook#3", "webhook", "notifiers[3]"]
+      ])
+      const [, pd, slack, sp, hook] = config.targets
+      expect(pd!.settings).toMatchObject({ url: "https://events.pagerduty.com/v2/enqueue", severity: { "1": "warning", "2": "critical" } })
+      expect(Redacted.value(slack!.secrets["webhook_url"]!)).toBe("https://hooks.slack.com/services/T0/B0/SECRET")
+      expect(sp!.settings).toMatchObject({ url: "https://api.statuspage.io/v1", status: { "1": "degraded_performance", "2": "major_outage" } })
+      expect(Redacted.value(hook!.secrets["headers:X-Other"]!)).toBe("from-a-file")
+    })
+  )
+
+  it.effect("names what a type requires, where it is missing, at start-up", () =>
+    Effect.gen(function* () {
+      const text = VALID + "notifiers:\n  - type: slack\n  - type: statuspage\n    api_key: k\n  - {name: x}\n"
+      expect(yield* problemsOf(setup(text).file)).toEqual([
+        "notifiers[1].page_id: is required but missing",
+        "notifiers[2].type: is required but missing"
+      ])
+      const secretless = VALID + "notifiers:\n  - type: slack\n"
+      expect(yield* problemsOf(setup(secretless).file)).toEqual([
+        "notifiers[0].webhook_url: is required but missing; set it in the file, with MP_NOTIFIERS__0__WEBHOOK_URL, or point notifiers[0].webhook_url_file at a file holding it"
+      ])
+    })
+  )
+
+  it.effect("MP_NOTIFIERS__0__ROUTING_KEY sets the first notifier's key, replacing its routing_key_file", () =>
+    Effect.gen(function* () {
+      const text = VALID + "notifiers:\n  - type: pagerduty\n    routing_key_file: /nonexistent\n"
+      const { config } = yield* okWith(setup(text).file, { MP_NOTIFIERS__0__ROUTING_KEY: "from-the-environment" })
+      expect(Redacted.value(config.targets[1]!.secrets["routing_key"]!)).toBe("from-the-environment")
+    })
+  )
+
+  it.effect("warns about keys a type does not know, and refuses two targets of one name", () =>
+    Effect.gen(function* () {
+      const { warnings } = yield* okWith(setup(VALID + "notifiers:\n  - type: slack\n    webhook_url: https://h/x\n    page_id: nope\n").file)
+      expect(warnings).toContain("unknown key notifiers[0].page_id: it is ignored")
+      const twice = VALID + "notifiers:\n  - {type: slack, name: chat, webhook_url: https://h/x}\n  - {type: slack, name: chat, webhook_url: https://h/y}\n"
+      expect(yield* problemsOf(setup(twice).file)).toEqual(['notifiers[1].name: "chat" is also the name of notifiers[0]; names must be unique'])
+    })
+  )
+
+  it.effect("never echoes a notifier's secret in an error", () =>
+    Effect.gen(function* () {
+      const text = VALID + "notifiers:\n  - type: pagerduty\n    routing_key: [R0UT1NG-SECRET]\n  - type: slack\n    webhook_url: 42\n"
+      const problems = (yield* problemsOf(setup(text).file)).join("\n")
+      expect(problems).toContain("notifiers[0].routing_key: expected a non-empty string")
+      expect(problems).not.toContain("R0UT1NG-SECRET")
+      expect(problems).not.toContain("42")
+    })
+  )
+})
+
+describe("services are told apart by name and environment, not by how they print", () => {
+  it.effect("{a/b, c} and {a, b/c} are two services, not a duplicate", () =>
+    Effect.gen(function* () {
+      const text = VALID.replace("    - name: api\n      environment: production\n", '    - {name: "a/b", environment: c}\n    - {name: a, environment: "b/c"}\n')
+      expect((yield* okWith(setup(text).file)).config.reporter.services).toHaveLength(2)
+    })
+  )
+})

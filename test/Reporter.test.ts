@@ -8,9 +8,10 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { AppConfig } from "../src/Config.js"
 import { Convertor, ConvertorError } from "../src/Convertor.js"
-import { DashboardError, DELIVERED, Targets } from "../src/Dashboard.js"
+import { DashboardError, type Delivery, DELIVERED, Targets } from "../src/Dashboard.js"
 import type { Notification, Reading, ServiceRef } from "../src/Domain.js"
-import { type CycleSummary, DryRun, runCycle, runForever } from "../src/Reporter.js"
+import { DryRun, runCycle, runForever } from "../src/Reporter.js"
+import type { CycleSummary } from "../src/Summary.js"
 import { captureLogs, testConfig } from "./helpers.js"
 
 const svc = (name: string): ServiceRef => ({ name, environment: "production" })
@@ -371,6 +372,59 @@ describe("--dry-run and stale readings", () => {
       expect(w.sent).toEqual([])
       expect(summary).toMatchObject({ stale: 1, failed: 0, notified: 0 })
       expect(logs.lines.join("\n")).toContain("Stale reading from convertor: its newest point is old; nothing sent")
+    })
+  )
+})
+
+describe("several targets", () => {
+  it.effect("three targets, one down, one slow, one fine: the fine one is notified at once, the summary says which failed", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const fineAt: Array<number> = []
+      const port = (name: string, notify: (n: Notification) => Effect.Effect<Delivery, DashboardError>) => ({
+        name,
+        target: name,
+        notify,
+        rehearse: () => Effect.succeed(name)
+      })
+      const down = port("oncall", (n) =>
+        Effect.fail(new DashboardError({ peer: "pagerduty", service: n.service, reason: "Unavailable", detail: "connection refused", retryable: false, retryAfter: Option.none() }))
+      )
+      const slow = port("slack", () => Effect.sleep("20 seconds").pipe(Effect.as(DELIVERED)))
+      const fine = port("dashboard", () => Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => fineAt.push(t))).pipe(Effect.as(DELIVERED)))
+      const services = [svc("a"), svc("b"), svc("c")]
+      const layer = Layer.mergeAll(
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)) })),
+        Layer.succeed(Targets, [fine, down, slow]),
+        Layer.succeed(AppConfig, testConfig({ services }))
+      )
+      const fiber = yield* Effect.fork(runCycle.pipe(Effect.provide(layer), Effect.provide(logs.layer)))
+      yield* TestClock.adjust("1 millis")
+      expect(fineAt).toEqual([0, 0, 0]) // not held up by the others
+      yield* TestClock.adjust("20 seconds")
+      const summary = yield* Fiber.join(fiber)
+      expect(summary.targets).toEqual({ dashboard: { delivered: 3, attempted: 3 }, oncall: { delivered: 0, attempted: 3 }, slack: { delivered: 3, attempted: 3 } })
+      expect(summary).toMatchObject({ degraded: 3, notified: 0, failed: 3 })
+      const text = logs.lines.join("\n")
+      expect(text).toContain("targets: dashboard=3/3 oncall=0/3 slack=3/3")
+      expect(text).toContain("Sent notification to dashboard: success")
+      expect(text).toContain("Sent notification to slack: success")
+      expect(text).toMatch(/ERROR .*connection refused service=a/)
+    })
+  )
+
+  it.effect("a skipped notification is said at its level and counts neither as attempted nor as failed", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const skipping = { name: "status", target: "status", notify: () => Effect.succeed({ _tag: "Skipped", why: "no component", level: "warn" } as const), rehearse: () => Effect.succeed("") }
+      const layer = Layer.mergeAll(
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(1)) })),
+        Layer.succeed(Targets, [skipping]),
+        Layer.succeed(AppConfig, testConfig())
+      )
+      const summary = yield* runCycle.pipe(Effect.provide(layer), Effect.provide(logs.layer))
+      expect(summary).toMatchObject({ failed: 0, notified: 1, targets: { status: { delivered: 0, attempted: 0 } } })
+      expect(logs.lines.join("\n")).toContain("WARN Not sent to status: no component")
     })
   )
 })

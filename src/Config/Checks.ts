@@ -12,7 +12,7 @@ import * as Redacted from "effect/Redacted"
 import { PHASE_SHARE, phaseBudget } from "../Budget.js"
 import type { TargetSpec } from "../Dashboard.js"
 import { ADAPTERS } from "../Dashboard/adapters.js"
-import { serviceKey } from "../Domain.js"
+import { serviceId } from "../Domain.js"
 import type { ConfigFile, TargetConfig } from "./Schema.js"
 import { MAX_SECRET_BYTES, readBounded, readProblem } from "./Sources.js"
 
@@ -43,8 +43,8 @@ export const crossProblems = (c: ConfigFile): ReadonlyArray<string> => {
   }
   const seen = new Map<string, number>()
   c.reporter.services.forEach((s, i) => {
-    const first = seen.get(serviceKey(s))
-    if (first === undefined) seen.set(serviceKey(s), i)
+    const first = seen.get(serviceId(s))
+    if (first === undefined) seen.set(serviceId(s), i)
     else problems.push(`reporter.services[${i}]: duplicate of reporter.services[${first}] (${s.name} in ${s.environment}); remove one`)
   })
   return problems

@@ -36,11 +36,14 @@ export interface TargetConfig {
   readonly [key: string]: unknown
 }
 
-/** Each type's whole schema: its adapter's fields, each secret with its `*_file` twin, `type` and `name`. */
+/**
+ * Each type's whole schema: what every target has (`type`, `name`, `timeout`),
+ * its adapter's fields, and each of its secrets with its `*_file` twin.
+ */
 export const targetSchema = (type: TargetType) => {
   const a = ADAPTERS[type]
   const secrets = Object.fromEntries(a.secrets.flatMap((x) => [[x.key, optional(Secret)], [`${x.key}_file`, optional(NonEmptyString)]]))
-  return Schema.Struct({ type: Schema.Literal(type), name: optional(NonEmptyString), ...secrets, ...a.fields })
+  return Schema.Struct({ type: Schema.Literal(type), name: optional(NonEmptyString), timeout: orElse(Timeout, 10), ...secrets, ...a.fields })
 }
 const SCHEMAS = new Map<TargetType, Schema.Schema<unknown>>(TARGET_TYPES.map((t) => [t, targetSchema(t) as unknown as Schema.Schema<unknown>]))
 

@@ -10,6 +10,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as YAML from "yaml"
 import { ADAPTERS } from "../Dashboard/adapters.js"
+import { show } from "./Fields.js"
 
 export type Tree = Record<string, unknown>
 
@@ -159,7 +160,7 @@ const readYaml = (name: string, label: string, missingHint: string) =>
     const tree = parseYaml(text)
     if (Either.isLeft(tree)) return yield* Effect.fail(`${prefix}${tree.left}`)
     if (tree.right !== null && !isTree(tree.right)) {
-      return yield* Effect.fail(`${prefix}expected a YAML mapping at the top level`)
+      return yield* Effect.fail(`${prefix}expected a YAML mapping at the top level, got ${show(tree.right)}`)
     }
     return (tree.right as Tree | null) ?? {}
   })

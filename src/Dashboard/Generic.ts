@@ -6,15 +6,10 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { BaseUrl, orElse, Timeout } from "../Config/Fields.js"
+import { BaseUrl } from "../Config/Fields.js"
 import { adapter } from "../Dashboard.js"
 import { isoSeconds, type Notification, safeUrl } from "../Domain.js"
-import { makeSigner } from "../Jwt.js"
-import { Transport } from "../Transport.js"
-import { makeSender, signFailed } from "./Sender.js"
-
-/** Up to 3 retries (4 attempts), 1 s, 2 s, 4 s apart (jittered), within the phase budget. */
-export const RETRY = { base: Duration.seconds(1), retries: 3 } as const
+import { makeSender, signerFor, signFailed } from "./Sender.js"
 
 /** The protocol's body: the notification as JSON. */
 export const bodyOf = (n: Notification) => ({
@@ -39,23 +34,14 @@ export interface Settings {
 }
 
 export const Generic = adapter<Settings>({
-  fields: { url: BaseUrl, timeout: orElse(Timeout, 10) },
+  fields: { url: BaseUrl },
   secrets: [{ key: "secret", required: true }],
   primary: true,
   make: (spec, { budget }) =>
     Effect.gen(function* () {
-      const signer = yield* makeSigner(spec.secrets["secret"]!)
+      const signer = yield* signerFor(spec, spec.secrets["secret"]!)
       const endpoint = `${spec.settings.url}/api/incidents`
-      const sender = makeSender({
-        transport: yield* Transport,
-        name: spec.name,
-        peer: safeUrl(spec.settings.url),
-        timeout: { key: `${spec.path}.timeout`, timeout: spec.settings.timeout },
-        budget,
-        retry: RETRY,
-        authHint: `check ${spec.path}.secret`,
-        urlKey: `${spec.path}.url`
-      })
+      const sender = yield* makeSender(spec, budget, { peer: safeUrl(spec.settings.url), authHint: `check ${spec.path}.secret` })
       const sign = (n: Notification, now: number) => signer.sign(claimsOf(n), now).pipe(Effect.mapError(() => signFailed(sender, n)))
       return {
         name: spec.name,

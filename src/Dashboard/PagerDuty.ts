@@ -8,11 +8,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { BaseUrl, Mapping, orElse, Timeout } from "../Config/Fields.js"
+import { BaseUrl, Mapping, orElse } from "../Config/Fields.js"
 import { adapter } from "../Dashboard.js"
 import { type Notification, safeUrl, serviceKey, statusLabel } from "../Domain.js"
-import { Transport } from "../Transport.js"
-import { RETRY } from "./Generic.js"
 import { makeSender } from "./Sender.js"
 
 const Severity = Schema.Literal("critical", "error", "warning", "info")
@@ -31,8 +29,7 @@ export const summaryOf = (n: Notification): string =>
 export const PagerDuty = adapter<Settings>({
   fields: {
     url: orElse(BaseUrl, "https://events.pagerduty.com/v2/enqueue"),
-    severity: orElse(Mapping(Severity), { "1": "warning", "2": "critical" }),
-    timeout: orElse(Timeout, 10)
+    severity: orElse(Mapping(Severity), { "1": "warning", "2": "critical" })
   },
   secrets: [{ key: "routing_key", required: true }],
   primary: false,
@@ -40,16 +37,7 @@ export const PagerDuty = adapter<Settings>({
     Effect.gen(function* () {
       const s = spec.settings
       const routingKey = spec.secrets["routing_key"]!
-      const sender = makeSender({
-        transport: yield* Transport,
-        name: spec.name,
-        peer: `PagerDuty at ${safeUrl(s.url)}`,
-        timeout: { key: `${spec.path}.timeout`, timeout: s.timeout },
-        budget,
-        retry: RETRY,
-        authHint: `check ${spec.path}.routing_key`,
-        urlKey: `${spec.path}.url`
-      })
+      const sender = yield* makeSender(spec, budget, { peer: `PagerDuty at ${safeUrl(s.url)}`, authHint: `check ${spec.path}.routing_key` })
       const bodyOf = (n: Notification, key: string) => ({
         routing_key: key,
         event_action: "trigger",

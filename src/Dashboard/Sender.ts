@@ -7,39 +7,54 @@
  */
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
 import { attemptTimeout, budgetHint } from "../Budget.js"
-import { DashboardError, DELIVERED, type Delivery } from "../Dashboard.js"
+import { DashboardError, DELIVERED, type Delivery, TargetStartError, type TargetSpec } from "../Dashboard.js"
 import type { Notification } from "../Domain.js"
+import { makeSigner } from "../Jwt.js"
 import { badResponse, fromFault, fromReply, type PeerFailure } from "../PeerError.js"
 import { type RetryOptions, retryWithin } from "../Retry.js"
 import { finishInFlight } from "../Shutdown.js"
-import { HttpFault, type Reply, type Request, type Transport } from "../Transport.js"
+import { HttpFault, type Reply, type Request, Transport } from "../Transport.js"
 
 export interface SenderOptions {
-  readonly transport: Context.Tag.Service<typeof Transport>
-  /** Names the target in the debug line of each retry (`dashboard`, `oncall`). */
-  readonly name: string
   /** The peer as messages show it: a URL without credentials, or a description. */
   readonly peer: string
-  /** The configuration key of the peer's timeout (`notifiers[1].timeout`) and its value. */
-  readonly timeout: { readonly key: string; readonly timeout: Duration.Duration }
-  readonly budget: Duration.Duration
-  readonly retry: Omit<RetryOptions, "budget">
   /** What a 401 or 403 says to check (`check notifiers[0].api_key`). */
   readonly authHint: string
-  /** The key of the target's address, which a redirect says to correct (`status_dashboard.url`). */
-  readonly urlKey: string
-  /** Answers a body is read to, at most; any 2xx past it is still a delivery. */
-  readonly maxBytes?: number
+  /** The key of the target's address, which a redirect says to correct (default `<path>.url`). */
+  readonly urlKey?: string
   /** Around each exchange: a shared rate limit, where the protocol has one. */
   readonly gate?: <A, E, R>(exchange: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Up to 3 retries, 1 s, 2 s, 4 s apart (jittered) unless the protocol says otherwise. */
+  readonly retry?: Omit<RetryOptions, "budget">
+}
+
+/** Up to 3 retries (4 attempts), 1 s, 2 s, 4 s apart (jittered), within the phase budget. */
+export const RETRY = { base: Duration.seconds(1), retries: 3 } as const
+
+/** Every target's settings have a timeout (`<path>.timeout`). */
+interface Timed {
+  readonly timeout: Duration.Duration
 }
 
 type Failure = PeerFailure<DashboardError["reason"]>
 
-export const makeSender = (o: SenderOptions) => {
+export const makeSender = (spec: TargetSpec<Timed>, budget: Duration.Duration, options: SenderOptions) =>
+  Effect.map(Transport, (transport) => sender({ ...options, transport, name: spec.name, budget, timeout: { key: `${spec.path}.timeout`, timeout: spec.settings.timeout }, urlKey: options.urlKey ?? `${spec.path}.url`, retry: options.retry ?? RETRY }))
+
+const sender = (
+  o: SenderOptions & {
+    readonly transport: Context.Tag.Service<typeof Transport>
+    readonly name: string
+    readonly budget: Duration.Duration
+    readonly timeout: { readonly key: string; readonly timeout: Duration.Duration }
+    readonly urlKey: string
+    readonly retry: Omit<RetryOptions, "budget">
+  }
+) => {
   const fail = (n: Notification, failure: Failure) => new DashboardError({ peer: o.peer, service: n.service, ...failure })
 
   /** 2xx is delivered; 401/403 is the credential; anything else as every peer reads it. */
@@ -61,7 +76,7 @@ export const makeSender = (o: SenderOptions) => {
         const now = yield* Clock.currentTimeMillis
         const request = yield* build(now)
         const { timeout, detail } = attemptTimeout(o.timeout, remaining, o.budget)
-        const exchange = o.transport.exchange(request, { timeout, maxBytes: o.maxBytes ?? 64 * 1024, oversize: "truncate" })
+        const exchange = o.transport.exchange(request, { timeout, maxBytes: 64 * 1024, oversize: "truncate" })
         const reply = yield* (o.gate === undefined ? exchange : o.gate(exchange)).pipe(Effect.mapError((fault) => fail(n, fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))))
         return yield* judge(reply, now)
       }).pipe(
@@ -80,3 +95,7 @@ export const makeSender = (o: SenderOptions) => {
 /** A signing failure, as a target's error: never a word of the key. */
 export const signFailed = (failure: { readonly fail: (n: Notification, f: Failure) => DashboardError }, n: Notification) =>
   failure.fail(n, { ...badResponse("could not sign the token"), reason: "Rejected" })
+
+/** The target's signer, its key imported once; a secret that cannot be an HMAC key stops the start-up with its path. */
+export const signerFor = (spec: TargetSpec, secret: Redacted.Redacted<string>) =>
+  makeSigner(secret).pipe(Effect.mapError(() => new TargetStartError({ message: `${spec.path}.secret cannot be used as an HMAC key` })))

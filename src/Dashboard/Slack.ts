@@ -7,12 +7,9 @@ import { createHash } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { orElse, Timeout } from "../Config/Fields.js"
 import { adapter } from "../Dashboard.js"
 import { type Notification, statusLabel } from "../Domain.js"
 import { RateLimits } from "../RateLimits.js"
-import { Transport } from "../Transport.js"
-import { RETRY } from "./Generic.js"
 import { makeSender } from "./Sender.js"
 
 export interface Settings {
@@ -25,7 +22,7 @@ export const textOf = (n: Notification): string =>
   (n.why ? `\nWhy: ${n.why}` : "")
 
 export const Slack = adapter<Settings>({
-  fields: { timeout: orElse(Timeout, 10) },
+  fields: {},
   secrets: [{ key: "webhook_url", required: true }],
   primary: false,
   make: (spec, { budget }) =>
@@ -33,17 +30,7 @@ export const Slack = adapter<Settings>({
       const webhook = spec.secrets["webhook_url"]!
       const digest = createHash("sha256").update(Redacted.value(webhook)).digest("hex")
       const limiter = yield* (yield* RateLimits).forKey(`slack:${digest}`, 1, Duration.seconds(1))
-      const sender = makeSender({
-        transport: yield* Transport,
-        name: spec.name,
-        peer: `Slack webhook (${spec.path})`,
-        timeout: { key: `${spec.path}.timeout`, timeout: spec.settings.timeout },
-        budget,
-        retry: RETRY,
-        authHint: `check ${spec.path}.webhook_url`,
-        urlKey: `${spec.path}.webhook_url`,
-        gate: limiter
-      })
+      const sender = yield* makeSender(spec, budget, { peer: `Slack webhook (${spec.path})`, authHint: `check ${spec.path}.webhook_url`, urlKey: `${spec.path}.webhook_url`, gate: limiter })
       const body = (n: Notification) => JSON.stringify({ text: textOf(n) })
       return {
         name: spec.name,

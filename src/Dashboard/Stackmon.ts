@@ -13,14 +13,12 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { BaseUrl, Mapping, NonEmptyString, orElse, Timeout } from "../Config/Fields.js"
+import { BaseUrl, Mapping, NonEmptyString, orElse } from "../Config/Fields.js"
 import { adapter, DELIVERED, type Delivery, TargetStartError } from "../Dashboard.js"
 import { isoSeconds, type Notification, safeUrl, serviceKey } from "../Domain.js"
-import { makeSigner } from "../Jwt.js"
 import { peerMessage } from "../PeerError.js"
 import { type Reply, type Request, Transport } from "../Transport.js"
-import { RETRY } from "./Generic.js"
-import { makeSender, signFailed } from "./Sender.js"
+import { makeSender, signerFor, signFailed } from "./Sender.js"
 
 export interface Settings {
   readonly url: string
@@ -50,7 +48,6 @@ const describeAttributes = (attributes: Readonly<Record<string, string>>) =>
 export const Stackmon = adapter<Settings>({
   fields: {
     url: BaseUrl,
-    timeout: orElse(Timeout, 10),
     api: orElse(Schema.Literal("v2", "v1"), "v2"),
     environments: orElse(Mapping(Mapping(Schema.String)), {}),
     components: orElse(Mapping(NonEmptyString), {})
@@ -63,17 +60,8 @@ export const Stackmon = adapter<Settings>({
       const s = spec.settings
       const peer = safeUrl(s.url)
       const secret = spec.secrets["secret"]
-      const signer = secret === undefined ? undefined : yield* makeSigner(secret)
-      const sender = makeSender({
-        transport,
-        name: spec.name,
-        peer,
-        timeout: { key: `${spec.path}.timeout`, timeout: s.timeout },
-        budget,
-        retry: RETRY,
-        authHint: `check ${spec.path}.secret`,
-        urlKey: `${spec.path}.url`
-      })
+      const signer = secret === undefined ? undefined : yield* signerFor(spec, secret)
+      const sender = yield* makeSender(spec, budget, { peer, authHint: `check ${spec.path}.secret` })
 
       const headers = (now: number, n?: Notification): Effect.Effect<Record<string, string>, ReturnType<typeof signFailed>> =>
         signer === undefined

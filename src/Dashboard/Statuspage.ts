@@ -9,12 +9,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { BaseUrl, Mapping, NonEmptyString, orElse, Timeout } from "../Config/Fields.js"
+import { BaseUrl, Mapping, NonEmptyString, orElse } from "../Config/Fields.js"
 import { adapter, DELIVERED } from "../Dashboard.js"
 import { type Notification, safeUrl, serviceKey } from "../Domain.js"
 import { RateLimits } from "../RateLimits.js"
-import { Transport } from "../Transport.js"
-import { RETRY } from "./Generic.js"
 import { makeSender } from "./Sender.js"
 
 const ComponentStatus = Schema.Literal("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
@@ -36,8 +34,7 @@ export const Statuspage = adapter<Settings>({
     url: orElse(BaseUrl, "https://api.statuspage.io/v1"),
     page_id: NonEmptyString,
     components: orElse(Mapping(NonEmptyString), {}),
-    status: orElse(Mapping(ComponentStatus), { "1": "degraded_performance", "2": "major_outage" }),
-    timeout: orElse(Timeout, 10)
+    status: orElse(Mapping(ComponentStatus), { "1": "degraded_performance", "2": "major_outage" })
   },
   secrets: [{ key: "api_key", required: true }],
   primary: false,
@@ -55,17 +52,7 @@ export const Statuspage = adapter<Settings>({
           )
         }
       }
-      const sender = makeSender({
-        transport: yield* Transport,
-        name: spec.name,
-        peer: `Statuspage page ${s.page_id} at ${safeUrl(s.url)}`,
-        timeout: { key: `${spec.path}.timeout`, timeout: s.timeout },
-        budget,
-        retry: RETRY,
-        authHint: `check ${spec.path}.api_key`,
-        urlKey: `${spec.path}.url`,
-        gate: limiter
-      })
+      const sender = yield* makeSender(spec, budget, { peer: `Statuspage page ${s.page_id} at ${safeUrl(s.url)}`, authHint: `check ${spec.path}.api_key`, gate: limiter })
       const statusOf = (n: Notification): ComponentStatus =>
         s.status[String(n.status)] ?? (n.status === 0 ? "operational" : n.status === 1 ? "degraded_performance" : "major_outage")
       const requestOf = (n: Notification, id: string) => ({

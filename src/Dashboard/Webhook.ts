@@ -6,42 +6,36 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { BaseUrl, Mapping, orElse, Secret, Timeout } from "../Config/Fields.js"
+import { BaseUrl, Mapping, NonEmptyString, orElse, Secret } from "../Config/Fields.js"
 import { adapter } from "../Dashboard.js"
 import { type Notification, safeUrl } from "../Domain.js"
-import { makeSigner } from "../Jwt.js"
-import { Transport } from "../Transport.js"
-import { bodyOf, claimsOf, RETRY, type Settings as GenericSettings } from "./Generic.js"
-import { makeSender, signFailed } from "./Sender.js"
+import { bodyOf, claimsOf, type Settings as GenericSettings } from "./Generic.js"
+import { makeSender, signerFor, signFailed } from "./Sender.js"
 
 export interface Settings extends GenericSettings {
   readonly headers: Readonly<Record<string, Redacted.Redacted<string>>>
 }
 
 /** Header values read from files (`headers_file`) arrive as secrets named `header:<Name>`. */
-export const HEADER_SECRET = "header:"
+export const HEADER_SECRET = "headers:"
 
 export const Webhook = adapter<Settings>({
-  fields: { url: BaseUrl, headers: orElse(Mapping(Secret), {}), timeout: orElse(Timeout, 10) },
+  fields: {
+    url: BaseUrl,
+    headers: orElse(Mapping(Secret), {}),
+    // Each value a file holding that header's value (read by the loader, as secrets `headers:<Name>`).
+    headers_file: orElse(Mapping(NonEmptyString), {})
+  },
   secrets: [{ key: "secret", required: false }],
   primary: false,
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const s = spec.settings
       const secret = spec.secrets["secret"]
-      const signer = secret === undefined ? undefined : yield* makeSigner(secret)
+      const signer = secret === undefined ? undefined : yield* signerFor(spec, secret)
       const fromFiles = Object.entries(spec.secrets).flatMap(([k, v]) => (k.startsWith(HEADER_SECRET) && v !== undefined ? [[k.slice(HEADER_SECRET.length), v] as const] : []))
       const configured = [...Object.entries(s.headers), ...fromFiles]
-      const sender = makeSender({
-        transport: yield* Transport,
-        name: spec.name,
-        peer: `webhook at ${safeUrl(s.url)}`,
-        timeout: { key: `${spec.path}.timeout`, timeout: s.timeout },
-        budget,
-        retry: RETRY,
-        authHint: `check ${spec.path}.headers and ${spec.path}.secret`,
-        urlKey: `${spec.path}.url`
-      })
+      const sender = yield* makeSender(spec, budget, { peer: `webhook at ${safeUrl(s.url)}`, authHint: `check ${spec.path}.headers and ${spec.path}.secret` })
       const headers = (n: Notification, now: number) =>
         Effect.map(
           signer === undefined ? Effect.succeed(undefined) : signer.sign(claimsOf(n), now).pipe(Effect.mapError(() => signFailed(sender, n))),

@@ -14,7 +14,7 @@ import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport }
 const TRUST_HINT = "if the server uses a private CA, give its certificate to Node with NODE_EXTRA_CA_CERTS=/path/to/ca.pem"
 
 /** Certificate problems: retrying cannot help, so they say what is wrong and how to fix it. */
-const TLS_PROBLEMS: Record<string, string> = {
+const TLS_PROBLEMS: ReadonlyMap<string, string> = new Map(Object.entries({
   DEPTH_ZERO_SELF_SIGNED_CERT: `the server's TLS certificate is self-signed and not trusted; ${TRUST_HINT}`,
   SELF_SIGNED_CERT_IN_CHAIN: `the server's TLS certificate chain ends in an untrusted (self-signed) CA; ${TRUST_HINT}`,
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: `the server's TLS certificate cannot be verified (is the chain complete?); ${TRUST_HINT}`,
@@ -25,10 +25,10 @@ const TLS_PROBLEMS: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another host name: check the URL's host, or the certificate",
   HOSTNAME_MISMATCH: "the server's TLS certificate is for another host name: check the URL's host, or the certificate",
   CERT_REVOKED: "the server's TLS certificate has been revoked"
-}
+}))
 
 /** Network errors by their code: what each is, as a fault. */
-const NETWORK_FAULTS: Record<string, readonly [HttpFault["kind"], string]> = {
+const NETWORK_FAULTS: ReadonlyMap<string, readonly [HttpFault["kind"], string]> = new Map(Object.entries({
   ECONNREFUSED: ["Refused", "connection refused"],
   ECONNRESET: ["Reset", "connection reset by peer"],
   EPIPE: ["Reset", "connection reset by peer"],
@@ -37,15 +37,15 @@ const NETWORK_FAULTS: Record<string, readonly [HttpFault["kind"], string]> = {
   EHOSTUNREACH: ["Unreachable", "host unreachable"],
   ENETUNREACH: ["Unreachable", "host unreachable"],
   ETIMEDOUT: ["Timeout", "connection timed out"]
-}
+} as const))
 
 /** A Node.js network error as a fault people can read. */
 export const classify = (error: unknown): HttpFault => {
   const raw = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
   const code = typeof raw === "string" ? raw : ""
-  const tls = TLS_PROBLEMS[code]
+  const tls = TLS_PROBLEMS.get(code)
   if (tls !== undefined) return new HttpFault({ kind: "Tls", detail: tls })
-  const known = NETWORK_FAULTS[code]
+  const known = NETWORK_FAULTS.get(code)
   if (known !== undefined) return new HttpFault({ kind: known[0], detail: known[1] })
   if (code.startsWith("HPE_")) return new HttpFault({ kind: "NotHttp", detail: "the peer's answer is not HTTP" })
   return new HttpFault({ kind: "Other", detail: code === "" ? "request failed" : code })

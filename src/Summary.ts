@@ -1,0 +1,87 @@
+/**
+ * What a cycle comes to: each service's outcome, and the counts that
+ * outlive the cycle (counts only: a summary must not hold a cycle's errors
+ * and readings), with the one line that says them.
+ */
+import * as Duration from "effect/Duration"
+import type { ServiceRef } from "./Domain.js"
+
+/** What became of one notification at one target; strings only, so a summary holds no errors or readings. */
+export type TargetResult = "delivered" | "skipped" | "failed" | "rehearsed"
+
+export type Outcome =
+  | { readonly _tag: "Healthy"; readonly service: ServiceRef }
+  /** Every target delivered (or deliberately skipped) its notification. */
+  | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
+  /** --dry-run: the notifications were built and signed, not sent. */
+  | { readonly _tag: "Rehearsed"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
+  /** At least one target did not get its notification. */
+  | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
+  | { readonly _tag: "NoData"; readonly service: ServiceRef }
+  /** The newest point is outside the query window (or ahead of our clock): nothing sent. */
+  | { readonly _tag: "Stale"; readonly service: ServiceRef }
+  | { readonly _tag: "ReadFailed"; readonly service: ServiceRef }
+  /** Started, but not finished when the cycle's time (one poll interval) ran out. */
+  | { readonly _tag: "OutOfTime"; readonly service: ServiceRef }
+  /** Not even started within the cycle's time: first in line next cycle. */
+  | { readonly _tag: "Late"; readonly service: ServiceRef }
+  /** A bug of ours met while polling this service; the others go on. */
+  | { readonly _tag: "Defect"; readonly service: ServiceRef }
+
+export interface CycleSummary {
+  /** Services actually read (or tried): all but the late ones. */
+  readonly polled: number
+  readonly healthy: number
+  /** Status above 0: degraded, outage, or any higher value the convertor sends. */
+  readonly degraded: number
+  readonly notified: number
+  readonly dryRun: number
+  readonly noData: number
+  readonly stale: number
+  readonly failed: number
+  /** Not reached within the cycle's time. */
+  readonly late: number
+  /** Per target: notifications delivered (or rehearsed) of those attempted (skipped ones are not attempted). */
+  readonly targets: Readonly<Record<string, { readonly delivered: number; readonly attempted: number }>>
+  readonly duration: Duration.Duration
+}
+
+export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.Duration): CycleSummary => {
+  const counts: Record<Outcome["_tag"], number> = {
+    Healthy: 0, Notified: 0, Rehearsed: 0, NoData: 0, Stale: 0, ReadFailed: 0, NotifyFailed: 0, OutOfTime: 0, Late: 0, Defect: 0
+  }
+  const targets: Record<string, { delivered: number; attempted: number }> = {}
+  for (const o of outcomes) {
+    counts[o._tag]++
+    if (!("targets" in o)) continue
+    for (const [name, result] of Object.entries(o.targets)) {
+      const t = (targets[name] ??= { delivered: 0, attempted: 0 })
+      if (result !== "skipped") t.attempted++
+      if (result === "delivered" || result === "rehearsed") t.delivered++
+    }
+  }
+  // Counts only: a summary outlives its cycle, and must not hold the cycle's errors and readings.
+  return {
+    polled: outcomes.length - counts.Late,
+    healthy: counts.Healthy,
+    degraded: counts.Notified + counts.Rehearsed + counts.NotifyFailed,
+    notified: counts.Notified,
+    dryRun: counts.Rehearsed,
+    noData: counts.NoData,
+    stale: counts.Stale,
+    failed: counts.ReadFailed + counts.NotifyFailed + counts.OutOfTime + counts.Defect,
+    late: counts.Late,
+    targets,
+    duration
+  }
+}
+
+/** `Cycle complete: polled=… duration=…s targets: dashboard=3/3 slack=2/3`. */
+export const summaryLine = (summary: CycleSummary, dryRun: boolean): string =>
+  `Cycle complete: polled=${summary.polled} healthy=${summary.healthy} degraded=${summary.degraded} ` +
+      (dryRun ? `dry_run=${summary.dryRun}` : `notified=${summary.notified}`) +
+      ` no_data=${summary.noData} failed=${summary.failed} stale=${summary.stale} late=${summary.late} ` +
+      `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s` +
+      (Object.keys(summary.targets).length === 0
+        ? ""
+        : ` targets: ${Object.entries(summary.targets).map(([name, t]) => `${name}=${t.delivered}/${t.attempted}`).join(" ")}`)

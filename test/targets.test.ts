@@ -1,0 +1,363 @@
+/**
+ * Each target's contract: what goes on the wire (method, path, headers,
+ * auth, body) as docs/protocols.md states it, checked on a loopback peer
+ * through the real Node transport; and what each documented error answer
+ * does, under TestClock with a fake transport.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import { decodeProtectedHeader, jwtVerify } from "jose"
+import { targetSchema } from "../src/Config/Schema.js"
+import { DELIVERED, type TargetSpec } from "../src/Dashboard.js"
+import { ADAPTERS, type TargetType } from "../src/Dashboard/adapters.js"
+import { type Notification, notificationFor, type ServiceRef } from "../src/Domain.js"
+import { layer as RateLimitsLayer } from "../src/RateLimits.js"
+import * as NodeTransport from "../src/Transport/Node.js"
+import type { DashboardPort } from "../src/Dashboard.js"
+import * as Context from "effect/Context"
+import { advance, api, captureLogs, fakeHttp, json, SECRET, targetLayer, TestTarget, text } from "./helpers.js"
+import { startPeer } from "./peer.js"
+
+/** A target as the loader resolves it from `raw` (defaults filled by the type's own schema). */
+export const specOf = (type: TargetType, raw: Record<string, unknown>, path = "notifiers[0]"): TargetSpec => {
+  const decoded = Schema.decodeUnknownSync(targetSchema(type) as unknown as Schema.Schema<Record<string, unknown>>)({ type, ...raw })
+  const secrets = Object.fromEntries(ADAPTERS[type].secrets.flatMap(({ key }) => (decoded[key] === undefined ? [] : [[key, decoded[key]]])))
+  return { type, name: (raw["name"] as string | undefined) ?? type, path, settings: decoded, secrets } as TargetSpec
+}
+
+/** A second port beside TestTarget, for two notifiers in one process. */
+class Second extends Context.Tag("test/Second")<Second, DashboardPort>() {}
+
+const T = Date.parse("2024-01-20T12:03:00Z")
+const outage = (service: ServiceRef = api): Notification =>
+  notificationFor(service, { status: 2, timestamp: new Date(T), triggeredMetrics: ["api.api_down"], matchedExpression: "api.api_down", region: "eu-de" })
+
+/** The port for `spec` over the real Node transport, for one effect. */
+const live = <A, E>(spec: TargetSpec, use: (port: TestTarget["Type"]) => Effect.Effect<A, E>, services: ReadonlyArray<ServiceRef> = [api]) =>
+  Effect.flatMap(TestTarget, use).pipe(Effect.provide(targetLayer(ADAPTERS[spec.type as TargetType], spec, NodeTransport.layer, { services })))
+
+const closing = (peer: { close: () => Promise<void> }) => Effect.ensuring(Effect.promise(() => peer.close())) as <B, E, R>(self: Effect.Effect<B, E, R>) => Effect.Effect<B, E, R>
+
+const COMPONENTS = [
+  { id: 218, name: "API Gateway", attributes: [{ name: "region", value: "EU-DE" }, { name: "category", value: "network" }] },
+  { id: 219, name: "API Gateway", attributes: [{ name: "region", value: "EU-NL" }] },
+  { id: 300, name: "Compute", attributes: [{ name: "region", value: "EU-DE" }] }
+]
+
+describe("Stackmon (v2)", () => {
+  const settings = (url: string, extra: Record<string, unknown> = {}) => ({
+    url,
+    secret: SECRET,
+    environments: { production: { region: "EU-DE" } },
+    components: { api: "API Gateway" },
+    ...extra
+  })
+
+  it.live("reads the components, picks the one whose attributes include the environment's, posts the documented event with the stackmon JWT", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() =>
+        startPeer((req) => (req.method === "GET" ? { status: 200, body: COMPONENTS } : { status: 200, body: { result: [{ component_id: 218, incident_id: 7 }] } }))
+      )
+      const delivery = yield* live(specOf("stackmon", settings(peer.url), "status_dashboard"), (p) => p.notify(outage())).pipe(closing(peer))
+      expect(delivery).toEqual(DELIVERED)
+      expect(peer.seen.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /v2/components", "POST /v2/events"])
+      const post = peer.seen[1]!
+      expect(JSON.parse(post.body)).toEqual({
+        title: "System incident from monitoring system",
+        description: "System-wide incident affecting one or multiple components. Created automatically.",
+        impact: 2,
+        components: [218],
+        start_date: "2024-01-20T12:02:59Z",
+        system: true,
+        type: "incident"
+      })
+      expect(post.headers["content-type"]).toBe("application/json")
+      const token = post.headers["authorization"]!.replace(/^Bearer /, "")
+      expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "JWT" })
+      const { payload } = yield* Effect.promise(() => jwtVerify(token, new TextEncoder().encode(SECRET)))
+      expect(payload).toMatchObject({ stackmon: "dummy", iat: expect.any(Number), exp: expect.any(Number) })
+      expect(peer.seen[0]!.headers["authorization"]).toMatch(/^Bearer /)
+    })
+  )
+
+  it.live("sends no Authorization header when no secret is configured", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() => startPeer((req) => (req.method === "GET" ? { status: 200, body: COMPONENTS } : { status: 200, body: { result: [] } })))
+      const { secret: _s, ...noSecret } = settings(peer.url)
+      yield* live(specOf("stackmon", noSecret), (p) => p.notify(outage())).pipe(closing(peer))
+      expect(peer.seen.map((r) => r.headers["authorization"])).toEqual([undefined, undefined])
+    })
+  )
+
+  it.live("a miss reads the components once more; still missing, it warns and skips", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      let components = COMPONENTS
+      const peer = yield* Effect.promise(() =>
+        startPeer((req) => (req.method === "GET" ? { status: 200, body: components } : { status: 200, body: { result: [] } }))
+      )
+      const dns = { name: "dns", environment: "production" }
+      const result = yield* live(specOf("stackmon", settings(peer.url)), (p) =>
+        Effect.gen(function* () {
+          const missing = yield* p.notify(outage(dns))
+          components = [...COMPONENTS, { id: 400, name: "dns", attributes: [{ name: "region", value: "EU-DE" }] }]
+          const found = yield* p.notify(outage(dns))
+          return { missing, found }
+        })
+      ).pipe(Effect.provide(logs.layer), closing(peer))
+      expect(result.missing).toMatchObject({ _tag: "Skipped", level: "warn", why: expect.stringContaining('no component "dns" with region=EU-DE') })
+      expect(result.found).toEqual(DELIVERED)
+      expect(peer.seen.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /v2/components", "GET /v2/components", "GET /v2/components", "POST /v2/events"])
+      expect(JSON.parse(peer.seen[3]!.body).components).toEqual([400])
+    })
+  )
+
+  it.live("a result entry with `error` (the component is under maintenance) is said, and is not a failure", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() =>
+        startPeer((req) =>
+          req.method === "GET" ? { status: 200, body: COMPONENTS } : { status: 200, body: { result: [{ component_id: 218, error: "component is in maintenance" }] } }
+        )
+      )
+      const delivery = yield* live(specOf("stackmon", settings(peer.url)), (p) => p.notify(outage())).pipe(closing(peer))
+      expect(delivery).toMatchObject({ _tag: "Skipped", level: "info", why: expect.stringContaining("component is in maintenance") })
+    })
+  )
+
+  it.effect("start-up with the dashboard down: three attempts, then a clear error (the program exits 1)", () =>
+    Effect.gen(function* () {
+      const http = fakeHttp(() => "refused")
+      const fiber = yield* Effect.fork(Effect.scoped(Layer.build(targetLayer(ADAPTERS.stackmon, specOf("stackmon", settings("http://stackmon.test"), "status_dashboard"), http.layer))))
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(http.requests).toHaveLength(3)
+      expect(error).toMatchObject({ _tag: "TargetStartError" })
+      expect((error as { message: string }).message).toBe(
+        "Stackmon dashboard at http://stackmon.test (status_dashboard): could not read its components (GET /v2/components) in 3 attempts: connection refused; check status_dashboard.url and that the dashboard is up"
+      )
+    })
+  )
+
+  it.effect("401 names the secret and is not retried", () =>
+    Effect.gen(function* () {
+      const http = fakeHttp((req) => (req.method === "GET" ? json(200, COMPONENTS) : json(401, { errMsg: "not authenticated" })))
+      const result = yield* Effect.flatMap(TestTarget, (p) => Effect.either(p.notify(outage()))).pipe(
+        Effect.provide(targetLayer(ADAPTERS.stackmon, specOf("stackmon", settings("http://stackmon.test"), "status_dashboard"), http.layer))
+      )
+      const error = Either.getLeft(result).pipe(Option.getOrThrow)
+      expect(error.message).toBe("Dashboard authentication failed: check status_dashboard.secret (401 from http://stackmon.test for api in production)")
+      expect(http.requests.filter((r) => r.method === "POST")).toHaveLength(1)
+    })
+  )
+})
+
+describe("Stackmon (v1, legacy)", () => {
+  it.live("posts /v1/component_status with name, impact and attributes; 409 (already reported) is success", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() => startPeer((_, n) => ({ status: n === 1 ? 201 : 409, body: { message: "exists" } })))
+      const spec = specOf("stackmon", { url: peer.url, api: "v1", environments: { production: { region: "EU-DE" } }, components: { api: "API Gateway" } })
+      const [first, second] = yield* live(spec, (p) => Effect.all([p.notify(outage()), p.notify(outage())])).pipe(closing(peer))
+      expect([first, second]).toEqual([DELIVERED, DELIVERED])
+      expect(peer.seen.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /v1/component_status", "POST /v1/component_status"])
+      expect(JSON.parse(peer.seen[0]!.body)).toEqual({ name: "API Gateway", impact: 2, attributes: [{ name: "region", value: "EU-DE" }] })
+    })
+  )
+})
+
+describe("Statuspage", () => {
+  const settings = (url: string) => ({ url, api_key: "sp-key-123", page_id: "kctbh9vrtdwd", components: { "api/production": "8kbf7d35c070" } })
+
+  it.live("PATCHes the component's status with the OAuth key; a service without a component is warned about at start-up and skipped", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const peer = yield* Effect.promise(() => startPeer(() => ({ status: 200, body: { id: "8kbf7d35c070", status: "major_outage" } })))
+      const dns = { name: "dns", environment: "production" }
+      const [sent, skipped] = yield* live(specOf("statuspage", settings(peer.url)), (p) => Effect.all([p.notify(outage()), p.notify(outage(dns))]), [api, dns]).pipe(
+        Effect.provide(logs.layer),
+        closing(peer)
+      )
+      expect(sent).toEqual(DELIVERED)
+      expect(skipped).toMatchObject({ _tag: "Skipped", level: "debug" })
+      expect(peer.seen).toHaveLength(1)
+      const req = peer.seen[0]!
+      expect(`${req.method} ${req.path}`).toBe("PATCH /pages/kctbh9vrtdwd/components/8kbf7d35c070")
+      expect(req.headers["authorization"]).toBe("OAuth sp-key-123")
+      expect(JSON.parse(req.body)).toEqual({ component: { status: "major_outage" } })
+      expect(logs.lines.filter((l) => l.includes("no component id for dns/production"))).toHaveLength(1)
+    })
+  )
+
+  for (const status of [420, 429]) {
+    it.effect(`${status} is retried after its Retry-After`, () =>
+      Effect.gen(function* () {
+        const http = fakeHttp((_, n) => (n === 1 ? json(status, { error: "rate limited" }, { "retry-after": "3" }) : json(200, {})))
+        const fiber = yield* Effect.fork(Effect.flatMap(TestTarget, (p) => p.notify(outage())).pipe(Effect.provide(targetLayer(ADAPTERS.statuspage, specOf("statuspage", settings("http://sp.test")), http.layer))))
+        yield* TestClock.adjust("2900 millis")
+        expect(http.requests).toHaveLength(1)
+        yield* TestClock.adjust("200 millis")
+        expect(yield* Fiber.join(fiber)).toEqual(DELIVERED)
+        expect(http.requests).toHaveLength(2)
+      })
+    )
+  }
+
+  it.effect("holds 1 request per second per key across the process: 10 components, two notifiers sharing a key", () =>
+    Effect.gen(function* () {
+      const http = fakeHttp(() => json(200, {}))
+      const services = Array.from({ length: 10 }, (_, i) => ({ name: `svc${i}`, environment: "production" }))
+      const components = Object.fromEntries(services.map((s, i) => [`${s.name}/production`, `c${i}`]))
+      const spec = (name: string) => specOf("statuspage", { ...settings("http://sp.test"), name, components })
+      // Two notifiers, one process: the same RateLimits service for both.
+      const both = Layer.merge(
+        Layer.scoped(TestTarget, ADAPTERS.statuspage.make(spec("public"), { budget: Duration.minutes(1), services })),
+        Layer.scoped(Second, ADAPTERS.statuspage.make(spec("internal"), { budget: Duration.minutes(1), services }))
+      ).pipe(Layer.provide(Layer.merge(http.layer, RateLimitsLayer)))
+      const fiber = yield* Effect.fork(
+        Effect.gen(function* () {
+          const a = yield* TestTarget
+          const b = yield* Second
+          return yield* Effect.forEach([...services.map((s) => [a, s] as const), ...services.map((s) => [b, s] as const)], ([port, s]) =>
+            port.notify(outage(s)),
+            { concurrency: "unbounded" }
+          )
+        }).pipe(Effect.provide(both))
+      )
+      // Let the notifications start: the first request goes out at once.
+      yield* TestClock.adjust("0 millis")
+      expect(http.requests).toHaveLength(1)
+      for (let second = 0; second < 25; second++) {
+        const before = http.requests.length
+        yield* TestClock.adjust("1 second")
+        expect(http.requests.length - before).toBeLessThanOrEqual(1)
+      }
+      const results = yield* Fiber.join(fiber)
+      expect(results.every((r) => r._tag === "Delivered")).toBe(true)
+      expect(http.requests).toHaveLength(20)
+    })
+  )
+})
+
+describe("PagerDuty", () => {
+  const settings = (url: string) => ({ url: `${url}/v2/enqueue`, routing_key: "R0UT1NGKEY0123456789abcdef012345", name: "oncall" })
+
+  it.live("posts a trigger event with the routing key, dedup_key service/environment, a summary with the reason, and the severity; 202 is success", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() => startPeer(() => ({ status: 202, body: { status: "success", dedup_key: "api/production" } })))
+      const delivery = yield* live(specOf("pagerduty", settings(peer.url)), (p) => p.notify(outage())).pipe(closing(peer))
+      expect(delivery).toEqual(DELIVERED)
+      const req = peer.seen[0]!
+      expect(`${req.method} ${req.path}`).toBe("POST /v2/enqueue")
+      expect(req.headers["authorization"]).toBeUndefined()
+      expect(JSON.parse(req.body)).toEqual({
+        routing_key: "R0UT1NGKEY0123456789abcdef012345",
+        event_action: "trigger",
+        dedup_key: "api/production",
+        payload: {
+          summary: "api in production: outage (matched api.api_down; triggered api.api_down; region eu-de)",
+          source: "cloudmon-metrics-reporter",
+          severity: "critical",
+          component: "api",
+          group: "production"
+        }
+      })
+    })
+  )
+
+  it.effect("400 is not retried; 429 and 5xx are", () =>
+    Effect.gen(function* () {
+      const run = (answers: ReadonlyArray<number>) =>
+        Effect.gen(function* () {
+          const http = fakeHttp((_, n) => json(answers[Math.min(n, answers.length) - 1]!, { message: "m", errors: ["x"] }))
+          const fiber = yield* Effect.fork(
+            Effect.flatMap(TestTarget, (p) => Effect.either(p.notify(outage()))).pipe(Effect.provide(targetLayer(ADAPTERS.pagerduty, specOf("pagerduty", settings("http://pd.test")), http.layer)))
+          )
+          yield* advance("10 seconds", "500 millis")
+          return { result: yield* Fiber.join(fiber), attempts: http.requests.length }
+        })
+      const bad = yield* run([400])
+      expect(bad.attempts).toBe(1)
+      expect(Either.getLeft(bad.result).pipe(Option.getOrThrow).reason).toBe("Rejected")
+      expect(yield* run([429, 202])).toMatchObject({ attempts: 2, result: Either.right(DELIVERED) })
+      expect(yield* run([503, 502, 202])).toMatchObject({ attempts: 3, result: Either.right(DELIVERED) })
+    })
+  )
+
+  it.effect("a rehearsal shows the body with the routing key redacted", () =>
+    Effect.gen(function* () {
+      const http = fakeHttp(() => json(202, {}))
+      const described = yield* Effect.flatMap(TestTarget, (p) => p.rehearse(outage())).pipe(Effect.provide(targetLayer(ADAPTERS.pagerduty, specOf("pagerduty", settings("http://pd.test")), http.layer)))
+      expect(described).toContain('"routing_key":"<redacted>"')
+      expect(described).not.toContain("R0UT1NGKEY")
+      expect(http.requests).toHaveLength(0)
+    })
+  )
+})
+
+describe("Slack", () => {
+  it.live("posts one readable message: service, environment, status word and why", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() => startPeer(() => ({ status: 200, body: "ok" })))
+      const spec = specOf("slack", { webhook_url: `${peer.url}/services/T000/B000/XXXX` })
+      expect(yield* live(spec, (p) => p.notify(outage())).pipe(closing(peer))).toEqual(DELIVERED)
+      const req = peer.seen[0]!
+      expect(`${req.method} ${req.path}`).toBe("POST /services/T000/B000/XXXX")
+      expect(JSON.parse(req.body)).toEqual({
+        text: "*api* in *production* is *outage* (status 2) since 2024-01-20T12:03:00.000Z\nWhy: matched api.api_down; triggered api.api_down; region eu-de"
+      })
+    })
+  )
+
+  it.effect("its documented errors are final (404 channel_not_found, 410, 400), 500 is retried; the webhook URL is never shown", () =>
+    Effect.gen(function* () {
+      const hook = "https://hooks.slack.test/services/T000/B000/SECRETPART"
+      for (const [status, body] of [[404, "channel_not_found"], [410, "channel_is_archived"], [400, "invalid_payload"]] as const) {
+        const http = fakeHttp(() => text(status, body))
+        const error = yield* Effect.flatMap(TestTarget, (p) => Effect.flip(p.notify(outage()))).pipe(Effect.provide(targetLayer(ADAPTERS.slack, specOf("slack", { webhook_url: hook }), http.layer)))
+        expect(http.requests).toHaveLength(1)
+        expect(error.message).toContain(body)
+        expect(error.message).not.toContain("SECRETPART")
+      }
+      const http = fakeHttp((_, n) => (n === 1 ? text(500, "oops") : text(200, "ok")))
+      const fiber = yield* Effect.fork(Effect.flatMap(TestTarget, (p) => p.notify(outage())).pipe(Effect.provide(targetLayer(ADAPTERS.slack, specOf("slack", { webhook_url: hook }), http.layer))))
+      yield* advance("3 seconds", "500 millis")
+      expect(yield* Fiber.join(fiber)).toEqual(DELIVERED)
+      const described = yield* Effect.flatMap(TestTarget, (p) => p.rehearse(outage())).pipe(Effect.provide(targetLayer(ADAPTERS.slack, specOf("slack", { webhook_url: hook }), fakeHttp(() => text(200, "ok")).layer)))
+      expect(described).not.toContain("SECRETPART")
+    })
+  )
+})
+
+describe("webhook", () => {
+  it.live("posts the generic body to the URL as given, with the configured headers and no JWT without a secret", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() => startPeer(() => ({ status: 204 })))
+      const spec = specOf("webhook", { url: `${peer.url}/cloudmon`, headers: { "X-Token": "t0ken" } })
+      expect(yield* live(spec, (p) => p.notify(outage())).pipe(closing(peer))).toEqual(DELIVERED)
+      const req = peer.seen[0]!
+      expect(`${req.method} ${req.path}`).toBe("POST /cloudmon")
+      expect(req.headers["x-token"]).toBe("t0ken")
+      expect(req.headers["authorization"]).toBeUndefined()
+      expect(JSON.parse(req.body)).toEqual({ service: "api", environment: "production", status: 2, message: "Service outage", timestamp: "2024-01-20T12:03:00Z" })
+    })
+  )
+
+  it.live("signs a JWT when a secret is set; a rehearsal names the headers, never their values", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() => startPeer(() => ({ status: 200 })))
+      const spec = specOf("webhook", { url: peer.url, secret: SECRET, headers: { "X-Token": "t0ken" } })
+      const described = yield* live(spec, (p) => Effect.zipRight(p.notify(outage()), p.rehearse(outage()))).pipe(closing(peer))
+      const token = peer.seen[0]!.headers["authorization"]!.replace(/^Bearer /, "")
+      const { payload } = yield* Effect.promise(() => jwtVerify(token, new TextEncoder().encode(SECRET)))
+      expect(payload).toMatchObject({ service: "api", environment: "production", status: 2 })
+      expect(described).toContain("X-Token")
+      expect(described).not.toContain("t0ken")
+    })
+  )
+})

@@ -298,3 +298,37 @@ export const startDashboard = async (options: DashboardOptions): Promise<Running
     close: () => closeServer(server)
   }
 }
+
+export interface RunningSlack {
+  /** The webhook URL to configure (`webhook_url`). */
+  readonly url: string
+  readonly messages: Array<string>
+  readonly close: () => Promise<void>
+}
+
+/** A Slack-like incoming webhook: takes `{"text": ...}` at /services/…, answers `ok` as Slack does. */
+export const startSlack = async (options: { readonly onMessage?: (text: string) => void; readonly port?: number } = {}): Promise<RunningSlack> => {
+  const messages: Array<string> = []
+  const server = http.createServer((req, res) => {
+    let body = ""
+    req.on("data", (c: Buffer) => (body += c.toString()))
+    req.on("end", () => {
+      let text: unknown
+      try {
+        text = (JSON.parse(body) as { text?: unknown }).text
+      } catch {
+        text = undefined
+      }
+      if (req.method !== "POST" || !req.url?.startsWith("/services/") || typeof text !== "string") {
+        res.writeHead(400, { "content-type": "text/plain" })
+        return void res.end("invalid_payload")
+      }
+      messages.push(text)
+      options.onMessage?.(text)
+      res.writeHead(200, { "content-type": "text/plain" })
+      res.end("ok")
+    })
+  })
+  const base = await listen(server, "127.0.0.1", options.port ?? 0)
+  return { url: `${base}/services/T000DEMO/B000DEMO/demo-webhook-token`, messages, close: () => closeServer(server) }
+}

@@ -8,7 +8,7 @@ import { rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { configText, writeConfig } from "./harness.js"
-import { type Behaviour, startConvertor, startDashboard } from "./Simulator.js"
+import { type Behaviour, startConvertor, startDashboard, startSlack } from "./Simulator.js"
 
 const services: Record<string, Behaviour> = {
   "api/production": { status: 0 },
@@ -28,18 +28,28 @@ const dashboard = await startDashboard({
     )
 })
 
+const slack = await startSlack({ onMessage: (text) => console.log(`[slack] ${text.replace(/\n/g, " / ")}`) })
+
 // The secret comes from MP_STATUS_DASHBOARD__SECRET, as it would in production; 2 s timeouts fit a 5 s interval.
+// Two targets: the status dashboard, and a Slack channel (its webhook URL is a secret too: MP_NOTIFIERS__0__WEBHOOK_URL).
 const configFile = writeConfig(
-  configText({ convertor: convertor.url, dashboard: dashboard.url, services: Object.keys(services), interval: 5, timeout: 2 })
+  configText({
+    convertor: convertor.url,
+    dashboard: dashboard.url,
+    services: Object.keys(services),
+    interval: 5,
+    timeout: 2,
+    notifiers: [{ type: "slack", name: "slack", timeout: "2" }]
+  })
 )
 
-console.log(`[demo] convertor simulator at ${convertor.url}, dashboard simulator at ${dashboard.url}`)
+console.log(`[demo] convertor simulator at ${convertor.url}, dashboard simulator at ${dashboard.url}, Slack-like webhook simulator beside them`)
 console.log("[demo] compute is degraded, storage is in outage, dns flaps; api and network are healthy. Ctrl-C stops.")
 
 const main = join(dirname(fileURLToPath(import.meta.url)), "..", "main.js")
 const child = spawn(process.execPath, [main, "--config", configFile, ...process.argv.slice(2)], {
   stdio: "inherit",
-  env: { ...process.env, MP_STATUS_DASHBOARD__SECRET: secret }
+  env: { ...process.env, MP_STATUS_DASHBOARD__SECRET: secret, MP_NOTIFIERS__0__WEBHOOK_URL: slack.url }
 })
 
 let stopping = false
@@ -51,8 +61,8 @@ const stop = () => {
 process.on("SIGINT", stop)
 process.on("SIGTERM", stop)
 child.on("exit", async (code) => {
-  await Promise.all([convertor.close(), dashboard.close()])
+  await Promise.all([convertor.close(), dashboard.close(), slack.close()])
   rmSync(dirname(configFile), { recursive: true, force: true })
-  console.log(`[demo] reporter exited with ${code ?? 0}; ${dashboard.incidents.length} notification(s) received`)
+  console.log(`[demo] reporter exited with ${code ?? 0}; ${dashboard.incidents.length} notification(s) received, ${slack.messages.length} Slack message(s)`)
   process.exit(stopping ? 0 : (code ?? 0))
 })

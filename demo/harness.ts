@@ -22,6 +22,8 @@ export interface ConfigOptions {
   /** For both peers; the default fits within the phase budget of the default 4 s interval. */
   readonly timeout?: number
   readonly concurrency?: number
+  /** Further targets, each a mapping of keys (`{type: slack, webhook_url: …}`). */
+  readonly notifiers?: ReadonlyArray<Record<string, string>>
 }
 
 /** A reporter configuration for loopback simulators, as YAML text. */
@@ -39,6 +41,9 @@ export const configText = (o: ConfigOptions): string =>
     ...(o.concurrency === undefined ? [] : [`  concurrency: ${o.concurrency}`]),
     "  services:",
     ...o.services.map((k) => `    - { name: ${k.split("/")[0]}, environment: ${k.split("/")[1]} }`),
+    ...(o.notifiers === undefined || o.notifiers.length === 0
+      ? []
+      : ["notifiers:", ...o.notifiers.map((n) => `  - { ${Object.entries(n).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }`)]),
     ""
   ].join("\n")
 

@@ -19,14 +19,19 @@ type Reason = "AuthFailed" | "Rejected" | "Unavailable" | "Timeout" | "BadRespon
 
 const MESSAGES: { readonly [R in Reason]: (e: DashboardError) => string } = {
   // The adapter's detail names the credential to check (`status_dashboard.secret`, `notifiers[1].api_key`).
-  AuthFailed: (e) => `Dashboard authentication failed: ${e.detail} (${e.status ?? "?"} from ${e.peer} for ${who(e.service)})`,
-  Rejected: (e) => `Dashboard at ${e.peer} rejected the notification for ${who(e.service)} (${e.status ?? "?"}${e.detail ? `: ${e.detail}` : ""})`,
-  Unavailable: (e) => `Dashboard at ${e.peer} unavailable while notifying ${who(e.service)}: ${e.detail}`,
-  Timeout: (e) => `Dashboard at ${e.peer} timed out while notifying ${who(e.service)}: ${e.detail}`,
-  BadResponse: (e) => `Dashboard at ${e.peer} sent an unreadable answer for ${who(e.service)}: ${e.detail}`
+  AuthFailed: (e) => `${e.label} authentication failed: ${e.detail} (${e.status ?? "?"} from ${e.peer} for ${who(e.service)})`,
+  Rejected: (e) => `${e.label} at ${e.peer} rejected the notification for ${who(e.service)} (${e.status ?? "?"}${e.detail ? `: ${e.detail}` : ""})`,
+  Unavailable: (e) => `${e.label} at ${e.peer} unavailable while notifying ${who(e.service)}: ${e.detail}`,
+  Timeout: (e) => `${e.label} at ${e.peer} timed out while notifying ${who(e.service)}: ${e.detail}`,
+  BadResponse: (e) => `${e.label} at ${e.peer} sent an unreadable answer for ${who(e.service)}: ${e.detail}`
 }
 
-export class DashboardError extends Data.TaggedError("DashboardError")<PeerErrorFields<Reason>> {
+export class DashboardError extends Data.TaggedError("DashboardError")<
+  PeerErrorFields<Reason> & {
+    /** Which target: `Dashboard` (the primary), or `Notifier "oncall" (pagerduty)`. */
+    readonly label: string
+  }
+> {
   override get message(): string {
     return MESSAGES[this.reason](this)
   }
@@ -66,6 +71,10 @@ export interface TargetSpec<Settings = unknown> {
   readonly settings: Settings
   readonly secrets: Readonly<Record<string, Redacted.Redacted<string> | undefined>>
 }
+
+/** How messages name a target. */
+export const labelOf = (spec: Pick<TargetSpec, "path" | "name" | "type">): string =>
+  spec.path === "status_dashboard" ? "Dashboard" : `Notifier "${spec.name}" (${spec.type})`
 
 /** A target that cannot start (Stackmon's components could not be read): exit 1 with this message. */
 export class TargetStartError extends Data.TaggedError("TargetStartError")<{ readonly message: string }> {}

@@ -109,7 +109,7 @@ describe("one cycle", () => {
         read: () => Effect.succeed(health(2)),
         notify: (n) =>
           Effect.fail(
-            new DashboardError({ peer: "fake", service: n.service, reason: "AuthFailed", detail: "", status: 401, retryable: false, retryAfter: Option.none() })
+            new DashboardError({ peer: "fake", label: "Dashboard", service: n.service, reason: "AuthFailed", detail: "", status: 401, retryable: false, retryAfter: Option.none() })
           )
       })
       const summary = yield* runCycle.pipe(Effect.provide(w.layer))
@@ -267,7 +267,7 @@ describe("the loop", () => {
                 ? Effect.sync(() => failedAttempts.push(now)).pipe(
                     Effect.zipRight(
                       Effect.fail(
-                        new DashboardError({ peer: "fake", service: n.service, reason: "Unavailable", detail: "answered 503", retryable: true, retryAfter: Option.none() })
+                        new DashboardError({ peer: "fake", label: "Dashboard", service: n.service, reason: "Unavailable", detail: "answered 503", retryable: true, retryAfter: Option.none() })
                       )
                     )
                   )
@@ -388,7 +388,7 @@ describe("several targets", () => {
         rehearse: () => Effect.succeed(name)
       })
       const down = port("oncall", (n) =>
-        Effect.fail(new DashboardError({ peer: "pagerduty", service: n.service, reason: "Unavailable", detail: "connection refused", retryable: false, retryAfter: Option.none() }))
+        Effect.fail(new DashboardError({ peer: "pagerduty", label: "Notifier oncall", service: n.service, reason: "Unavailable", detail: "connection refused", retryable: false, retryAfter: Option.none() }))
       )
       const slow = port("slack", () => Effect.sleep("20 seconds").pipe(Effect.as(DELIVERED)))
       const fine = port("dashboard", () => Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => fineAt.push(t))).pipe(Effect.as(DELIVERED)))

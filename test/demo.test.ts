@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest"
 import { waitFor } from "./spawn.js"
 
 describe("the demo", () => {
-  it("reports the degraded and outage services through the real reporter, JWT-verified, and exits 0 on Ctrl-C", async () => {
+  it("reports the degraded and outage services to two targets, the dashboard (JWT-verified) and Slack, and exits 0 on Ctrl-C", async () => {
     const child = spawn(process.execPath, [resolve("dist/tools/demo.js")], { stdio: ["ignore", "pipe", "pipe"] })
     let output = ""
     child.stdout.on("data", (d: Buffer) => (output += d.toString()))
@@ -16,6 +16,7 @@ describe("the demo", () => {
         () =>
           /verified JWT, received: compute\/production status=1/.test(output) &&
           /verified JWT, received: storage\/production status=2/.test(output) &&
+          /\[slack\] \*storage\* in \*production\* is \*outage\*/.test(output) &&
           output.includes("INFO Sent notification to dashboard: success"),
         10_000
       )
@@ -24,7 +25,8 @@ describe("the demo", () => {
       child.kill("SIGINT")
       const code = await new Promise((r) => child.on("exit", r))
       expect(code).toBe(0)
-      expect(output).toMatch(/\[demo\] reporter exited with 0; \d+ notification\(s\) received/)
+      expect(output).toMatch(/\[demo\] reporter exited with 0; \d+ notification\(s\) received, \d+ Slack message\(s\)/)
+      expect(output).toContain("Sent notification to slack: success")
     } finally {
       child.kill("SIGKILL")
     }

@@ -24,7 +24,8 @@ const shapeOf = (ast: AST.AST): Shape => {
   }
   switch (ast._tag) {
     case "TypeLiteral":
-      return { keys: new Map(ast.propertySignatures.map((p) => [String(p.name), shapeOf(p.type)])) }
+      // A mapping of free names (components, attributes, headers) has no unknown keys.
+      return ast.indexSignatures.length > 0 ? "leaf" : { keys: new Map(ast.propertySignatures.map((p) => [String(p.name), shapeOf(p.type)])) }
     case "TupleType":
       return ast.rest.length > 0 ? { items: shapeOf(ast.rest[0]!.type) } : "leaf"
     // The file's side of a transformation (a key with a default, seconds as Durations) or a refinement.

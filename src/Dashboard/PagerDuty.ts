@@ -37,7 +37,7 @@ export const PagerDuty = adapter<Settings>({
     Effect.gen(function* () {
       const s = spec.settings
       const routingKey = spec.secrets["routing_key"]!
-      const sender = yield* makeSender(spec, budget, { peer: `PagerDuty at ${safeUrl(s.url)}`, authHint: `check ${spec.path}.routing_key` })
+      const sender = yield* makeSender(spec, budget, { peer: safeUrl(s.url), authHint: `check ${spec.path}.routing_key` })
       const bodyOf = (n: Notification, key: string) => ({
         routing_key: key,
         event_action: "trigger",

@@ -11,7 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { attemptTimeout, budgetHint } from "../Budget.js"
-import { DashboardError, DELIVERED, type Delivery, TargetStartError, type TargetSpec } from "../Dashboard.js"
+import { DashboardError, DELIVERED, type Delivery, labelOf, TargetStartError, type TargetSpec } from "../Dashboard.js"
 import type { Notification } from "../Domain.js"
 import { makeSigner } from "../Jwt.js"
 import { badResponse, fromFault, fromReply, type PeerFailure } from "../PeerError.js"
@@ -43,19 +43,20 @@ interface Timed {
 type Failure = PeerFailure<DashboardError["reason"]>
 
 export const makeSender = (spec: TargetSpec<Timed>, budget: Duration.Duration, options: SenderOptions) =>
-  Effect.map(Transport, (transport) => sender({ ...options, transport, name: spec.name, budget, timeout: { key: `${spec.path}.timeout`, timeout: spec.settings.timeout }, urlKey: options.urlKey ?? `${spec.path}.url`, retry: options.retry ?? RETRY }))
+  Effect.map(Transport, (transport) => sender({ ...options, transport, name: spec.name, label: labelOf(spec), budget, timeout: { key: `${spec.path}.timeout`, timeout: spec.settings.timeout }, urlKey: options.urlKey ?? `${spec.path}.url`, retry: options.retry ?? RETRY }))
 
 const sender = (
   o: SenderOptions & {
     readonly transport: Context.Tag.Service<typeof Transport>
     readonly name: string
+    readonly label: string
     readonly budget: Duration.Duration
     readonly timeout: { readonly key: string; readonly timeout: Duration.Duration }
     readonly urlKey: string
     readonly retry: Omit<RetryOptions, "budget">
   }
 ) => {
-  const fail = (n: Notification, failure: Failure) => new DashboardError({ peer: o.peer, service: n.service, ...failure })
+  const fail = (n: Notification, failure: Failure) => new DashboardError({ peer: o.peer, label: o.label, service: n.service, ...failure })
 
   /** 2xx is delivered; 401/403 is the credential; anything else as every peer reads it. */
   const judgeStatus = (n: Notification, reply: Reply, now: number): Effect.Effect<Delivery, DashboardError> => {

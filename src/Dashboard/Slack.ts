@@ -30,7 +30,7 @@ export const Slack = adapter<Settings>({
       const webhook = spec.secrets["webhook_url"]!
       const digest = createHash("sha256").update(Redacted.value(webhook)).digest("hex")
       const limiter = yield* (yield* RateLimits).forKey(`slack:${digest}`, 1, Duration.seconds(1))
-      const sender = yield* makeSender(spec, budget, { peer: `Slack webhook (${spec.path})`, authHint: `check ${spec.path}.webhook_url`, urlKey: `${spec.path}.webhook_url`, gate: limiter })
+      const sender = yield* makeSender(spec, budget, { peer: `its webhook URL (${spec.path}.webhook_url)`, authHint: `check ${spec.path}.webhook_url`, urlKey: `${spec.path}.webhook_url`, gate: limiter })
       const body = (n: Notification) => JSON.stringify({ text: textOf(n) })
       return {
         name: spec.name,

@@ -52,7 +52,7 @@ export const Statuspage = adapter<Settings>({
           )
         }
       }
-      const sender = yield* makeSender(spec, budget, { peer: `Statuspage page ${s.page_id} at ${safeUrl(s.url)}`, authHint: `check ${spec.path}.api_key`, gate: limiter })
+      const sender = yield* makeSender(spec, budget, { peer: `${safeUrl(s.url)} (page ${s.page_id})`, authHint: `check ${spec.path}.api_key`, gate: limiter })
       const statusOf = (n: Notification): ComponentStatus =>
         s.status[String(n.status)] ?? (n.status === 0 ? "operational" : n.status === 1 ? "degraded_performance" : "major_outage")
       const requestOf = (n: Notification, id: string) => ({

@@ -35,7 +35,7 @@ export const Webhook = adapter<Settings>({
       const signer = secret === undefined ? undefined : yield* signerFor(spec, secret)
       const fromFiles = Object.entries(spec.secrets).flatMap(([k, v]) => (k.startsWith(HEADER_SECRET) && v !== undefined ? [[k.slice(HEADER_SECRET.length), v] as const] : []))
       const configured = [...Object.entries(s.headers), ...fromFiles]
-      const sender = yield* makeSender(spec, budget, { peer: `webhook at ${safeUrl(s.url)}`, authHint: `check ${spec.path}.headers and ${spec.path}.secret` })
+      const sender = yield* makeSender(spec, budget, { peer: safeUrl(s.url), authHint: `check ${spec.path}.headers and ${spec.path}.secret` })
       const headers = (n: Notification, now: number) =>
         Effect.map(
           signer === undefined ? Effect.succeed(undefined) : signer.sign(claimsOf(n), now).pipe(Effect.mapError(() => signFailed(sender, n))),

@@ -74,8 +74,10 @@ export const load = (
     const targets = yield* resolveTargets(c, (name) => path.resolve(path.dirname(file), name))
     const problems = [...crossProblems(c), ...Either.match(targets, { onLeft: (p) => p, onRight: () => [] })]
     if (Either.isLeft(targets) || problems.length > 0) return yield* fail(warnings, problems)
+    // Paths in the configuration are relative to the file, as secret files are.
+    const state_file = c.reporter.state_file === undefined ? {} : { state_file: path.resolve(path.dirname(file), c.reporter.state_file) }
     return {
-      config: { ...c, source: file, targets: targets.right },
+      config: { ...c, reporter: { ...c.reporter, ...state_file }, source: file, targets: targets.right },
       warnings: [...warnings, ...warningsFor(c, targets.right)]
     }
   })

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { attemptTimeout, budgetHint, phaseBudget } from "./Budget.js"
 import { AppConfig } from "./Config.js"
-import { readHealth } from "./Convertor/Reading.js"
+import { type MaintenanceWindow, readHealth, readMaintenances } from "./Convertor/Reading.js"
 import { isoSeconds, type Reading, safeUrl, type ServiceRef } from "./Domain.js"
 import { badResponse, fromFault, fromReply, type PeerErrorFields, type PeerFailure, who } from "./PeerError.js"
 import { retryWithin } from "./Retry.js"
@@ -91,6 +91,18 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
         )
       })
 
-    return { health } as const
+    /** The convertor's planned maintenance windows over the next poll interval (docs/protocols.md §1), one request, no retries. */
+    const maintenances: Effect.Effect<ReadonlyArray<MaintenanceWindow>, string> = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const query = new URLSearchParams({ from: isoSeconds(now), to: isoSeconds(now + Duration.toMillis(config.reporter.poll_interval)) })
+      const reply = yield* transport
+        .exchange({ method: "GET", url: `${config.convertor.url}/v1/maintenances?${query}`, headers: { accept: "application/json" } }, { timeout: config.convertor.timeout, maxBytes: MAX_BODY_BYTES })
+        .pipe(Effect.mapError((fault) => fault.detail))
+      if (reply.status !== 200) return yield* Effect.fail(`answered ${reply.status}`)
+      const windows = readMaintenances(reply.body)
+      return yield* Either.isLeft(windows) ? Effect.fail(windows.left) : Effect.succeed(windows.right)
+    })
+
+    return { health, maintenances } as const
   })
 }) {}

@@ -87,14 +87,19 @@ export interface AdapterContext {
 }
 
 /**
- * A target type: the keys it takes (besides `type` and `name`), its secret
- * keys (each with a `*_file` twin), whether it may be `status_dashboard`,
- * and how to build its port.
+ * A target type: the keys it takes (besides `type`, `name`, `timeout` and
+ * `notify`), its secret keys (each with a `*_file` twin), its kind, and how
+ * to build its port.
  */
 export interface Adapter<Settings = unknown> {
   readonly fields: Schema.Struct.Fields
   readonly secrets: ReadonlyArray<{ readonly key: string; readonly required: boolean }>
-  readonly primary: boolean
+  /**
+   * `dashboard`: may be `status_dashboard`, and de-duplicates, so it takes
+   * every poll unless told otherwise; `notifier` (chat, paging, status pages):
+   * takes changes, and recoveries.
+   */
+  readonly kind: "dashboard" | "notifier"
   readonly make: (spec: TargetSpec<Settings>, context: AdapterContext) => Effect.Effect<DashboardPort, TargetStartError, Transport | RateLimits | Scope.Scope>
 }
 

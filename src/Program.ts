@@ -18,7 +18,11 @@ import { AppConfig, load, type ReporterConfig } from "./Config.js"
 import { Convertor } from "./Convertor.js"
 import { Targets } from "./Dashboard.js"
 import { ADAPTERS, type TargetType } from "./Dashboard/adapters.js"
+import type { NotifySection } from "./Config/Fields.js"
 import { safeUrl } from "./Domain.js"
+import * as Maintenance from "./Maintenance.js"
+import * as Policy from "./Policy.js"
+import { defaultMode, policyFor } from "./Policy.js"
 import * as RateLimits from "./RateLimits.js"
 import type { Transport } from "./Transport.js"
 import * as Logging from "./Logging.js"
@@ -45,7 +49,16 @@ export const servicesLayer = (config: ReporterConfig, options: { readonly dryRun
     Targets,
     Effect.forEach(config.targets, (spec) => ADAPTERS[spec.type as TargetType].make(spec, context))
   ).pipe(Layer.provide(RateLimits.layer))
-  return Layer.mergeAll(Convertor.Default, targets, Layer.succeed(DryRun, options.dryRun)).pipe(
+  const policies = new Map(
+    config.targets.map((t) => [t.name, policyFor(defaultMode(ADAPTERS[t.type as TargetType].kind), config.notify, (t.settings as { notify?: NotifySection }).notify)])
+  )
+  const maintenance = Maintenance.layer.pipe(Layer.provide(Convertor.Default))
+  const policy = Layer.unwrapEffect(
+    Effect.map(Maintenance.Maintenance, (m) =>
+      Policy.layer({ policies, inMaintenance: m.covers, stateFile: Option.fromNullable(config.reporter.state_file) })
+    )
+  ).pipe(Layer.provide(maintenance))
+  return Layer.mergeAll(Convertor.Default, targets, maintenance, policy, Layer.succeed(DryRun, options.dryRun)).pipe(
     Layer.provideMerge(Layer.succeed(AppConfig, config))
   )
 }

@@ -14,7 +14,9 @@ import { AppConfig } from "./Config.js"
 import { type CycleSummary, type Outcome, summarize, summaryLine, type TargetResult } from "./Summary.js"
 import { Convertor } from "./Convertor.js"
 import { type DashboardPort, Targets } from "./Dashboard.js"
-import { type Health, type Notification, notificationFor, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
+import { type Health, type Notification, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
+import { Maintenance } from "./Maintenance.js"
+import { Policy } from "./Policy.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
@@ -48,7 +50,7 @@ const deliver = (target: DashboardPort, notification: Notification, dryRun: bool
 const LEVELS = { warn: LogLevel.Warning, info: LogLevel.Info, debug: LogLevel.Debug } as const
 
 /** Reads one service and, when it is not healthy, notifies every target. Never fails: a failure is an outcome. */
-export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, Convertor | Targets> =>
+export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, Convertor | Targets | Policy> =>
   Effect.gen(function* () {
     const convertor = yield* Convertor
     const targets = yield* Targets
@@ -69,17 +71,26 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
       return { _tag: "Stale", service } as const
     }
     const health = reading.health
+    const now = yield* Clock.currentTimeMillis
+    const policy = yield* Policy
+    const due = yield* Effect.forEach(targets, (target) =>
+      Effect.map(policy.decide(target.name, service, health, now), Option.map((n) => [target, n] as const))
+    ).pipe(Effect.map((all) => all.flatMap(Option.toArray)))
     const line = `Health status: ${health.status} (${statusLabel(health.status)})`
-    if (health.status === 0) {
-      yield* Effect.logDebug(line)
-      return { _tag: "Healthy", service } as const
-    }
-    yield* Effect.logInfo(line).pipe(Effect.annotateLogs(why(health)))
-    const notification = notificationFor(service, health)
+    yield* health.status === 0 ? Effect.logDebug(line) : Effect.logInfo(line).pipe(Effect.annotateLogs(why(health)))
+    if (due.length === 0) return { _tag: health.status === 0 ? "Healthy" : "Held", service } as const
     const dryRun = yield* DryRun
-    const results = yield* Effect.forEach(targets, (t) => deliver(t, notification, dryRun), { concurrency: "unbounded" })
-    const byTarget = Object.fromEntries(targets.map((t, i) => [t.name, results[i]!]))
-    const tag = results.includes("failed") ? "NotifyFailed" : dryRun ? "Rehearsed" : "Notified"
+    const results = yield* Effect.forEach(
+      due,
+      ([target, notification]) =>
+        deliver(target, notification, dryRun).pipe(
+          // Said or deliberately skipped: done; failed: due again next cycle.
+          Effect.tap((result) => (result === "failed" ? Effect.void : policy.delivered(target.name, service, notification, now)))
+        ),
+      { concurrency: "unbounded" }
+    )
+    const byTarget = Object.fromEntries(due.map(([t], i) => [t.name, results[i]!]))
+    const tag = results.includes("failed") ? "NotifyFailed" : health.status === 0 ? "Healthy" : dryRun ? "Rehearsed" : "Notified"
     return { _tag: tag, service, targets: byTarget } as const
   }).pipe(
     Effect.catchAllDefect((defect) =>
@@ -110,15 +121,16 @@ const inTurn = (services: ReadonlyArray<ServiceRef>, waiting: ReadonlyMap<string
  * started by then are late, those not finished are failed, and the next cycle
  * starts on time. Then one summary line.
  */
-export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets> =>
+export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets | Policy | Maintenance> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const dryRun = yield* DryRun
     const started = yield* Clock.currentTimeMillis
     const deadline = started + Duration.toMillis(config.reporter.poll_interval)
     const waiting = yield* Ref.get(backlog)
+    yield* Effect.flatMap(Maintenance, (m) => m.refresh)
     const withinCycle = (service: ServiceRef) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Outcome, never, Convertor | Targets> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Outcome, never, Convertor | Targets | Policy | Maintenance> =>
         now >= deadline
           ? Effect.succeed({ _tag: "Late", service })
           : pollService(service).pipe(
@@ -143,6 +155,8 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     }
     const finished = yield* Clock.currentTimeMillis
     const summary = summarize(outcomes, Duration.millis(finished - started))
+    // A dry run changes nothing that outlives it.
+    if (!dryRun) yield* Effect.flatMap(Policy, (p) => p.persist)
     const line = summaryLine(summary, dryRun)
     yield* summary.failed > 0 || summary.late > 0 ? Effect.logWarning(line) : Effect.logInfo(line)
     if (Duration.greaterThan(summary.duration, config.reporter.poll_interval)) {
@@ -154,7 +168,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
   })
 
 /** One cycle on its own (`--once`): no backlog from earlier cycles. */
-export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets> = Effect.flatMap(
+export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets | Policy | Maintenance> = Effect.flatMap(
   Ref.make<ReadonlyMap<string, number>>(new Map()),
   cycle
 )
@@ -169,7 +183,7 @@ export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor 
  */
 export const runForever = (
   afterCycle: (summary: CycleSummary) => Effect.Effect<void> = () => Effect.void
-): Effect.Effect<never, never, AppConfig | Convertor | Targets> =>
+): Effect.Effect<never, never, AppConfig | Convertor | Targets | Policy | Maintenance> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const backlog: Backlog = yield* Ref.make<ReadonlyMap<string, number>>(new Map())

@@ -10,7 +10,10 @@ import type { ServiceRef } from "./Domain.js"
 export type TargetResult = "delivered" | "skipped" | "failed" | "rehearsed"
 
 export type Outcome =
-  | { readonly _tag: "Healthy"; readonly service: ServiceRef }
+  /** Healthy; a recovery may have been sent to some targets. */
+  | { readonly _tag: "Healthy"; readonly service: ServiceRef; readonly targets?: Readonly<Record<string, TargetResult>> }
+  /** Unhealthy, and no target is due a notification (on_change: nothing changed; a threshold not met; maintenance). */
+  | { readonly _tag: "Held"; readonly service: ServiceRef }
   /** Every target delivered (or deliberately skipped) its notification. */
   | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
   /** --dry-run: the notifications were built and signed, not sent. */
@@ -48,7 +51,7 @@ export interface CycleSummary {
 
 export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.Duration): CycleSummary => {
   const counts: Record<Outcome["_tag"], number> = {
-    Healthy: 0, Notified: 0, Rehearsed: 0, NoData: 0, Stale: 0, ReadFailed: 0, NotifyFailed: 0, OutOfTime: 0, Late: 0, Defect: 0
+    Healthy: 0, Held: 0, Notified: 0, Rehearsed: 0, NoData: 0, Stale: 0, ReadFailed: 0, NotifyFailed: 0, OutOfTime: 0, Late: 0, Defect: 0
   }
   const targets: Record<string, { delivered: number; attempted: number }> = {}
   for (const o of outcomes) {
@@ -64,7 +67,7 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
   return {
     polled: outcomes.length - counts.Late,
     healthy: counts.Healthy,
-    degraded: counts.Notified + counts.Rehearsed + counts.NotifyFailed,
+    degraded: counts.Notified + counts.Rehearsed + counts.NotifyFailed + counts.Held,
     notified: counts.Notified,
     dryRun: counts.Rehearsed,
     noData: counts.NoData,

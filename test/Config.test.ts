@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { load } from "../src/Config.js"
 import { ADAPTERS } from "../src/Dashboard/adapters.js"
+import { defaultMode, policyFor } from "../src/Policy.js"
 import { unknownKeys } from "../src/Config/Keys.js"
 import { envOverrides } from "../src/Config/Sources.js"
 
@@ -435,6 +436,49 @@ describe("services are told apart by name and environment, not by how they print
     Effect.gen(function* () {
       const text = VALID.replace("    - name: api\n      environment: production\n", '    - {name: "a/b", environment: c}\n    - {name: a, environment: "b/c"}\n')
       expect((yield* okWith(setup(text).file)).config.reporter.services).toHaveLength(2)
+    })
+  )
+})
+
+describe("the notification policy's keys", () => {
+  it("each target's policy: its type's default, under notify:, under its own notify:, key by key", () => {
+    expect(policyFor(defaultMode(ADAPTERS.generic.kind))).toMatchObject({ mode: "every_poll", sendResolved: false, failureThreshold: 1, successThreshold: 1 })
+    expect(policyFor(defaultMode(ADAPTERS.slack.kind))).toMatchObject({ mode: "on_change", sendResolved: true })
+    expect(Duration.toMillis(policyFor(defaultMode(ADAPTERS.pagerduty.kind)).repeatInterval)).toBe(0)
+    const top = { mode: "on_change" as const, repeat_interval: Duration.seconds(3600) }
+    const own = { failure_threshold: 3 }
+    expect(policyFor(defaultMode(ADAPTERS.generic.kind), top, own)).toMatchObject({ mode: "on_change", sendResolved: true, failureThreshold: 3 })
+    expect(Duration.toSeconds(policyFor(defaultMode(ADAPTERS.generic.kind), top, own).repeatInterval)).toBe(3600)
+    expect(policyFor(defaultMode(ADAPTERS.slack.kind), { send_resolved: false })).toMatchObject({ mode: "on_change", sendResolved: false })
+  })
+
+  it.effect("notify:, maintenance: and reporter.state_file decode; the state file is relative to the config file", () =>
+    Effect.gen(function* () {
+      const text =
+        VALID.replace("  poll_interval: 30", "  poll_interval: 30\n  state_file: state.json\n  maintenances: true") +
+        "notify: {mode: on_change, repeat_interval: 3600}\nmaintenance:\n  - services: [api/production]\n    start: 2026-12-01T02:00:00Z\n    end: 2026-12-01T04:00:00Z\nnotifiers:\n  - {type: slack, webhook_url: https://h/x, notify: {failure_threshold: 2}}\n"
+      const { dir, file } = setup(text)
+      const { config, warnings } = yield* okWith(file)
+      expect(warnings).toEqual([])
+      expect(config.reporter.state_file).toBe(join(dir, "state.json"))
+      expect(config.reporter.maintenances).toBe(true)
+      expect(config.maintenance).toEqual([{ services: ["api/production"], start: Date.parse("2026-12-01T02:00:00Z"), end: Date.parse("2026-12-01T04:00:00Z") }])
+      expect(config.notify.mode).toBe("on_change")
+      expect((config.targets[1]!.settings as { notify?: unknown }).notify).toEqual({ failure_threshold: 2 })
+    })
+  )
+
+  it.effect("a window without a zone, or ending before it starts, is refused with its path", () =>
+    Effect.gen(function* () {
+      const zoneless = VALID + "maintenance:\n  - {services: ['*'], start: '2026-12-01T02:00:00', end: 2026-12-01T04:00:00Z}\n"
+      expect(yield* problemsOf(setup(zoneless).file)).toEqual([
+        'maintenance[0].start: expected an ISO 8601 time with a zone (2026-12-01T02:00:00Z), got "2026-12-01T02:00:00"'
+      ])
+      const backwards = VALID + "maintenance:\n  - {services: ['*'], start: 2026-12-01T04:00:00Z, end: 2026-12-01T02:00:00Z}\n"
+      expect(yield* problemsOf(setup(backwards).file)).toEqual([
+        "maintenance[0]: end (2026-12-01T02:00:00.000Z) must be later than start (2026-12-01T04:00:00.000Z)"
+      ])
+      expect(yield* problemsOf(setup(VALID + "notify: {mode: sometimes}\n").file)).toEqual(['notify.mode: expected "every_poll" or "on_change", got "sometimes"'])
     })
   )
 })

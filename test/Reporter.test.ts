@@ -12,7 +12,7 @@ import { DashboardError, type Delivery, DELIVERED, Targets } from "../src/Dashbo
 import type { Notification, Reading, ServiceRef } from "../src/Domain.js"
 import { DryRun, runCycle, runForever } from "../src/Reporter.js"
 import type { CycleSummary } from "../src/Summary.js"
-import { captureLogs, testConfig } from "./helpers.js"
+import { captureLogs, policyLayers, testConfig } from "./helpers.js"
 
 const svc = (name: string): ServiceRef => ({ name, environment: "production" })
 const health = (status: number): Reading => ({
@@ -35,6 +35,7 @@ const world = (fakes: Fakes) => {
   const reads: Array<{ service: string; at: number }> = []
   const sent: Array<Notification> = []
   const convertor = Convertor.make({
+    maintenances: Effect.succeed([]),
     health: (service) =>
       Clock.currentTimeMillis.pipe(
         Effect.tap((at) => reads.push({ service: service.name, at })),
@@ -50,6 +51,7 @@ const world = (fakes: Fakes) => {
   const layer = Layer.mergeAll(
     Layer.succeed(Convertor, convertor),
     Layer.succeed(Targets, [dashboard]),
+    policyLayers(),
     Layer.succeed(
       AppConfig,
       testConfig({
@@ -394,8 +396,9 @@ describe("several targets", () => {
       const fine = port("dashboard", () => Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => fineAt.push(t))).pipe(Effect.as(DELIVERED)))
       const services = [svc("a"), svc("b"), svc("c")]
       const layer = Layer.mergeAll(
-        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)) })),
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), maintenances: Effect.succeed([]) })),
         Layer.succeed(Targets, [fine, down, slow]),
+        policyLayers({ dashboard: {}, oncall: {}, slack: {} }),
         Layer.succeed(AppConfig, testConfig({ services }))
       )
       const fiber = yield* Effect.fork(runCycle.pipe(Effect.provide(layer), Effect.provide(logs.layer)))
@@ -418,8 +421,9 @@ describe("several targets", () => {
       const logs = captureLogs()
       const skipping = { name: "status", target: "status", notify: () => Effect.succeed({ _tag: "Skipped", why: "no component", level: "warn" } as const), rehearse: () => Effect.succeed("") }
       const layer = Layer.mergeAll(
-        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(1)) })),
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(1)), maintenances: Effect.succeed([]) })),
         Layer.succeed(Targets, [skipping]),
+        policyLayers({ status: {} }),
         Layer.succeed(AppConfig, testConfig())
       )
       const summary = yield* runCycle.pipe(Effect.provide(layer), Effect.provide(logs.layer))

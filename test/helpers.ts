@@ -4,7 +4,12 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Context from "effect/Context"
+import * as Option from "effect/Option"
+import { Maintenance } from "../src/Maintenance.js"
+import * as Policy from "../src/Policy.js"
+import { type InMaintenance, type NotifyPolicy, policyFor } from "../src/Policy.js"
 import type { ReporterConfig } from "../src/Config.js"
 import type { Adapter, AdapterContext, DashboardPort, TargetSpec } from "../src/Dashboard.js"
 import * as RateLimits from "../src/RateLimits.js"
@@ -31,7 +36,10 @@ export const testConfig = (
   convertor: { url: "http://convertor.test", timeout: Duration.seconds(10) },
   status_dashboard: { type: "generic", url: "http://dashboard.test", secret: Redacted.make(SECRET), timeout: Duration.seconds(10) },
   notifiers: [],
+  notify: {},
+  maintenance: [],
   reporter: {
+    maintenances: false,
     poll_interval: over.pollInterval ?? Duration.seconds(60),
     concurrency: over.concurrency ?? 4,
     window: { from: Duration.minutes(5), to: Duration.minutes(2) },
@@ -125,3 +133,20 @@ export const eventually = (what: string, cond: () => boolean) =>
     for (let spin = 0; spin < 2000 && !cond(); spin++) yield* macrotask
     if (!cond()) return yield* Effect.die(new Error(`never happened: ${what}`))
   })
+
+/** The policy and maintenance services for cycle tests: each named target with its mode (default: every poll, as the generic dashboard). */
+export const policyLayers = (
+  policies: Record<string, Partial<NotifyPolicy>> = { dashboard: {} },
+  options: { readonly stateFile?: string; readonly inMaintenance?: InMaintenance } = {}
+) => {
+  const maintenance = Layer.succeed(Maintenance, {
+    refresh: Effect.void,
+    covers: options.inMaintenance ?? (() => Effect.succeed(false))
+  })
+  const policy = Policy.layer({
+    policies: new Map(Object.entries(policies).map(([name, p]) => [name, { ...policyFor(p.mode ?? "every_poll"), ...p }])),
+    inMaintenance: options.inMaintenance ?? (() => Effect.succeed(false)),
+    stateFile: Option.fromNullable(options.stateFile)
+  }).pipe(Layer.provide(NodeFileSystem.layer))
+  return Layer.merge(maintenance, policy)
+}

@@ -361,3 +361,60 @@ describe("webhook", () => {
     })
   )
 })
+
+describe("recoveries, in each protocol's form", () => {
+  const recovered = (service: ServiceRef = api): Notification => ({ ...notificationFor(service, { status: 0, timestamp: new Date(T), triggeredMetrics: [] }), message: "Service recovered" })
+  const wire = (type: TargetType, raw: (url: string) => Record<string, unknown>, answer: Parameters<typeof startPeer>[0] = () => ({ status: 200, body: {} })) =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() => startPeer(answer))
+      const delivery = yield* live(specOf(type, raw(peer.url)), (p) => p.notify(recovered())).pipe(closing(peer))
+      return { delivery, seen: peer.seen }
+    })
+
+  it.live("generic and webhook: status 0, \"Service recovered\"", () =>
+    Effect.gen(function* () {
+      for (const type of ["generic", "webhook"] as const) {
+        const { seen } = yield* wire(type, (url) => ({ url, secret: SECRET }))
+        expect(JSON.parse(seen[0]!.body)).toMatchObject({ service: "api", status: 0, message: "Service recovered" })
+      }
+    })
+  )
+
+  it.live("PagerDuty: resolve with the same dedup_key", () =>
+    Effect.gen(function* () {
+      const { seen } = yield* wire("pagerduty", (url) => ({ url, routing_key: "R0UT1NGKEY0123456789abcdef012345" }), () => ({ status: 202 }))
+      expect(JSON.parse(seen[0]!.body)).toEqual({ routing_key: "R0UT1NGKEY0123456789abcdef012345", event_action: "resolve", dedup_key: "api/production" })
+    })
+  )
+
+  it.live("Statuspage: operational", () =>
+    Effect.gen(function* () {
+      const { seen } = yield* wire("statuspage", (url) => ({ url, api_key: "k", page_id: "p", components: { "api/production": "c1" } }))
+      expect(JSON.parse(seen[0]!.body)).toEqual({ component: { status: "operational" } })
+    })
+  )
+
+  it.live("Slack: a recovery message", () =>
+    Effect.gen(function* () {
+      const { seen } = yield* wire("slack", (url) => ({ webhook_url: `${url}/services/x` }), () => ({ status: 200, body: "ok" }))
+      expect(JSON.parse(seen[0]!.body)).toEqual({ text: "*api* in *production* has *recovered* (status 0) at 2024-01-20T12:03:00.000Z" })
+    })
+  )
+
+  it.live("Stackmon: closes the incident its event opened (PATCH /v2/events/{id}); with no id known, nothing", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() =>
+        startPeer((req) =>
+          req.method === "GET" ? { status: 200, body: COMPONENTS } : req.method === "POST" ? { status: 200, body: { result: [{ component_id: 218, incident_id: 77 }] } } : { status: 200, body: {} }
+        )
+      )
+      const spec = specOf("stackmon", { url: peer.url, environments: { production: { region: "EU-DE" } }, components: { api: "API Gateway" } })
+      const [before, , after] = yield* live(spec, (p) => Effect.all([p.notify(recovered()), p.notify(outage()), p.notify(recovered())])).pipe(closing(peer))
+      expect(before).toMatchObject({ _tag: "Skipped", level: "debug" })
+      expect(after).toEqual(DELIVERED)
+      const patch = peer.seen.find((r) => r.method === "PATCH")!
+      expect(patch.path).toBe("/v2/events/77")
+      expect(JSON.parse(patch.body)).toMatchObject({ message: "Service recovered", status: "resolved", update_date: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) })
+    })
+  )
+})

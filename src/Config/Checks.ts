@@ -41,6 +41,9 @@ export const crossProblems = (c: ConfigFile): ReadonlyArray<string> => {
   if (Duration.lessThanOrEqualTo(from, to)) {
     problems.push(`reporter.window: from (${Duration.toSeconds(from)}s ago) must be earlier than to (${Duration.toSeconds(to)}s ago)`)
   }
+  c.maintenance.forEach((w, i) => {
+    if (w.end <= w.start) problems.push(`maintenance[${i}]: end (${new Date(w.end).toISOString()}) must be later than start (${new Date(w.start).toISOString()})`)
+  })
   const seen = new Map<string, number>()
   c.reporter.services.forEach((s, i) => {
     const first = seen.get(serviceId(s))

@@ -118,3 +118,23 @@ export const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optionalWi
 /** A mapping of names to values of `value` (component ids, attributes). */
 export const Mapping = <A, I>(value: Schema.Schema<A, I>) =>
   Schema.Record({ key: Schema.String, value }).annotations(mapping)
+
+/** An ISO 8601 time with a zone (`2026-12-01T02:00:00Z`), as Unix milliseconds. */
+export const IsoInstant = Schema.transformOrFail(Schema.String, Schema.Number, {
+  strict: true,
+  decode: (s, _, ast) => {
+    const millis = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(s) ? Date.parse(s) : Number.NaN
+    return Number.isNaN(millis) ? ParseResult.fail(new ParseResult.Type(ast, s)) : ParseResult.succeed(millis)
+  },
+  encode: (millis) => ParseResult.succeed(new Date(millis).toISOString())
+}).annotations(expected("an ISO 8601 time with a zone (2026-12-01T02:00:00Z)"))
+
+/** How a target is told (Policy.ts); every key optional, so that a target's own `notify:` overrides key by key. */
+export const NotifySection = Schema.Struct({
+  mode: optional(Schema.Literal("every_poll", "on_change").annotations(expected('"every_poll" or "on_change"'))),
+  repeat_interval: optional(seconds("a number of seconds (0: never)", 0, 30 * DAY)),
+  send_resolved: optional(Schema.Boolean.annotations(expected("true or false"))),
+  failure_threshold: optional(bounded("a whole number", 1, 100, true)),
+  success_threshold: optional(bounded("a whole number", 1, 100, true))
+}).annotations(mapping)
+export type NotifySection = typeof NotifySection.Type

@@ -9,10 +9,13 @@ import * as Schema from "effect/Schema"
 import { ADAPTERS, DASHBOARD_TYPES, TARGET_TYPES, type TargetType } from "../Dashboard/adapters.js"
 import {
   BaseUrl,
+  expected,
   Concurrency,
   list,
+  IsoInstant,
   mapping,
   NonEmptyString,
+  NotifySection,
   optional,
   orElse,
   PollInterval,
@@ -43,7 +46,14 @@ export interface TargetConfig {
 export const targetSchema = (type: TargetType) => {
   const a = ADAPTERS[type]
   const secrets = Object.fromEntries(a.secrets.flatMap((x) => [[x.key, optional(Secret)], [`${x.key}_file`, optional(NonEmptyString)]]))
-  return Schema.Struct({ type: Schema.Literal(type), name: optional(NonEmptyString), timeout: orElse(Timeout, 10), ...secrets, ...a.fields })
+  return Schema.Struct({
+    type: Schema.Literal(type),
+    name: optional(NonEmptyString),
+    timeout: orElse(Timeout, 10),
+    notify: optional(NotifySection),
+    ...secrets,
+    ...a.fields
+  })
 }
 const SCHEMAS = new Map<TargetType, Schema.Schema<unknown>>(TARGET_TYPES.map((t) => [t, targetSchema(t) as unknown as Schema.Schema<unknown>]))
 
@@ -85,7 +95,18 @@ const ReporterSection = Schema.Struct({
   poll_interval: orElse(PollInterval, 60),
   concurrency: orElse(Concurrency, DEFAULT_CONCURRENCY),
   window: orElse(WindowSection, {}),
-  services: orElse(Schema.Array(ServiceRef).annotations(list), [])
+  services: orElse(Schema.Array(ServiceRef).annotations(list), []),
+  /** Where the notification policy's state survives a restart (Policy.ts); none: a restart starts afresh. */
+  state_file: optional(NonEmptyString),
+  /** Read the convertor's planned maintenance windows each cycle. */
+  maintenances: orElse(Schema.Boolean.annotations(expected("true or false")), false)
+}).annotations(mapping)
+
+/** A planned maintenance window: notifications for its services are held back inside it. */
+const MaintenanceWindow = Schema.Struct({
+  services: Schema.Array(NonEmptyString).annotations(list),
+  start: IsoInstant,
+  end: IsoInstant
 }).annotations(mapping)
 
 /** The file format, as written by users (after merging), and the program's configuration once decoded. */
@@ -96,6 +117,8 @@ export const ConfigFile = Schema.Struct({
   }).annotations(mapping),
   status_dashboard: asTarget(target(DASHBOARD_TYPES, "generic")),
   notifiers: orElse(Schema.Array(asTarget(target(TARGET_TYPES))).annotations(list), []),
+  notify: orElse(NotifySection, {}),
+  maintenance: orElse(Schema.Array(MaintenanceWindow).annotations(list), []),
   reporter: orElse(ReporterSection, {})
 })
 export type ConfigFile = typeof ConfigFile.Type

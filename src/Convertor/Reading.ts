@@ -145,3 +145,32 @@ export const readHealth = (
   const worst = current.reduce((a, b) => (b.health.status > a.health.status ? b : a))
   return Either.right({ _tag: "Current", ...worst })
 }
+
+/** A planned maintenance window as the convertor gives it; `region` narrows it to readings from that region. */
+export interface MaintenanceWindow {
+  readonly service: string
+  readonly region?: string
+  readonly start: number
+  readonly end: number
+}
+
+const MaintenancesShape = Schema.parseJson(
+  Schema.Array(
+    Schema.Struct({ service: Schema.String, region: Schema.optional(Schema.NullOr(Schema.String)), start: Timestamp, end: Timestamp })
+  )
+)
+
+/** `[{service, region, start, end, reason}]`, times as the health answers carry them. */
+export const readMaintenances = (body: string): Either.Either<ReadonlyArray<MaintenanceWindow>, string> => {
+  const decoded = Schema.decodeUnknownEither(MaintenancesShape)(body)
+  if (Either.isLeft(decoded)) return Either.left("not a list of {service, region, start, end}")
+  const windows: Array<MaintenanceWindow> = []
+  for (const w of decoded.right) {
+    const start = toInstant(w.start)
+    const end = toInstant(w.end)
+    if (Either.isLeft(start)) return Either.left(start.left)
+    if (Either.isLeft(end)) return Either.left(end.left)
+    windows.push({ service: w.service, ...(w.region ? { region: w.region } : {}), start: start.right.millis, end: end.right.millis })
+  }
+  return Either.right(windows)
+}

@@ -36,7 +36,7 @@ export interface Settings {
 export const Generic = adapter<Settings>({
   fields: { url: BaseUrl },
   secrets: [{ key: "secret", required: true }],
-  primary: true,
+  kind: "dashboard",
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const signer = yield* signerFor(spec, spec.secrets["secret"]!)

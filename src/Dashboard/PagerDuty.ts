@@ -32,24 +32,28 @@ export const PagerDuty = adapter<Settings>({
     severity: orElse(Mapping(Severity), { "1": "warning", "2": "critical" })
   },
   secrets: [{ key: "routing_key", required: true }],
-  primary: false,
+  kind: "notifier",
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const s = spec.settings
       const routingKey = spec.secrets["routing_key"]!
       const sender = yield* makeSender(spec, budget, { peer: safeUrl(s.url), authHint: `check ${spec.path}.routing_key` })
-      const bodyOf = (n: Notification, key: string) => ({
-        routing_key: key,
-        event_action: "trigger",
-        dedup_key: serviceKey(n.service),
-        payload: {
-          summary: summaryOf(n),
-          source: "cloudmon-metrics-reporter",
-          severity: s.severity[String(n.status)] ?? (n.status >= 2 ? "critical" : "warning"),
-          component: n.service.name,
-          group: n.service.environment
-        }
-      })
+      // A recovery resolves the incident its triggers opened: the same dedup_key.
+      const bodyOf = (n: Notification, key: string) =>
+        n.status === 0
+          ? { routing_key: key, event_action: "resolve", dedup_key: serviceKey(n.service) }
+          : {
+              routing_key: key,
+              event_action: "trigger",
+              dedup_key: serviceKey(n.service),
+              payload: {
+                summary: summaryOf(n),
+                source: "cloudmon-metrics-reporter",
+                severity: s.severity[String(n.status)] ?? (n.status >= 2 ? "critical" : "warning"),
+                component: n.service.name,
+                group: n.service.environment
+              }
+            }
       return {
         name: spec.name,
         target: `PagerDuty at ${safeUrl(s.url)}`,

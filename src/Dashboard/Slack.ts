@@ -18,13 +18,15 @@ export interface Settings {
 
 /** `*api* in *production* is *degraded* (status 1)`, then why, when the convertor said. */
 export const textOf = (n: Notification): string =>
-  `*${n.service.name}* in *${n.service.environment}* is *${statusLabel(n.status)}* (status ${n.status}) since ${n.timestamp.toISOString()}` +
-  (n.why ? `\nWhy: ${n.why}` : "")
+  n.status === 0
+    ? `*${n.service.name}* in *${n.service.environment}* has *recovered* (status 0) at ${n.timestamp.toISOString()}`
+    : `*${n.service.name}* in *${n.service.environment}* is *${statusLabel(n.status)}* (status ${n.status}) since ${n.timestamp.toISOString()}` +
+      (n.why ? `\nWhy: ${n.why}` : "")
 
 export const Slack = adapter<Settings>({
   fields: {},
   secrets: [{ key: "webhook_url", required: true }],
-  primary: false,
+  kind: "notifier",
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const webhook = spec.secrets["webhook_url"]!

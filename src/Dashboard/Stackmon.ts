@@ -36,7 +36,11 @@ const Component = Schema.Struct({
 type Component = typeof Component.Type
 const decodeComponents = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(Component)))
 const decodeResult = Schema.decodeUnknownOption(
-  Schema.parseJson(Schema.Struct({ result: Schema.Array(Schema.Struct({ component_id: Schema.Number, error: Schema.optional(Schema.String) })) }))
+  Schema.parseJson(
+    Schema.Struct({
+      result: Schema.Array(Schema.Struct({ component_id: Schema.Number, incident_id: Schema.optional(Schema.Number), error: Schema.optional(Schema.String) }))
+    })
+  )
 )
 
 /** Start-up: three attempts, 1 s and 2 s apart (upstream waits 60 s; a daemon that cannot start should say so sooner). */
@@ -53,7 +57,7 @@ export const Stackmon = adapter<Settings>({
     components: orElse(Mapping(NonEmptyString), {})
   },
   secrets: [{ key: "secret", required: false }],
-  primary: true,
+  kind: "dashboard",
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const transport = yield* Transport
@@ -132,13 +136,34 @@ export const Stackmon = adapter<Settings>({
         attributes: Object.entries(wanted(n).attributes).map(([name, value]) => ({ name, value }))
       })
 
+      /** The incident each component's last event opened, to close on recovery. */
+      const incidents = yield* Ref.make<ReadonlyMap<number, number>>(new Map())
+
       /** A result entry with `error` (the component is under maintenance) is said, and is not a failure. */
       const judgeEvent = (n: Notification, id: number) => (reply: Reply, now: number): Effect.Effect<Delivery, ReturnType<typeof signFailed>> =>
-        Effect.map(sender.judgeStatus(n, reply, now), (delivery) => {
+        Effect.flatMap(sender.judgeStatus(n, reply, now), (delivery) => {
           const entry = Option.flatMap(decodeResult(reply.body), (r) => Option.fromNullable(r.result.find((e) => e.component_id === id)))
-          return Option.isSome(entry) && entry.value.error !== undefined
-            ? { _tag: "Skipped", why: `the dashboard did not open an incident for component ${id}: ${peerMessage(entry.value.error)}`, level: "info" }
-            : delivery
+          if (Option.isSome(entry) && entry.value.error !== undefined) {
+            return Effect.succeed<Delivery>({ _tag: "Skipped", why: `the dashboard did not open an incident for component ${id}: ${peerMessage(entry.value.error)}`, level: "info" })
+          }
+          const incident = Option.flatMap(entry, (e) => Option.fromNullable(e.incident_id))
+          return Option.match(incident, {
+            onNone: () => Effect.succeed(delivery),
+            onSome: (incidentId) => Effect.as(Ref.update(incidents, (all) => new Map(all).set(id, incidentId)), delivery)
+          })
+        })
+
+      /** A recovery closes the incident this reporter opened for the component, when its id is known. */
+      const resolveIncident = (n: Notification, componentId: number): Effect.Effect<Delivery, ReturnType<typeof signFailed>> =>
+        Effect.flatMap(Ref.get(incidents), (all) => {
+          const incidentId = all.get(componentId)
+          if (incidentId === undefined) {
+            return Effect.succeed<Delivery>({ _tag: "Skipped", why: `no open incident of ours is known for component ${componentId}`, level: "debug" })
+          }
+          const body = (now: number) => JSON.stringify({ message: "Service recovered", status: "resolved", update_date: isoSeconds(now) })
+          return sender.send(n, (now) => Effect.map(headers(now, n), (h) => ({ method: "PATCH", url: `${s.url}/v2/events/${incidentId}`, headers: h, body: body(now) }))).pipe(
+            Effect.tap(() => Ref.update(incidents, (m) => { const next = new Map(m); next.delete(componentId); return next }))
+          )
         })
       /** v1: 409 means an incident at this impact or higher is already open: what we wanted. */
       const judgeV1 = (n: Notification) => (reply: Reply, now: number) =>
@@ -170,7 +195,12 @@ export const Stackmon = adapter<Settings>({
           Effect.flatMap(resolve(n), (id) =>
             Option.match(id, {
               onNone: () => Effect.succeed(missing(n)),
-              onSome: (id) => sender.send(n, request(n, id), id === undefined ? judgeV1(n) : judgeEvent(n, id))
+              onSome: (id): Effect.Effect<Delivery, ReturnType<typeof signFailed>> =>
+                n.status === 0
+                  ? id === undefined
+                    ? Effect.succeed({ _tag: "Skipped", why: "API v1 has no way to close an incident", level: "debug" })
+                    : resolveIncident(n, id)
+                  : sender.send(n, request(n, id), id === undefined ? judgeV1(n) : judgeEvent(n, id))
             })
           ),
         rehearse: (n) =>

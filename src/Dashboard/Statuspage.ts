@@ -37,7 +37,7 @@ export const Statuspage = adapter<Settings>({
     status: orElse(Mapping(ComponentStatus), { "1": "degraded_performance", "2": "major_outage" })
   },
   secrets: [{ key: "api_key", required: true }],
-  primary: false,
+  kind: "notifier",
   make: (spec, { budget, services }) =>
     Effect.gen(function* () {
       const s = spec.settings

@@ -27,7 +27,7 @@ export const Webhook = adapter<Settings>({
     headers_file: orElse(Mapping(NonEmptyString), {})
   },
   secrets: [{ key: "secret", required: false }],
-  primary: false,
+  kind: "notifier",
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const s = spec.settings

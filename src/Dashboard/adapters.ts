@@ -25,4 +25,4 @@ export type TargetType = keyof typeof ADAPTERS
 export const TARGET_TYPES = Object.keys(ADAPTERS) as ReadonlyArray<TargetType>
 
 /** The types `status_dashboard` may be: the dashboards. */
-export const DASHBOARD_TYPES = TARGET_TYPES.filter((t) => ADAPTERS[t].primary)
+export const DASHBOARD_TYPES = TARGET_TYPES.filter((t) => ADAPTERS[t].kind === "dashboard")

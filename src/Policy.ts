@@ -1,0 +1,189 @@
+/**
+ * The notification policy: what each target is told about each service, so
+ * that nothing is sent twice and nothing is lost. Per (target, service) it
+ * keeps a small track: the status seen in a row (and how often), the
+ * effective status (which moves once that streak meets its threshold), and
+ * the status last delivered to the target. A notification is due when the
+ * effective status differs from the delivered one (a change, or a recovery),
+ * or a reminder is due; a failed delivery leaves `delivered` as it was, so
+ * it is due again next cycle until it is delivered or superseded.
+ *
+ * Failed and stale reads never reach here: they change nothing.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import type { NotifySection } from "./Config/Fields.js"
+import { type Health, type Notification, notificationFor, type ServiceRef } from "./Domain.js"
+
+export interface NotifyPolicy {
+  /** `every_poll`: every unhealthy reading is sent; `on_change`: changes only (and reminders). */
+  readonly mode: "every_poll" | "on_change"
+  /** on_change: remind while still unhealthy, at most this often; zero: never. */
+  readonly repeatInterval: Duration.Duration
+  /** One recovery notification when a notified service returns to 0. */
+  readonly sendResolved: boolean
+  /** Consecutive readings in an unhealthy state before it counts. */
+  readonly failureThreshold: number
+  /** Consecutive healthy readings before the service counts as recovered. */
+  readonly successThreshold: number
+}
+
+export const Track = Schema.Struct({
+  candidate: Schema.Number,
+  streak: Schema.Number,
+  effective: Schema.Number,
+  delivered: Schema.Number,
+  lastSentAt: Schema.NullOr(Schema.Number),
+  /** Held back by a maintenance window since the last delivery: the first reading after it notifies again. */
+  maintained: Schema.Boolean
+})
+export type Track = typeof Track.Type
+
+/** Nothing known: the service is taken as healthy and nothing as sent. */
+export const FRESH: Track = { candidate: 0, streak: 0, effective: 0, delivered: 0, lastSentAt: null, maintained: false }
+
+/** One current reading: the effective status moves to what is seen once it has been seen `threshold` times in a row. */
+export const observe = (p: NotifyPolicy, t: Track, status: number): Track => {
+  const streak = status === t.candidate ? t.streak + 1 : 1
+  const threshold = status === 0 ? p.successThreshold : p.failureThreshold
+  return { ...t, candidate: status, streak, effective: status !== t.effective && streak >= threshold ? status : t.effective }
+}
+
+export type Due = "status" | "resolved" | "reminder"
+
+/** What is due after `observe`, and the track as it is when nothing needs delivering. */
+export const due = (p: NotifyPolicy, t: Track, now: number, inMaintenance: boolean): { readonly track: Track; readonly due: Option.Option<Due> } => {
+  if (inMaintenance) return { track: { ...t, maintained: t.maintained || t.effective > 0 || t.delivered > 0 }, due: Option.none() }
+  const recovered = t.effective === 0 && t.delivered > 0
+  if (recovered && !p.sendResolved) return { track: { ...t, delivered: 0, maintained: false }, due: Option.none() }
+  if (recovered) return { track: t, due: Option.some("resolved") }
+  if (t.effective === 0) return { track: { ...t, maintained: false }, due: Option.none() }
+  if (p.mode === "every_poll" || t.effective !== t.delivered || t.maintained) return { track: t, due: Option.some("status") }
+  const reminder =
+    Duration.toMillis(p.repeatInterval) > 0 && t.lastSentAt !== null && now - t.lastSentAt >= Duration.toMillis(p.repeatInterval)
+  return { track: t, due: reminder ? Option.some("reminder") : Option.none() }
+}
+
+/** The notification for what is due: the reading, or its recovery. */
+export const notificationOf = (service: ServiceRef, health: Health, d: Due): Notification =>
+  d === "resolved" ? { ...notificationFor(service, { ...health, status: 0 }), message: "Service recovered" } : notificationFor(service, health)
+
+/** Whether a service is inside a maintenance window for this reading. */
+export type InMaintenance = (service: ServiceRef, health: Health, now: number) => Effect.Effect<boolean>
+
+export interface PolicyService {
+  /** Observes a current reading for `target` and says what, if anything, to tell it. */
+  readonly decide: (target: string, service: ServiceRef, health: Health, now: number) => Effect.Effect<Option.Option<Notification>>
+  /** `target` took `notification`. */
+  readonly delivered: (target: string, service: ServiceRef, notification: Notification, now: number) => Effect.Effect<void>
+  /** Writes the state file, when there is one and something changed since the last write. */
+  readonly persist: Effect.Effect<void>
+}
+
+export class Policy extends Context.Tag("reporter/Policy")<Policy, PolicyService>() {}
+
+const keyOf = (target: string, s: ServiceRef) => JSON.stringify([target, s.name, s.environment])
+
+const StateFile = Schema.parseJson(Schema.Struct({ version: Schema.Literal(1), tracks: Schema.Record({ key: Schema.String, value: Track }) }))
+
+export interface PolicyOptions {
+  /** Each target's policy, by target name. */
+  readonly policies: ReadonlyMap<string, NotifyPolicy>
+  readonly inMaintenance: InMaintenance
+  /** Where state survives a restart; none: a restart starts afresh. */
+  readonly stateFile: Option.Option<string>
+}
+
+/**
+ * The policy service. With a state file, its tracks are loaded at start
+ * (a corrupt or unreadable file: a warning, and an empty start) and written
+ * atomically (a temporary file, then rename) after a cycle that changed them.
+ */
+export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSystem.FileSystem> =>
+  Layer.effect(
+    Policy,
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const initial = yield* Option.match(options.stateFile, {
+        onNone: () => Effect.succeed(new Map<string, Track>()),
+        onSome: (file) =>
+          fs.readFileString(file).pipe(
+            Effect.flatMap((text) => Schema.decode(StateFile)(text)),
+            Effect.map((state) => new Map(Object.entries(state.tracks))),
+            Effect.catchAll((e) =>
+              e._tag === "SystemError" && e.reason === "NotFound"
+                ? Effect.succeed(new Map<string, Track>())
+                : Effect.as(
+                    Effect.logWarning(`reporter.state_file ${file} cannot be read (${e._tag === "ParseError" ? "not a state file of this program" : e.message}): starting with no notification state`),
+                    new Map<string, Track>()
+                  )
+            )
+          )
+      })
+      const tracks = yield* Ref.make<ReadonlyMap<string, Track>>(initial)
+      const dirty = yield* Ref.make(false)
+      const update = (key: string, f: (t: Track) => Track) =>
+        Ref.update(tracks, (all) => {
+          const before = all.get(key) ?? FRESH
+          const after = f(before)
+          if (JSON.stringify(after) === JSON.stringify(before)) return all
+          const next = new Map(all)
+          next.set(key, after)
+          return next
+        }).pipe(Effect.zipRight(Ref.set(dirty, true)))
+
+      const decide: PolicyService["decide"] = (target, service, health, now) =>
+        Effect.gen(function* () {
+          const policy = options.policies.get(target)
+          if (policy === undefined) return Option.some(notificationFor(service, health))
+          const key = keyOf(target, service)
+          const current = (yield* Ref.get(tracks)).get(key) ?? FRESH
+          const next = due(policy, observe(policy, current, health.status), now, yield* options.inMaintenance(service, health, now))
+          yield* update(key, () => next.track)
+          return Option.map(next.due, (d) => notificationOf(service, health, d))
+        })
+
+      const delivered: PolicyService["delivered"] = (target, service, notification, now) =>
+        update(keyOf(target, service), (t) => ({ ...t, delivered: notification.status, lastSentAt: now, maintained: false }))
+
+      const persist = Option.match(options.stateFile, {
+        onNone: () => Effect.void,
+        onSome: (file) =>
+          Effect.gen(function* () {
+            if (!(yield* Ref.getAndSet(dirty, false))) return
+            const text = yield* Schema.encode(StateFile)({ version: 1, tracks: Object.fromEntries(yield* Ref.get(tracks)) })
+            const temporary = `${file}.${process.pid}.tmp`
+            yield* fs.writeFileString(temporary, `${text}\n`)
+            yield* fs.rename(temporary, file)
+          }).pipe(Effect.catchAll((e) => Effect.logWarning(`reporter.state_file ${file} cannot be written (${e.message}): the notification state lives on in memory`)))
+      })
+
+      return { decide, delivered, persist }
+    })
+  )
+
+/** The policy of a kind of target when nothing is configured: dashboards de-duplicate, so they take every poll. */
+export const defaultMode = (kind: "dashboard" | "notifier"): NotifyPolicy["mode"] => (kind === "dashboard" ? "every_poll" : "on_change")
+
+/** A target's policy: its type's default, under the configuration's `notify:`, under its own `notify:`, key by key. */
+export const policyFor = (
+  defaultMode: NotifyPolicy["mode"],
+  ...layers: ReadonlyArray<NotifySection | undefined>
+): NotifyPolicy => {
+  const merged = Object.assign({}, ...layers.filter((l) => l !== undefined)) as NotifySection
+  const mode = merged.mode ?? defaultMode
+  return {
+    mode,
+    repeatInterval: merged.repeat_interval ?? Duration.zero,
+    // Unless told, a target that takes changes is told of recoveries too.
+    sendResolved: merged.send_resolved ?? (merged.mode === undefined ? defaultMode === "on_change" : mode === "on_change"),
+    failureThreshold: merged.failure_threshold ?? 1,
+    successThreshold: merged.success_threshold ?? 1
+  }
+}

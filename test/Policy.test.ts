@@ -1,0 +1,215 @@
+/**
+ * The notification policy over simulated time: change detection, thresholds,
+ * reminders, recoveries, retries of what failed, maintenance, and state that
+ * survives a restart. The cycle runs as in production (runForever), the
+ * convertor reads from a script, targets record what they are told.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { AppConfig } from "../src/Config.js"
+import { Convertor } from "../src/Convertor.js"
+import { DashboardError, DELIVERED, type DashboardPort, Targets } from "../src/Dashboard.js"
+import type { Notification, Reading } from "../src/Domain.js"
+import { type NotifyPolicy, observe, policyFor, FRESH, due } from "../src/Policy.js"
+import { runForever } from "../src/Reporter.js"
+import { captureLogs, policyLayers, testConfig } from "./helpers.js"
+
+const MINUTE = 60_000
+const reading = (status: number): Reading => ({ _tag: "Current", health: { status, timestamp: new Date(0), triggeredMetrics: [] }, readAsMillis: false })
+
+interface Sent {
+  readonly target: string
+  readonly status: number
+  readonly message: string
+  readonly at: number
+}
+
+/**
+ * Runs `cycles` cycles, one a minute, the convertor answering `statuses[i]`
+ * in cycle i (a string "fail" for a failed read); each target records what
+ * it is told, `fails(target, cycle)` makes a delivery fail.
+ */
+const simulate = (o: {
+  readonly statuses: ReadonlyArray<number | "fail">
+  readonly policies: Record<string, Partial<NotifyPolicy>>
+  readonly fails?: (target: string, cycle: number) => boolean
+  readonly inMaintenance?: (now: number) => boolean
+  readonly stateFile?: string
+  readonly interval?: Duration.Duration
+}) =>
+  Effect.gen(function* () {
+    const interval = o.interval ?? Duration.minutes(1)
+    const sent: Array<Sent> = []
+    let cycle = -1
+    const convertor = Convertor.make({
+      maintenances: Effect.succeed([]),
+      health: () =>
+        Effect.suspend(() => {
+          cycle++
+          const s = o.statuses[Math.min(cycle, o.statuses.length - 1)]!
+          return s === "fail"
+            ? Effect.fail(new (class extends Error {})() as never)
+            : Effect.succeed(reading(s))
+        })
+    })
+    const port = (name: string): DashboardPort => ({
+      name,
+      target: name,
+      rehearse: () => Effect.succeed(""),
+      notify: (n: Notification) =>
+        Effect.suspend(() =>
+          o.fails?.(name, cycle)
+            ? Effect.fail(new DashboardError({ peer: name, label: name, service: n.service, reason: "Unavailable", detail: "down", retryable: false, retryAfter: Option.none() }))
+            : Effect.sync(() => sent.push({ target: name, status: n.status, message: n.message, at: cycle })).pipe(Effect.as(DELIVERED))
+        )
+    })
+    const layer = Layer.mergeAll(
+      Layer.succeed(Convertor, convertor),
+      Layer.succeed(Targets, Object.keys(o.policies).map(port)),
+      policyLayers(o.policies, {
+        ...(o.stateFile === undefined ? {} : { stateFile: o.stateFile }),
+        inMaintenance: (_s, _h, now) => Effect.succeed(o.inMaintenance?.(now) ?? false)
+      }),
+      Layer.succeed(AppConfig, testConfig({ pollInterval: interval }))
+    )
+    const logs = captureLogs()
+    const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(layer), Effect.provide(logs.layer)))
+    for (let i = 0; i < o.statuses.length; i++) yield* TestClock.adjust(i === 0 ? Duration.zero : interval)
+    yield* TestClock.adjust("1 second")
+    yield* Fiber.interrupt(fiber)
+    return { sent, logs: logs.lines }
+  })
+
+const onChange: Partial<NotifyPolicy> = { mode: "on_change", sendResolved: true }
+
+describe("thresholds and flapping", () => {
+  it.effect("flapping 0,1,0,1,… with failure_threshold 2 sends nothing; 1,1 sends once", () =>
+    Effect.gen(function* () {
+      const flapping = yield* simulate({ statuses: [0, 1, 0, 1, 0, 1, 0, 1], policies: { slack: { ...onChange, failureThreshold: 2 } } })
+      expect(flapping.sent).toEqual([])
+      const steady = yield* simulate({ statuses: [0, 1, 1, 1, 1], policies: { slack: { ...onChange, failureThreshold: 2 } } })
+      expect(steady.sent.map((s) => [s.status, s.at])).toEqual([[1, 2]])
+    })
+  )
+
+  it("success_threshold holds the recovery until enough healthy readings in a row", () => {
+    const p = { ...policyFor("on_change"), successThreshold: 2 }
+    let t = FRESH
+    for (const status of [2, 0]) t = observe(p, t, status)
+    expect(t.effective).toBe(2)
+    t = observe(p, t, 0)
+    expect(t.effective).toBe(0)
+    expect(due(p, { ...t, delivered: 2 }, 0, false).due).toEqual(Option.some("resolved"))
+  })
+})
+
+describe("on_change, reminders and recoveries", () => {
+  it.effect("an outage over 2 simulated hours with repeat_interval 1800 s sends 1 + 3 reminders; worsening 1 -> 2 sends one more", () =>
+    Effect.gen(function* () {
+      // Cycles every 10 minutes: 12 cycles are two hours (0 … 110 min).
+      const statuses = [...Array(12).fill(1), 2]
+      const { sent } = yield* simulate({ statuses, policies: { slack: { ...onChange, repeatInterval: Duration.seconds(1800) } }, interval: Duration.minutes(10) })
+      expect(sent.map((s) => [s.status, s.at])).toEqual([[1, 0], [1, 3], [1, 6], [1, 9], [2, 12]])
+    })
+  )
+
+  it.effect("send_resolved: exactly one recovery per outage per target", () =>
+    Effect.gen(function* () {
+      const { sent } = yield* simulate({ statuses: [0, 2, 2, 0, 0, 0, 1, 0, 0], policies: { slack: onChange, pagerduty: onChange } })
+      for (const target of ["slack", "pagerduty"]) {
+        expect(sent.filter((s) => s.target === target).map((s) => [s.status, s.message, s.at])).toEqual([
+          [2, "Service outage", 1],
+          [0, "Service recovered", 3],
+          [1, "Service degraded", 6],
+          [0, "Service recovered", 7]
+        ])
+      }
+    })
+  )
+
+  it.effect("a recovery that fails to deliver is retried next cycle and delivered exactly once", () =>
+    Effect.gen(function* () {
+      const { sent } = yield* simulate({ statuses: [2, 0, 0, 0, 0], policies: { slack: onChange }, fails: (_, cycle) => cycle === 1 || cycle === 2 })
+      expect(sent.map((s) => [s.status, s.at])).toEqual([[2, 0], [0, 3]])
+    })
+  )
+
+  it.effect("a failed or stale read changes nothing and sends nothing", () =>
+    Effect.gen(function* () {
+      const { sent } = yield* simulate({ statuses: [2, "fail", "fail", 2, 0], policies: { slack: onChange } })
+      expect(sent.map((s) => [s.status, s.at])).toEqual([[2, 0], [0, 4]])
+    })
+  )
+
+  it.effect("two targets with different policies see the same readings and act independently", () =>
+    Effect.gen(function* () {
+      const { sent } = yield* simulate({ statuses: [1, 1, 1, 0, 0], policies: { dashboard: {}, slack: onChange } })
+      expect(sent.filter((s) => s.target === "dashboard").map((s) => [s.status, s.at])).toEqual([[1, 0], [1, 1], [1, 2]])
+      expect(sent.filter((s) => s.target === "slack").map((s) => [s.status, s.at])).toEqual([[1, 0], [0, 3]])
+    })
+  )
+})
+
+describe("maintenance", () => {
+  it.effect("a window suppresses notifications; the first poll after it notifies a still-unhealthy service again", () =>
+    Effect.gen(function* () {
+      // Degraded throughout; a window from minute 1 to minute 4.
+      const { sent } = yield* simulate({
+        statuses: [1, 1, 1, 1, 1, 1],
+        policies: { slack: onChange, dashboard: {} },
+        inMaintenance: (now) => now >= 1 * MINUTE && now < 4 * MINUTE
+      })
+      expect(sent.filter((s) => s.target === "slack").map((s) => s.at)).toEqual([0, 4])
+      expect(sent.filter((s) => s.target === "dashboard").map((s) => s.at)).toEqual([0, 4, 5])
+    })
+  )
+})
+
+describe("state across restarts", () => {
+  const dir = () => mkdtempSync(join(tmpdir(), "cmr-state-"))
+
+  it.effect("with state_file, a restart sends no duplicate and no stale resolved", () =>
+    Effect.gen(function* () {
+      const file = join(dir(), "state.json")
+      const first = yield* simulate({ statuses: [2, 2], policies: { slack: onChange }, stateFile: file })
+      expect(first.sent.map((s) => s.status)).toEqual([2])
+      expect(existsSync(file)).toBe(true)
+      // Restarted during the same outage: nothing new to say.
+      const again = yield* simulate({ statuses: [2, 2], policies: { slack: onChange }, stateFile: file })
+      expect(again.sent).toEqual([])
+      // Recovered, then restarted: the recovery is sent once, and never again after the next restart.
+      const recovered = yield* simulate({ statuses: [0], policies: { slack: onChange }, stateFile: file })
+      expect(recovered.sent.map((s) => s.status)).toEqual([0])
+      const later = yield* simulate({ statuses: [0, 0], policies: { slack: onChange }, stateFile: file })
+      expect(later.sent).toEqual([])
+      expect(readFileSync(file, "utf8")).toContain('"version":1')
+    })
+  )
+
+  it.effect("a corrupt state file is a warning and an empty start, never a crash", () =>
+    Effect.gen(function* () {
+      const file = join(dir(), "state.json")
+      writeFileSync(file, "{not json")
+      const { sent, logs } = yield* simulate({ statuses: [2], policies: { slack: onChange }, stateFile: file })
+      expect(sent.map((s) => s.status)).toEqual([2])
+      expect(logs.join("\n")).toContain(`WARN reporter.state_file ${file} cannot be read (not a state file of this program): starting with no notification state`)
+      expect(JSON.parse(readFileSync(file, "utf8")).version).toBe(1)
+    })
+  )
+
+  it.effect("without state_file, a restart starts afresh: an ongoing outage is notified again", () =>
+    Effect.gen(function* () {
+      const first = yield* simulate({ statuses: [2, 2], policies: { slack: onChange } })
+      const again = yield* simulate({ statuses: [2, 2], policies: { slack: onChange } })
+      expect([first.sent.length, again.sent.length]).toEqual([1, 1])
+    })
+  )
+})

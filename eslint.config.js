@@ -14,6 +14,8 @@ export default tseslint.config(
   },
   {
     files: ["**/*.js", "**/*.mjs"],
-    languageOptions: { globals: { process: "readonly", console: "readonly" } }
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", performance: "readonly", fetch: "readonly", TextEncoder: "readonly", URLSearchParams: "readonly" }
+    }
   }
 )

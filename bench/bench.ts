@@ -5,13 +5,15 @@
  *
  *   node dist/tools/bench.js [--latency-ms 20] [--sizes 100,1000,5000] [--growth-cycles 100]
  */
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { DEFAULT_CONCURRENCY } from "../src/Config.js"
-import { type Behaviour, type RunningConvertor, type RunningDashboard, startConvertor, startDashboard } from "../demo/Simulator.js"
-import { cpuSeconds, keys, launch, MAIN, median, memoryMiB, SECRET, sleep, writeConfig } from "./common.js"
+import { type Behaviour, startConvertor, startDashboard } from "../demo/Simulator.js"
+import { dockerfile, imageNode, nodeVersionOf, parseDockerfile } from "../test/image.js"
+import { cpuSeconds, field, keys, launch, MAIN, median, memoryMiB, SECRET, sleep, writeConfig } from "./common.js"
 
 const { values } = parseArgs({
   options: {
@@ -38,14 +40,6 @@ const world = async (n: number) => {
   return { all, convertor, dashboard, notifiedPerCycle }
 }
 
-/** First convertor request to last notification of cycle `k` (0-based), from the simulators' clocks. */
-const cycleWall = (convertor: RunningConvertor, dashboard: RunningDashboard, n: number, perCycle: number, k: number): { wallMs: number } => {
-  const first = convertor.requests[k * n]!.at
-  const lastNotice = dashboard.incidents[(k + 1) * perCycle - 1]?.at ?? Number.NaN
-  const lastRead = convertor.requests[(k + 1) * n - 1]!.at
-  return { wallMs: Math.max(lastNotice, lastRead) - first }
-}
-
 const waitUntil = async (cond: () => boolean, ms: number, what: string) => {
   const until = Date.now() + ms
   while (!cond()) {
@@ -56,24 +50,34 @@ const waitUntil = async (cond: () => boolean, ms: number, what: string) => {
 
 interface SizeResult {
   readonly n: number
+  readonly concurrency: number
   readonly floorMs: number
+  /** The reporter's own `duration=` of its first cycle (cold connections and code), and the median of cycles 2-10. */
+  readonly firstMs: number
   readonly wallMs: number
   readonly sequentialMs: number | undefined
   readonly cpuMsPerCycle: number
   readonly cpuUsPerRequest: number
   readonly peakMiB: number
   readonly steadyMiB: number
+  /** Services not reached, over the measured cycles: a cycle that ran out of time. */
+  readonly late: number
 }
 
-const measureSize = async (n: number): Promise<SizeResult> => {
+const measureSize = async (n: number, c = concurrency, sequential = true): Promise<SizeResult> => {
   const w = await world(n)
-  const floorMs = Math.ceil(n / concurrency) * latency
+  const floorMs = Math.ceil(n / c) * latency
   // An interval comfortably longer than a cycle, so cycles never overlap.
-  const interval = Math.max(1, Math.ceil((floorMs * 3) / 1000))
-  const file = writeConfig({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.all, interval, concurrency })
+  const interval = Math.max(2, Math.ceil((floorMs * 4) / 1000))
+  const file = writeConfig({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.all, interval, concurrency: c })
   const cycleEnds: Array<number> = []
+  const durations: Array<number> = []
+  let late = 0
   const reporter = launch(["--config", file], (line) => {
-    if (line.message.startsWith("Cycle complete")) cycleEnds.push(cpuSeconds(reporter.child.pid!))
+    if (!line.message.startsWith("Cycle complete")) return
+    cycleEnds.push(cpuSeconds(reporter.child.pid!))
+    durations.push(field(line.message, "duration") * 1000)
+    late += field(line.message, "late")
   })
   const cycles = 10
   await waitUntil(() => cycleEnds.length >= cycles, (cycles + 2) * interval * 1000 + 30_000, `${cycles} cycles at N=${n}`)
@@ -81,23 +85,54 @@ const measureSize = async (n: number): Promise<SizeResult> => {
   const peakMiB = memoryMiB(reporter.child.pid!, "VmHWM")
   reporter.child.kill("SIGTERM")
   await reporter.exited
-  // Cycle 0 includes start-up and warm-up (JIT); the median of the rest is the steady figure.
-  const walls = Array.from({ length: cycles - 1 }, (_, k) => cycleWall(w.convertor, w.dashboard, n, w.notifiedPerCycle, k + 1).wallMs)
-  const cpu = cycleEnds.slice(1, cycles).map((c, i) => (c - cycleEnds[i]!) * 1000)
+  const cpu = cycleEnds.slice(1, cycles).map((x, i) => (x - cycleEnds[i]!) * 1000)
   await Promise.all([w.convertor.close(), w.dashboard.close()])
 
   // The sequential design of the upstream reporter: concurrency 1, one cycle.
   let sequentialMs: number | undefined
-  if (n <= 5000) {
+  if (sequential && n <= 5000) {
     const s = await world(n)
     const seqFile = writeConfig({ convertor: s.convertor.url, dashboard: s.dashboard.url, services: s.all, interval: 3600, concurrency: 1 })
-    const once = launch(["--config", seqFile, "--once"], () => {})
-    await once.exited
-    sequentialMs = cycleWall(s.convertor, s.dashboard, n, s.notifiedPerCycle, 0).wallMs
+    let once = Number.NaN
+    const run = launch(["--config", seqFile, "--once"], (line) => {
+      if (line.message.startsWith("Cycle complete")) once = field(line.message, "duration") * 1000
+    })
+    await run.exited
+    sequentialMs = once
     await Promise.all([s.convertor.close(), s.dashboard.close()])
   }
   const cpuMs = median(cpu)
-  return { n, floorMs, wallMs: median(walls), sequentialMs, cpuMsPerCycle: cpuMs, cpuUsPerRequest: (cpuMs * 1000) / (n + w.notifiedPerCycle), peakMiB, steadyMiB }
+  return {
+    n,
+    concurrency: c,
+    floorMs,
+    firstMs: durations[0]!,
+    wallMs: median(durations.slice(1, cycles)),
+    sequentialMs,
+    cpuMsPerCycle: cpuMs,
+    cpuUsPerRequest: (cpuMs * 1000) / (n + w.notifiedPerCycle),
+    peakMiB,
+    steadyMiB,
+    late
+  }
+}
+
+interface Reference {
+  readonly firstMs: number
+  readonly wallMs: number
+  readonly cpuMsPerCycle: number
+  readonly peakMiB: number
+}
+
+/** A reference implementation (bench/reference-*.mjs) in its own process, over the same simulators: 10 cycles. */
+const reference = async (script: string, args: (w: Awaited<ReturnType<typeof world>>) => ReadonlyArray<string>): Promise<Reference> => {
+  const w = await world(1000)
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [script, ...args(w)], { maxBuffer: 1024 * 1024 }, (error, stdout) => (error ? reject(error) : resolve(stdout)))
+  })
+  await Promise.all([w.convertor.close(), w.dashboard.close()])
+  const r = JSON.parse(out) as { walls: Array<number>; cpus: Array<number>; peakMiB: number }
+  return { firstMs: r.walls[0]!, wallMs: median(r.walls.slice(1)), cpuMsPerCycle: median(r.cpus.slice(1)), peakMiB: r.peakMiB }
 }
 
 /** RSS after cycle 10 and after cycle `growthCycles`, at N = 1000 and a 1 s interval. */
@@ -132,16 +167,16 @@ const measureVersion = () => {
   return { seconds: median(samples.map((s) => s[0])), mib: median(samples.map((s) => s[1])) }
 }
 
-/** Launch to first convertor request, and idle RSS (10 services, between cycles). */
-const measureStart = async () => {
+/** Launch to first convertor request, and idle RSS: 3 services every 60 s, a second after the first cycle, on `node`. */
+const measureStart = async (node?: string) => {
   const results: Array<{ firstMs: number; idleMiB: number }> = []
   for (let i = 0; i < 5; i++) {
-    const w = await world(10)
+    const w = await world(3)
     const file = writeConfig({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.all, interval: 60 })
     let done = false
     const reporter = launch(["--config", file], (line) => {
       if (line.message.startsWith("Cycle complete")) done = true
-    })
+    }, {}, node)
     await waitUntil(() => done, 10_000, "the first cycle")
     await sleep(1000)
     const idleMiB = memoryMiB(reporter.child.pid!, "VmRSS")
@@ -162,46 +197,69 @@ const version = measureVersion()
 console.log(`[bench] --version: ${fmt(version.seconds, 2)} s, ${fmt(version.mib, 1)} MiB`)
 const startup = await measureStart()
 console.log(`[bench] first request ${fmt(startup.firstMs)} ms after launch; idle RSS ${fmt(startup.idleMiB, 1)} MiB`)
+const imageNodeVersion = nodeVersionOf(parseDockerfile(dockerfile())[1]!.base)
+const imageStartup = await measureStart(join(imageNode(imageNodeVersion), "node"))
+console.log(`[bench] on the image's Node ${imageNodeVersion}: idle RSS ${fmt(imageStartup.idleMiB, 1)} MiB`)
+const bare = await reference("bench/reference-bare.mjs", (w) => [w.convertor.url, "1000", String(concurrency), "10"])
+console.log(`[bench] bare client: ${JSON.stringify(bare)}`)
+const naive = await reference("bench/reference-fetch.mjs", (w) => [w.convertor.url, w.dashboard.url, SECRET, "1000", "64", "10"])
+console.log(`[bench] naive fetch pool: ${JSON.stringify(naive)}`)
 const bySize: Array<SizeResult> = []
 for (const n of sizes) {
   const r = await measureSize(n)
   bySize.push(r)
   console.log(`[bench] N=${n}: ${JSON.stringify(r)}`)
 }
+const at64 = await measureSize(1000, 64, false)
+console.log(`[bench] N=1000 at concurrency 64: ${JSON.stringify(at64)}`)
 const growth = growthCycles > 0 ? await measureGrowth() : undefined
 if (growth) console.log(`[bench] growth: ${JSON.stringify(growth)}`)
 
 const r1000 = bySize.find((r) => r.n === 1000)
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${(Number(/MemTotal:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0) / 1024 / 1024).toFixed(0)} GiB`
+const row = (name: string, r: { firstMs: number; wallMs: number; cpuMsPerCycle: number; peakMiB: number }) =>
+  `| ${name} | ${fmt(r.firstMs / 1000, 2)} s | ${fmt(r.wallMs / 1000, 2)} s | ${fmt(r.cpuMsPerCycle / 1000, 2)} s | ${fmt(r.peakMiB, 0)} MB |`
+const target = (what: string, value: string, goal: string, ok: boolean) => `| ${what} | ${value} | ${goal} | ${mark(ok)} |`
 const report = `# Benchmark results
 
 ${new Date().toISOString()} · Node ${process.version} · ${machine}
-Convertor latency ${latency} ms · default concurrency ${concurrency} · status mix 80% healthy, 15% degraded, 5% outage (about one notification per six services) · \`npm run bench\`
+Convertor latency ${latency} ms · default concurrency ${concurrency} · status mix 80% healthy, 15% degraded, 5% outage (about one notification per six services) · one generic dashboard · \`npm run bench\`
 
-## Poll cycle
+## 1000 services, side by side (one run)
 
-Wall time is the median of cycles 2-10, from the first convertor request to the last notification, read from the simulators' clocks. Floor = ceil(N / concurrency) × latency. CPU is the reporter process's user + system time per cycle (median), and per HTTP request (convertor reads plus notifications).
+Cycle times are the reporter's own \`duration=\` (first cycle; median of cycles 2-10); the references time their own cycles the same way. CPU is user + system time per steady cycle (median). Peak RSS is VmHWM. The references are \`bench/reference-bare.mjs\` (a bare node:http keep-alive client that GETs each service's health, no parsing or logic) and \`bench/reference-fetch.mjs\` (a fetch worker pool that reads each health, takes the last point and POSTs each unhealthy one with a JWT: what a user could write in an afternoon).
 
-| N | floor | cycle wall | ratio to floor | concurrency 1 (one cycle) | speed-up | CPU per cycle | CPU per request | peak RSS (VmHWM) | RSS after 10 cycles |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| | first cycle | steady cycle | CPU per cycle | peak RSS |
+| --- | --- | --- | --- | --- |
+${row(`a bare node:http client, ${concurrency} in flight, no logic`, bare)}
+${row("a naive fetch worker pool, 64 in flight", naive)}
+${r1000 ? row(`this reporter, concurrency ${concurrency} (default)`, r1000) : ""}
+${row("this reporter, concurrency 64", at64)}
+
+## Targets (issue "Lean")
+
+| target | measured | goal | met |
+| --- | --- | --- | --- |
+${r1000 ? target("CPU per cycle at 1000 services", `${fmt(r1000.cpuMsPerCycle / 1000, 2)} s (naive pool ${fmt(naive.cpuMsPerCycle / 1000, 2)} s)`, "≤ 0.45 s", r1000.cpuMsPerCycle <= 450) : ""}
+${r1000 ? target("steady cycle / bare client, same concurrency", fmt(r1000.wallMs / bare.wallMs, 2), "≤ 1.25", r1000.wallMs / bare.wallMs <= 1.25) : ""}
+${r1000 ? target("first cycle / steady cycle", fmt(r1000.firstMs / r1000.wallMs, 2), "≤ 1.3", r1000.firstMs / r1000.wallMs <= 1.3) : ""}
+${r1000 ? target("peak RSS at 1000 services", `${fmt(r1000.peakMiB, 0)} MB`, "≤ 96 MB", r1000.peakMiB <= 96) : ""}
+${growth ? target(`RSS over ${growth.cycles} cycles (1 s interval; cycles 10-20 / last 10, medians)`, `${fmt(growth.at10, 1)} / ${fmt(growth.atEnd, 1)} MB (max ${fmt(growth.max, 1)})`, "no growth", growth.atEnd - growth.at10 <= 5) : ""}
+${target("idle RSS, 3 services every 60 s, `node dist/main.js` (README)", `${fmt(startup.idleMiB, 1)} MB`, "≤ 50 MB", startup.idleMiB <= 50)}
+${target(`idle RSS, the same on the image's Node ${imageNodeVersion}`, `${fmt(imageStartup.idleMiB, 1)} MB`, "≤ 50 MB", imageStartup.idleMiB <= 50)}
+${target("`node dist/main.js --version` (median of 7)", `${fmt(version.seconds, 2)} s (${fmt(version.mib, 0)} MB)`, "≤ 0.25 s", version.seconds <= 0.25)}
+${target("launch to first convertor request (median of 5)", `${fmt(startup.firstMs)} ms`, "≤ 500 ms", startup.firstMs <= 500)}
+
+## By size
+
+| N | floor | first cycle | steady cycle | ratio to floor | concurrency 1 (one cycle) | speed-up | CPU per cycle | CPU per request | peak RSS | late services |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${bySize
   .map(
     (r) =>
-      `| ${r.n} | ${r.floorMs} ms | ${fmt(r.wallMs)} ms | ${fmt(r.wallMs / r.floorMs, 2)} | ${r.sequentialMs === undefined ? "not run" : `${fmt(r.sequentialMs)} ms`} | ${r.sequentialMs === undefined ? "n/a" : `${fmt(r.sequentialMs / r.wallMs, 1)}×`} | ${fmt(r.cpuMsPerCycle)} ms | ${fmt(r.cpuUsPerRequest)} µs | ${fmt(r.peakMiB, 1)} MiB | ${fmt(r.steadyMiB, 1)} MiB |`
+      `| ${r.n} | ${r.floorMs} ms | ${fmt(r.firstMs)} ms | ${fmt(r.wallMs)} ms | ${fmt(r.wallMs / r.floorMs, 2)} | ${r.sequentialMs === undefined ? "not run" : `${fmt(r.sequentialMs)} ms`} | ${r.sequentialMs === undefined ? "n/a" : `${fmt(r.sequentialMs / r.wallMs, 1)}×`} | ${fmt(r.cpuMsPerCycle)} ms | ${fmt(r.cpuUsPerRequest)} µs | ${fmt(r.peakMiB, 1)} MB | ${r.late} |`
   )
   .join("\n")}
-
-## Start-up and memory over time
-
-| measure | value | target | met |
-| --- | --- | --- | --- |
-| \`node dist/main.js --version\` wall (median of 7) | ${fmt(version.seconds, 2)} s | ≤ 0.3 s | ${mark(version.seconds <= 0.3)} |
-| \`--version\` peak RSS | ${fmt(version.mib, 1)} MiB | | |
-| launch to first convertor request (median of 5) | ${fmt(startup.firstMs)} ms | ≤ 500 ms | ${mark(startup.firstMs <= 500)} |
-| idle RSS (10 services, between cycles) | ${fmt(startup.idleMiB, 1)} MiB | ≤ 60 MiB | ${mark(startup.idleMiB <= 60)} |
-| 1000 services: cycle wall / floor | ${r1000 ? fmt(r1000.wallMs / r1000.floorMs, 2) : "n/a"} | ≤ 1.5 | ${r1000 ? mark(r1000.wallMs / r1000.floorMs <= 1.5) : "n/a"} |
-| 1000 services: peak RSS | ${r1000 ? fmt(r1000.peakMiB, 1) : "n/a"} MiB | ≤ 80 MiB | ${r1000 ? mark(r1000.peakMiB <= 80) : "n/a"} |
-${growth ? `| 1000 services, 1 s interval: RSS at cycles 10-20 / last 10 of ${growth.cycles} (medians) | ${fmt(growth.at10, 1)} / ${fmt(growth.atEnd, 1)} MiB (max ${fmt(growth.max, 1)}) | no growth | ${mark(growth.atEnd - growth.at10 <= 5)} |` : ""}
 `
 writeFileSync(values.out, report)
 console.log(report)

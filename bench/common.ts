@@ -18,9 +18,10 @@ export interface LogLine {
 }
 
 /** Starts `dist/main.js` with JSON logs, calling `onLine` for every JSON log line (anything else is passed through). */
-export const launch = (args: ReadonlyArray<string>, onLine: (line: LogLine) => void, env: Record<string, string> = {}) =>
+export const launch = (args: ReadonlyArray<string>, onLine: (line: LogLine) => void, env: Record<string, string> = {}, node?: string) =>
   spawnReporter([...args, "--log-format", "json"], {
     env,
+    ...(node === undefined ? {} : { node }),
     onLine: (text) => (text.startsWith("{") ? onLine(JSON.parse(text) as LogLine) : void process.stderr.write(`${text}\n`))
   })
 

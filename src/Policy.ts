@@ -16,7 +16,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type { NotifySection } from "./Config/Fields.js"
 import { type Health, type Notification, notificationFor, type ServiceRef } from "./Domain.js"
@@ -126,24 +125,27 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
             )
           )
       })
-      const tracks = yield* Ref.make<ReadonlyMap<string, Track>>(initial)
-      const dirty = yield* Ref.make(false)
+      // Owned by this service alone, and only touched inside Effect.sync: one Map, updated in place
+      // (a copy per update would cost O(targets × services) per reading).
+      const tracks = new Map<string, Track>(initial)
+      let dirty = false
+      const same = (a: Track, b: Track) =>
+        a.candidate === b.candidate && a.streak === b.streak && a.effective === b.effective && a.delivered === b.delivered && a.lastSentAt === b.lastSentAt && a.maintained === b.maintained
       const update = (key: string, f: (t: Track) => Track) =>
-        Ref.update(tracks, (all) => {
-          const before = all.get(key) ?? FRESH
+        Effect.sync(() => {
+          const before = tracks.get(key) ?? FRESH
           const after = f(before)
-          if (JSON.stringify(after) === JSON.stringify(before)) return all
-          const next = new Map(all)
-          next.set(key, after)
-          return next
-        }).pipe(Effect.zipRight(Ref.set(dirty, true)))
+          if (same(after, before)) return
+          tracks.set(key, after)
+          dirty = true
+        })
 
       const decide: PolicyService["decide"] = (target, service, health, now) =>
         Effect.gen(function* () {
           const policy = options.policies.get(target)
           if (policy === undefined) return Option.some(notificationFor(service, health))
           const key = keyOf(target, service)
-          const current = (yield* Ref.get(tracks)).get(key) ?? FRESH
+          const current = tracks.get(key) ?? FRESH
           const next = due(policy, observe(policy, current, health.status), now, yield* options.inMaintenance(service, health, now))
           yield* update(key, () => next.track)
           return Option.map(next.due, (d) => notificationOf(service, health, d))
@@ -156,11 +158,12 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
         onNone: () => Effect.void,
         onSome: (file) =>
           Effect.gen(function* () {
-            if (!(yield* Ref.getAndSet(dirty, false))) return
-            const text = yield* Schema.encode(StateFile)({ version: 1, tracks: Object.fromEntries(yield* Ref.get(tracks)) })
+            if (!dirty) return
+            const text = yield* Schema.encode(StateFile)({ version: 1, tracks: Object.fromEntries(tracks) })
             const temporary = `${file}.${process.pid}.tmp`
             yield* fs.writeFileString(temporary, `${text}\n`)
             yield* fs.rename(temporary, file)
+            dirty = false
           }).pipe(Effect.catchAll((e) => Effect.logWarning(`reporter.state_file ${file} cannot be written (${e.message}): the notification state lives on in memory`)))
       })
 

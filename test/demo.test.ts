@@ -6,7 +6,8 @@ import { waitFor } from "./spawn.js"
 
 describe("the demo", () => {
   it("reports the degraded and outage services to two targets, the dashboard (JWT-verified) and Slack, and exits 0 on Ctrl-C", async () => {
-    const child = spawn(process.execPath, [resolve("dist/tools/demo.js")], { stdio: ["ignore", "pipe", "pipe"] })
+    // Its own process group: whatever happens, the demo and the reporter it starts are stopped together.
+    const child = spawn(process.execPath, [resolve("dist/tools/demo.js")], { stdio: ["ignore", "pipe", "pipe"], detached: true })
     let output = ""
     child.stdout.on("data", (d: Buffer) => (output += d.toString()))
     child.stderr.on("data", (d: Buffer) => (output += d.toString()))
@@ -28,7 +29,11 @@ describe("the demo", () => {
       expect(output).toMatch(/\[demo\] reporter exited with 0; \d+ notification\(s\) received, \d+ Slack message\(s\)/)
       expect(output).toContain("Sent notification to slack: success")
     } finally {
-      child.kill("SIGKILL")
+      try {
+        process.kill(-child.pid!, "SIGKILL")
+      } catch {
+        // already gone
+      }
     }
   })
 })

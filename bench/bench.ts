@@ -21,7 +21,9 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "100,1000,5000" },
     "growth-cycles": { type: "string", default: "100" },
     concurrency: { type: "string" },
-    out: { type: "string", default: "bench/results.md" }
+    out: { type: "string", default: "bench/results.md" },
+    // Only the cycle at each size, nothing written: for measuring a change quickly.
+    quick: { type: "boolean", default: false }
   }
 })
 const latency = Number(values["latency-ms"])
@@ -75,6 +77,7 @@ const measureSize = async (n: number, c = concurrency, sequential = true): Promi
   let late = 0
   const reporter = launch(["--config", file], (line) => {
     if (!line.message.startsWith("Cycle complete")) return
+    if (values.quick) console.log(`[bench]   ${line.message}`)
     cycleEnds.push(cpuSeconds(reporter.child.pid!))
     durations.push(field(line.message, "duration") * 1000)
     late += field(line.message, "late")
@@ -193,6 +196,10 @@ const fmt = (x: number | undefined, digits = 0) => (x === undefined || Number.is
 const mark = (ok: boolean) => (ok ? "yes" : "**no**")
 
 console.log(`[bench] latency ${latency} ms, concurrency ${concurrency}, sizes ${sizes.join(", ")}`)
+if (values.quick) {
+  for (const n of sizes) console.log(`[bench] N=${n}: ${JSON.stringify(await measureSize(n, concurrency, false))}`)
+  process.exit(0)
+}
 const version = measureVersion()
 console.log(`[bench] --version: ${fmt(version.seconds, 2)} s, ${fmt(version.mib, 1)} MiB`)
 const startup = await measureStart()

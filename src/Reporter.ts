@@ -129,16 +129,23 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const deadline = started + Duration.toMillis(config.reporter.poll_interval)
     const waiting = yield* Ref.get(backlog)
     yield* Effect.flatMap(Maintenance, (m) => m.refresh)
-    const withinCycle = (service: ServiceRef) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Outcome, never, Convertor | Targets | Policy | Maintenance> =>
-        now >= deadline
-          ? Effect.succeed({ _tag: "Late", service })
-          : pollService(service).pipe(
-              Effect.timeoutOption(Duration.millis(deadline - now)),
-              Effect.map(Option.getOrElse((): Outcome => ({ _tag: "OutOfTime", service })))
-            )
-      )
-    const outcomes = yield* Effect.forEach(inTurn(config.reporter.services, waiting), withinCycle, { concurrency: config.reporter.concurrency })
+    // One deadline for the whole cycle (not a racing timeout per service): each service records its
+    // outcome as it finishes; when time runs out, those started are out of time, the rest late.
+    const inOrder = inTurn(config.reporter.services, waiting)
+    const done = new Array<Outcome | undefined>(inOrder.length)
+    const begun = new Array<boolean>(inOrder.length).fill(false)
+    yield* Effect.forEach(
+      inOrder,
+      (service, i) =>
+        Effect.suspend(() => {
+          begun[i] = true
+          return pollService(service)
+        }).pipe(Effect.tap((outcome) => Effect.sync(() => (done[i] = outcome)))),
+      { concurrency: config.reporter.concurrency, discard: true }
+    ).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
+    const outcomes = inOrder.map(
+      (service, i): Outcome => done[i] ?? (begun[i] ? { _tag: "OutOfTime", service } : { _tag: "Late", service })
+    )
     const left = new Map<string, number>()
     for (const o of outcomes) if (o._tag === "Late") left.set(serviceId(o.service), (waiting.get(serviceId(o.service)) ?? 0) + 1)
     yield* Ref.set(backlog, left)

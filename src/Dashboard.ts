@@ -40,8 +40,13 @@ export class DashboardError extends Data.TaggedError("DashboardError")<
 /** What became of one notification at one target. */
 export type Delivery =
   | { readonly _tag: "Delivered" }
-  /** Deliberately not sent (no component configured, one under maintenance): said at `level`, not a failure. */
-  | { readonly _tag: "Skipped"; readonly why: string; readonly level: "warn" | "info" | "debug" }
+  /**
+   * Deliberately not sent, said at `level`, not a failure. `final`: nothing
+   * will change by trying again (no component configured, no incident to
+   * close), so the policy takes it as done; otherwise (a component under
+   * maintenance, or not on the dashboard yet) it stays due.
+   */
+  | { readonly _tag: "Skipped"; readonly why: string; readonly level: "warn" | "info" | "debug"; readonly final: boolean }
 
 export const DELIVERED: Delivery = { _tag: "Delivered" }
 

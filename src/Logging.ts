@@ -98,22 +98,36 @@ export const makeLogger = (kind: LogFormat, write: (line: string) => void) =>
 /**
  * A log write that cannot stop the program: when standard error goes away
  * (a restarted log shipper, `| head -1`: EPIPE, EAGAIN, a closed descriptor),
- * the line is dropped and polling and notifying go on.
+ * the line is dropped and polling and notifying go on. Lines written within
+ * one turn of the event loop go out in one write (at 1000 services a cycle
+ * logs over a thousand lines; one blocking write each was measurable), and
+ * whatever is pending is written before the process exits.
  */
-export const stderrWriter = (stream: NodeJS.WritableStream = process.stderr): ((line: string) => void) => {
+export const stderrWriter = (stream: NodeJS.WritableStream = process.stderr): ((line: string) => void) & { readonly flush: () => void } => {
   let broken = false
+  let pending: Array<string> = []
   // An asynchronous write error arrives as an 'error' event; unheard, it would end the process.
   stream.on("error", () => {
     broken = true
   })
-  return (line) => {
+  const flush = () => {
+    if (pending.length === 0) return
+    const text = pending.join("")
+    pending = []
     if (broken) return
     try {
-      stream.write(`${line}\n`)
+      stream.write(text)
     } catch {
-      // This line is lost; the next one may get through (EAGAIN).
+      // These lines are lost; the next ones may get through (EAGAIN).
     }
   }
+  process.once("exit", flush)
+  const write = (line: string) => {
+    if (broken) return
+    if (pending.length === 0) setImmediate(flush)
+    pending.push(`${line}\n`)
+  }
+  return Object.assign(write, { flush })
 }
 
 export const layer = (kind: LogFormat): Layer.Layer<never> => {

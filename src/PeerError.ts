@@ -35,7 +35,7 @@ export const who = (service: ServiceRef): string => `${service.name} in ${servic
 export const fromFault = (fault: HttpFault): PeerFailure => ({
   reason: fault.kind === "Timeout" ? "Timeout" : fault.kind === "NotHttp" || fault.kind === "TooLarge" ? "BadResponse" : "Unavailable",
   detail: fault.detail,
-  retryable: fault.kind !== "NotHttp" && fault.kind !== "TooLarge" && fault.kind !== "Tls",
+  retryable: fault.kind !== "NotHttp" && fault.kind !== "TooLarge" && fault.kind !== "Tls" && fault.kind !== "Invalid",
   retryAfter: Option.none()
 })
 

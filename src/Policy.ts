@@ -47,11 +47,16 @@ export type Track = typeof Track.Type
 /** Nothing known: the service is taken as healthy and nothing as sent. */
 export const FRESH: Track = { candidate: 0, streak: 0, effective: 0, delivered: 0, lastSentAt: null, maintained: false }
 
-/** One current reading: the effective status moves to what is seen once it has been seen `threshold` times in a row. */
+/**
+ * One current reading. The streak counts readings on the same side (healthy,
+ * or unhealthy at any level: 1,2,1,2 is an outage all along); once it meets
+ * its side's threshold, the effective status is the reading's.
+ */
 export const observe = (p: NotifyPolicy, t: Track, status: number): Track => {
-  const streak = status === t.candidate ? t.streak + 1 : 1
+  const sameSide = (status === 0) === (t.candidate === 0)
+  const streak = sameSide ? t.streak + 1 : 1
   const threshold = status === 0 ? p.successThreshold : p.failureThreshold
-  return { ...t, candidate: status, streak, effective: status !== t.effective && streak >= threshold ? status : t.effective }
+  return { ...t, candidate: status, streak, effective: streak >= threshold ? status : t.effective }
 }
 
 export type Due = "status" | "resolved" | "reminder"
@@ -69,9 +74,14 @@ export const due = (p: NotifyPolicy, t: Track, now: number, inMaintenance: boole
   return { track: t, due: reminder ? Option.some("reminder") : Option.none() }
 }
 
-/** The notification for what is due: the reading, or its recovery. */
-export const notificationOf = (service: ServiceRef, health: Health, d: Due): Notification =>
-  d === "resolved" ? { ...notificationFor(service, { ...health, status: 0 }), message: "Service recovered" } : notificationFor(service, health)
+/**
+ * The notification for what is due: the effective status (not the reading,
+ * which a threshold may not have let through yet), or the recovery.
+ */
+export const notificationOf = (service: ServiceRef, health: Health, d: Due, effective: number): Notification =>
+  d === "resolved"
+    ? { ...notificationFor(service, { ...health, status: 0 }), message: "Service recovered" }
+    : notificationFor(service, { ...health, status: effective })
 
 /** Whether a service is inside a maintenance window for this reading. */
 export type InMaintenance = (service: ServiceRef, health: Health, now: number) => Effect.Effect<boolean>
@@ -148,7 +158,7 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
           const current = tracks.get(key) ?? FRESH
           const next = due(policy, observe(policy, current, health.status), now, yield* options.inMaintenance(service, health, now))
           yield* update(key, () => next.track)
-          return Option.map(next.due, (d) => notificationOf(service, health, d))
+          return Option.map(next.due, (d) => notificationOf(service, health, d, next.track.effective))
         })
 
       const delivered: PolicyService["delivered"] = (target, service, notification, now) =>

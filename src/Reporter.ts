@@ -41,7 +41,7 @@ const deliver = (target: DashboardPort, notification: Notification, dryRun: bool
             ? Effect.as(Effect.logInfo(`Sent notification to ${target.name}: success`), "delivered" as const)
             : Effect.as(
                 Effect.logWithLevel(LEVELS[delivery.level], `Not sent to ${target.name}: ${delivery.why}`),
-                "skipped" as const
+                delivery.final ? ("skipped" as const) : ("deferred" as const)
               )
         ),
         Effect.catchAll((e) => Effect.as(Effect.logError(e.message), "failed" as const))
@@ -84,8 +84,8 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
       due,
       ([target, notification]) =>
         deliver(target, notification, dryRun).pipe(
-          // Said or deliberately skipped: done; failed: due again next cycle.
-          Effect.tap((result) => (result === "failed" ? Effect.void : policy.delivered(target.name, service, notification, now)))
+          // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
+          Effect.tap((result) => (result === "failed" || result === "deferred" ? Effect.void : policy.delivered(target.name, service, notification, now)))
         ),
       { concurrency: "unbounded" }
     )

@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import type { ServiceRef } from "./Domain.js"
 
 /** What became of one notification at one target; strings only, so a summary holds no errors or readings. */
-export type TargetResult = "delivered" | "skipped" | "failed" | "rehearsed"
+export type TargetResult = "delivered" | "skipped" | "deferred" | "failed" | "rehearsed"
 
 export type Outcome =
   /** Healthy; a recovery may have been sent to some targets. */
@@ -59,7 +59,7 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
     if (!("targets" in o)) continue
     for (const [name, result] of Object.entries(o.targets)) {
       const t = (targets[name] ??= { delivered: 0, attempted: 0 })
-      if (result !== "skipped") t.attempted++
+      if (result !== "skipped" && result !== "deferred") t.attempted++
       if (result === "delivered" || result === "rehearsed") t.delivered++
     }
   }

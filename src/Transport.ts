@@ -37,7 +37,7 @@ export interface Limits {
 
 /** What went wrong below HTTP status codes. */
 export class HttpFault extends Data.TaggedError("HttpFault")<{
-  readonly kind: "Refused" | "Reset" | "Timeout" | "Unreachable" | "NotHttp" | "TooLarge" | "Tls" | "Other"
+  readonly kind: "Refused" | "Reset" | "Timeout" | "Unreachable" | "NotHttp" | "TooLarge" | "Tls" | "Invalid" | "Other"
   readonly detail: string
 }> {}
 

@@ -482,3 +482,16 @@ describe("the notification policy's keys", () => {
     })
   )
 })
+
+describe("secrets in configuration errors (review findings)", () => {
+  it.effect("a Slack webhook_url that is not a URL is refused without being shown; a headers value of the wrong type is not echoed", () =>
+    Effect.gen(function* () {
+      expect(yield* problemsOf(setup(VALID + "notifiers:\n  - {type: slack, webhook_url: hooks.slack.com/T0/SECRETPART}\n").file)).toEqual([
+        "notifiers[0].webhook_url: expected an http:// or https:// URL (not shown: it is a secret)"
+      ])
+      const headers = (yield* problemsOf(setup(VALID + 'notifiers:\n  - {type: webhook, url: "https://h/x", headers: "X-Api-Key: s3cr3t-header-value"}\n').file)).join("\n")
+      expect(headers).toContain("notifiers[0].headers: expected a mapping of keys")
+      expect(headers).not.toContain("s3cr3t")
+    })
+  )
+})

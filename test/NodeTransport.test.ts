@@ -189,3 +189,18 @@ describe("NodeTransport over TLS", () => {
     })
   )
 })
+
+describe("NodeTransport, a request Node refuses to make", () => {
+  it.live("is a fault that names no URL and is not retried, never a crash", () =>
+    Effect.gen(function* () {
+      const bad = yield* Effect.flip(exchange({ method: "POST", url: "not-a-url/with-a-secret-token", headers: {} })).pipe(Effect.provide(NodeTransport.layer))
+      expect(bad.kind).toBe("Invalid")
+      expect(bad.detail).not.toContain("secret-token")
+      expect(fromFault(bad).retryable).toBe(false)
+      const header = yield* Effect.flip(exchange({ method: "GET", url: "http://127.0.0.1:1/", headers: { "x-bad\nheader": "v" } })).pipe(Effect.provide(NodeTransport.layer))
+      expect(header.kind).toBe("Invalid")
+      // The timer that would have ended it was never started: nothing fires later.
+      yield* Effect.sleep("600 millis")
+    })
+  )
+})

@@ -84,6 +84,8 @@ const simulate = (o: {
     const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(layer), Effect.provide(logs.layer)))
     for (let i = 0; i < o.statuses.length; i++) yield* TestClock.adjust(i === 0 ? Duration.zero : interval)
     yield* TestClock.adjust("1 second")
+    // The state file is real I/O: let it finish before the loop is stopped.
+    yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
     yield* Fiber.interrupt(fiber)
     return { sent, logs: logs.lines }
   })
@@ -210,6 +212,43 @@ describe("state across restarts", () => {
       const first = yield* simulate({ statuses: [2, 2], policies: { slack: onChange } })
       const again = yield* simulate({ statuses: [2, 2], policies: { slack: onChange } })
       expect([first.sent.length, again.sent.length]).toEqual([1, 1])
+    })
+  )
+})
+
+describe("what is sent is the effective status (review findings)", () => {
+  it.effect("a failed outage notification is retried as the outage, even when healthy readings below the threshold follow", () =>
+    Effect.gen(function* () {
+      // success_threshold 3: 2 (delivery fails), 0, 0 is still an outage; 0 three times is a recovery.
+      const { sent } = yield* simulate({ statuses: [2, 0, 0, 0], policies: { pd: { ...onChange, successThreshold: 3 } }, fails: (_, cycle) => cycle === 0 })
+      expect(sent.map((s) => [s.status, s.at])).toEqual([[2, 1], [0, 3]])
+    })
+  )
+
+  it.effect("every_poll with success_threshold 2: one healthy reading between outages sends no early recovery", () =>
+    Effect.gen(function* () {
+      const { sent } = yield* simulate({ statuses: [2, 2, 0, 2], policies: { dashboard: { mode: "every_poll", sendResolved: true, successThreshold: 2 } } })
+      expect(sent.map((s) => s.status)).toEqual([2, 2, 2, 2])
+    })
+  )
+
+  it.effect("a reminder carries the effective status, so it is not sent again every cycle", () =>
+    Effect.gen(function* () {
+      // success_threshold 3 holds healthy readings back while the outage stands; a reminder every minute says "outage".
+      const { sent } = yield* simulate({ statuses: [2, 0, 0, 0], policies: { slack: { ...onChange, successThreshold: 3, repeatInterval: Duration.minutes(1) } } })
+      expect(sent.map((s) => [s.status, s.message, s.at])).toEqual([
+        [2, "Service outage", 0],
+        [2, "Service outage", 1],
+        [2, "Service outage", 2],
+        [0, "Service recovered", 3]
+      ])
+    })
+  )
+
+  it.effect("1,2,1,2 with failure_threshold 2 is an outage all along, and is notified", () =>
+    Effect.gen(function* () {
+      const { sent } = yield* simulate({ statuses: [1, 2, 1, 2], policies: { slack: { ...onChange, failureThreshold: 2 } } })
+      expect(sent[0]).toMatchObject({ status: 2, at: 1 })
     })
   )
 })

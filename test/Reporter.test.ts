@@ -419,7 +419,7 @@ describe("several targets", () => {
   it.effect("a skipped notification is said at its level and counts neither as attempted nor as failed", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
-      const skipping = { name: "status", target: "status", notify: () => Effect.succeed({ _tag: "Skipped", why: "no component", level: "warn" } as const), rehearse: () => Effect.succeed("") }
+      const skipping = { name: "status", target: "status", notify: () => Effect.succeed({ _tag: "Skipped", why: "no component", level: "warn", final: true } as const), rehearse: () => Effect.succeed("") }
       const layer = Layer.mergeAll(
         Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(1)), maintenances: Effect.succeed([]) })),
         Layer.succeed(Targets, [skipping]),
@@ -429,6 +429,38 @@ describe("several targets", () => {
       const summary = yield* runCycle.pipe(Effect.provide(layer), Effect.provide(logs.layer))
       expect(summary).toMatchObject({ failed: 0, notified: 1, targets: { status: { delivered: 0, attempted: 0 } } })
       expect(logs.lines.join("\n")).toContain("WARN Not sent to status: no component")
+    })
+  )
+})
+
+describe("a temporary skip stays due (review finding)", () => {
+  it.effect("on_change: skipped for now in one cycle, the same change is offered again in the next, then recorded", () =>
+    Effect.gen(function* () {
+      const offered: Array<number> = []
+      let calls = 0
+      const stackmon = {
+        name: "status",
+        target: "status",
+        rehearse: () => Effect.succeed(""),
+        notify: () =>
+          Effect.sync((): Delivery => {
+            offered.push(calls)
+            return calls++ === 0 ? { _tag: "Skipped", why: "component under maintenance", level: "info", final: false } : DELIVERED
+          })
+      }
+      const layer = Layer.mergeAll(
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), maintenances: Effect.succeed([]) })),
+        Layer.succeed(Targets, [stackmon]),
+        policyLayers({ status: { mode: "on_change", sendResolved: true } }),
+        Layer.succeed(AppConfig, testConfig())
+      )
+      const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(layer)))
+      yield* TestClock.adjust("0 millis")
+      yield* TestClock.adjust("60 seconds")
+      yield* TestClock.adjust("60 seconds")
+      yield* Fiber.interrupt(fiber)
+      // Cycle 0: skipped for now; cycle 1: delivered; cycle 2: nothing new to say.
+      expect(offered).toEqual([0, 1])
     })
   )
 })

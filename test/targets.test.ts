@@ -418,3 +418,33 @@ describe("recoveries, in each protocol's form", () => {
     })
   )
 })
+
+describe("skips that stay due, and skips for good (review findings)", () => {
+  it.live("Stackmon: a close refused (closed by hand) is skipped for good, and its incident forgotten", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() =>
+        startPeer((req) =>
+          req.method === "GET" ? { status: 200, body: COMPONENTS } : req.method === "POST" ? { status: 200, body: { result: [{ component_id: 218, incident_id: 77 }] } } : { status: 404, body: { errMsg: "not found" } }
+        )
+      )
+      const spec = specOf("stackmon", { url: peer.url, environments: { production: { region: "EU-DE" } }, components: { api: "API Gateway" } })
+      const recovered: Notification = { ...notificationFor(api, { status: 0, timestamp: new Date(T), triggeredMetrics: [] }), message: "Service recovered" }
+      const [, closing1, closing2] = yield* live(spec, (p) => Effect.all([p.notify(outage()), p.notify(recovered), p.notify(recovered)])).pipe(closing(peer))
+      expect(closing1).toMatchObject({ _tag: "Skipped", final: true, why: expect.stringContaining("refused to close incident 77 (404)") })
+      expect(closing2).toMatchObject({ _tag: "Skipped", final: true, why: expect.stringContaining("no open incident") })
+      expect(peer.seen.filter((r) => r.method === "PATCH")).toHaveLength(1)
+    })
+  )
+
+  it.live("Stackmon: a component under maintenance, or not on the dashboard, is skipped for now (it stays due)", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() =>
+        startPeer((req) => (req.method === "GET" ? { status: 200, body: COMPONENTS } : { status: 200, body: { result: [{ component_id: 218, error: "maintenance" }] } }))
+      )
+      const spec = specOf("stackmon", { url: peer.url, environments: { production: { region: "EU-DE" } }, components: { api: "API Gateway" } })
+      const [maintained, missing] = yield* live(spec, (p) => Effect.all([p.notify(outage()), p.notify(outage({ name: "dns", environment: "production" }))])).pipe(closing(peer))
+      expect(maintained).toMatchObject({ _tag: "Skipped", final: false })
+      expect(missing).toMatchObject({ _tag: "Skipped", final: false })
+    })
+  )
+})

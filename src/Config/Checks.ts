@@ -30,7 +30,7 @@ export const formatIssues = (error: ParseResult.ParseError, name: (where: string
           ? "expected a mapping of keys"
           : issue.message
     // Belt and braces: whatever a schema message says, a secret's value never follows it.
-    const safe = /secret/i.test(where) ? what.replace(/,? (got|actual) [\s\S]*$/, "") : what
+    const safe = /secret|headers|routing_key|webhook_url|api_key/i.test(where) ? what.replace(/,? (got|actual) [\s\S]*$/, "") : what
     return where === "" ? safe : `${where}: ${safe}`
   })
 
@@ -67,14 +67,15 @@ const readSecret = (target: TargetConfig, path: string, key: string, required: b
     const value = target[key] as Redacted.Redacted<string> | undefined
     const file = target[`${key}_file`] as string | undefined
     if (value !== undefined && file !== undefined) return Either.left(`${path}: ${key} and ${key}_file are both set in one place; keep one`)
-    if (file !== undefined) {
-      const text = yield* read(file)
-      if (Either.isLeft(text)) return Either.left(`${path}.${key}_file: ${text.left}`)
-      const secret = trimSecret(text.right)
-      return secret === "" ? Either.left(`${path}.${key}_file: ${file} is empty`) : Either.right(Option.some(Redacted.make(secret)))
+    const secret = file !== undefined ? yield* read(file) : Either.right(value === undefined ? "" : Redacted.value(value))
+    if (Either.isLeft(secret)) return Either.left(`${path}.${key}_file: ${secret.left}`)
+    const trimmed = trimSecret(secret.right)
+    if (file !== undefined && trimmed === "") return Either.left(`${path}.${key}_file: ${file} is empty`)
+    // A secret that is a URL (a Slack webhook) is checked as one, without being shown.
+    if (trimmed !== "" && key.endsWith("url") && !/^https?:\/\/[^\s/]+/.test(trimmed)) {
+      return Either.left(`${path}.${key}: expected an http:// or https:// URL (not shown: it is a secret)`)
     }
-    const inline = value === undefined ? "" : trimSecret(Redacted.value(value))
-    if (inline !== "") return Either.right(Option.some(Redacted.make(inline)))
+    if (trimmed !== "") return Either.right(Option.some(Redacted.make(trimmed)))
     return required
       ? Either.left(
           `${path}.${key}: is required but missing; set it in the file, with ${envName(path, key)}, or point ${path}.${key}_file at a file holding it`

@@ -144,7 +144,7 @@ export const Stackmon = adapter<Settings>({
         Effect.flatMap(sender.judgeStatus(n, reply, now), (delivery) => {
           const entry = Option.flatMap(decodeResult(reply.body), (r) => Option.fromNullable(r.result.find((e) => e.component_id === id)))
           if (Option.isSome(entry) && entry.value.error !== undefined) {
-            return Effect.succeed<Delivery>({ _tag: "Skipped", why: `the dashboard did not open an incident for component ${id}: ${peerMessage(entry.value.error)}`, level: "info" })
+            return Effect.succeed<Delivery>({ _tag: "Skipped", why: `the dashboard did not open an incident for component ${id}: ${peerMessage(entry.value.error)}`, level: "info", final: false })
           }
           const incident = Option.flatMap(entry, (e) => Option.fromNullable(e.incident_id))
           return Option.match(incident, {
@@ -158,11 +158,21 @@ export const Stackmon = adapter<Settings>({
         Effect.flatMap(Ref.get(incidents), (all) => {
           const incidentId = all.get(componentId)
           if (incidentId === undefined) {
-            return Effect.succeed<Delivery>({ _tag: "Skipped", why: `no open incident of ours is known for component ${componentId}`, level: "debug" })
+            return Effect.succeed<Delivery>({ _tag: "Skipped", why: `no open incident of ours is known for component ${componentId}`, level: "debug", final: true })
           }
           const body = (now: number) => JSON.stringify({ message: "Service recovered", status: "resolved", update_date: isoSeconds(now) })
+          const forget = Ref.update(incidents, (m) => {
+            const next = new Map(m)
+            next.delete(componentId)
+            return next
+          })
           return sender.send(n, (now) => Effect.map(headers(now, n), (h) => ({ method: "PATCH", url: `${s.url}/v2/events/${incidentId}`, headers: h, body: body(now) }))).pipe(
-            Effect.tap(() => Ref.update(incidents, (m) => { const next = new Map(m); next.delete(componentId); return next }))
+            Effect.tap(() => forget),
+            // Refused for good (closed by hand, gone): asking again every poll would not change that.
+            Effect.catchIf(
+              (e) => e.reason === "Rejected",
+              (e) => Effect.as(forget, { _tag: "Skipped", why: `the dashboard refused to close incident ${incidentId} (${e.status ?? "?"}): perhaps it was closed by hand`, level: "warn", final: true } as const)
+            )
           )
         })
       /** v1: 409 means an incident at this impact or higher is already open: what we wanted. */
@@ -181,7 +191,9 @@ export const Stackmon = adapter<Settings>({
         return {
           _tag: "Skipped",
           why: `no component "${w.name}"${describeAttributes(w.attributes)} on the Stackmon dashboard at ${peer} for ${serviceKey(n.service)}, even after reading them again; check ${spec.path}.components and ${spec.path}.environments`,
-          level: "warn"
+          level: "warn",
+          // The component may yet appear on the dashboard.
+          final: false
         }
       }
 
@@ -198,7 +210,7 @@ export const Stackmon = adapter<Settings>({
               onSome: (id): Effect.Effect<Delivery, ReturnType<typeof signFailed>> =>
                 n.status === 0
                   ? id === undefined
-                    ? Effect.succeed({ _tag: "Skipped", why: "API v1 has no way to close an incident", level: "debug" })
+                    ? Effect.succeed({ _tag: "Skipped", why: "API v1 has no way to close an incident", level: "debug", final: true })
                     : resolveIncident(n, id)
                   : sender.send(n, request(n, id), id === undefined ? judgeV1(n) : judgeEvent(n, id))
             })

@@ -62,7 +62,7 @@ export const Statuspage = adapter<Settings>({
         body: JSON.stringify({ component: { status: statusOf(n) } })
       }) as const
       const skipped = (n: Notification) =>
-        ({ _tag: "Skipped", why: `no Statuspage component configured for ${serviceKey(n.service)}`, level: "debug" }) as const
+        ({ _tag: "Skipped", why: `no Statuspage component configured for ${serviceKey(n.service)}`, level: "debug", final: true }) as const
       return {
         name: spec.name,
         target: `Statuspage page ${s.page_id}`,

@@ -16,7 +16,7 @@ export interface Settings extends GenericSettings {
   readonly headers: Readonly<Record<string, Redacted.Redacted<string>>>
 }
 
-/** Header values read from files (`headers_file`) arrive as secrets named `header:<Name>`. */
+/** Header values read from files (`headers_file`) arrive as secrets named `headers:<Name>`. */
 export const HEADER_SECRET = "headers:"
 
 export const Webhook = adapter<Settings>({

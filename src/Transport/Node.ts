@@ -83,21 +83,20 @@ export const layer: Layer.Layer<Transport> = Layer.scoped(
         const { maxBytes } = limits
         const oversize = limits.oversize ?? "fail"
         let settled = false
+        let timer: ReturnType<typeof setTimeout> | undefined
         const settle = (outcome: Effect.Effect<Reply, HttpFault>) => {
           if (settled) return
           settled = true
           clearTimeout(timer)
           resume(outcome)
         }
-        const timer = setTimeout(() => {
-          settle(Effect.fail(timedOut(limits.timeout)))
-          req.destroy()
-        }, Duration.toMillis(limits.timeout))
-        const url = new URL(request.url)
-        const secure = url.protocol === "https:"
-        const headers: Record<string, string> = { ...request.headers }
-        if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
-        const req = (secure ? https : http).request(url, { method: request.method, headers, agent: secure ? agents.https : agents.http }, (res) => {
+        let req: http.ClientRequest
+        try {
+          const url = new URL(request.url)
+          const secure = url.protocol === "https:"
+          const headers: Record<string, string> = { ...request.headers }
+          if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
+          req = (secure ? https : http).request(url, { method: request.method, headers, agent: secure ? agents.https : agents.http }, (res) => {
           const chunks: Array<Buffer> = []
           let size = 0
           const reply = (): Reply => ({
@@ -126,8 +125,16 @@ export const layer: Layer.Layer<Transport> = Layer.scoped(
             if (!res.complete) settle(Effect.fail(cutShort()))
           })
         })
-        req.on("error", (error) => settle(Effect.fail(classify(error))))
-        req.end(request.body)
+          req.on("error", (error) => settle(Effect.fail(classify(error))))
+          req.end(request.body)
+        } catch {
+          // A URL or header Node refuses (never echoed: it may hold a credential). Another try cannot help.
+          return settle(Effect.fail(new HttpFault({ kind: "Invalid", detail: "the request cannot be made: check the target's URL and header names and values" })))
+        }
+        timer = setTimeout(() => {
+          settle(Effect.fail(timedOut(limits.timeout)))
+          req.destroy()
+        }, Duration.toMillis(limits.timeout))
         // Interrupted (a stop, a cycle's deadline): the timer goes, and the socket with it.
         return Effect.sync(() => {
           settled = true

@@ -83,6 +83,8 @@ export const layer: Layer.Layer<Transport> = Layer.scoped(
         const { maxBytes } = limits
         const oversize = limits.oversize ?? "fail"
         let settled = false
+        // Set only once the request exists; `settle` may run before that (a request Node refuses).
+        // eslint-disable-next-line prefer-const
         let timer: ReturnType<typeof setTimeout> | undefined
         const settle = (outcome: Effect.Effect<Reply, HttpFault>) => {
           if (settled) return

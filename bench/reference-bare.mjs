@@ -3,6 +3,7 @@
 // JSON line: per-cycle wall times, CPU per cycle, peak RSS.
 //   node bench/reference-bare.mjs URL N CONCURRENCY CYCLES
 import http from "node:http"
+import { runCycles } from "./reference-pool.mjs"
 
 const [base, n, concurrency, cycles] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])]
 const agent = new http.Agent({ keepAlive: true })
@@ -11,16 +12,5 @@ const get = (i) =>
     const url = `${base}/v1/health?service=svc${String(i).padStart(5, "0")}&environment=production&from=2024-01-20T12:00:00Z&to=2024-01-20T12:03:00Z`
     http.get(url, { agent }, (res) => (res.resume(), res.on("end", resolve))).on("error", reject)
   })
-const walls = []
-const cpus = []
-for (let c = 0; c < cycles; c++) {
-  const cpu = process.cpuUsage()
-  const start = performance.now()
-  let next = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => { while (next < n) await get(next++) }))
-  walls.push(performance.now() - start)
-  const used = process.cpuUsage(cpu)
-  cpus.push((used.user + used.system) / 1000)
-}
+await runCycles(n, concurrency, cycles, get)
 agent.destroy()
-console.log(JSON.stringify({ walls, cpus, peakMiB: process.resourceUsage().maxRSS / 1024 }))

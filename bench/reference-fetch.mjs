@@ -4,6 +4,7 @@
 // (jose, as the reporter). No retries, budgets, validation or logging.
 //   node bench/reference-fetch.mjs CONVERTOR DASHBOARD SECRET N CONCURRENCY CYCLES
 import { SignJWT } from "jose"
+import { runCycles } from "./reference-pool.mjs"
 
 const [convertor, dashboard, secret] = process.argv.slice(2, 5)
 const [n, concurrency, cycles] = process.argv.slice(5, 8).map(Number)
@@ -24,15 +25,4 @@ const one = async (i) => {
   })
   await res.arrayBuffer()
 }
-const walls = []
-const cpus = []
-for (let c = 0; c < cycles; c++) {
-  const cpu = process.cpuUsage()
-  const start = performance.now()
-  let next = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => { while (next < n) await one(next++) }))
-  walls.push(performance.now() - start)
-  const used = process.cpuUsage(cpu)
-  cpus.push((used.user + used.system) / 1000)
-}
-console.log(JSON.stringify({ walls, cpus, peakMiB: process.resourceUsage().maxRSS / 1024 }))
+await runCycles(n, concurrency, cycles, one)

@@ -3,13 +3,12 @@
  * notification, at most one per second per webhook across the process. The
  * webhook URL is the credential: it is never shown.
  */
-import { createHash } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { adapter } from "../Dashboard.js"
 import { type Notification, statusLabel } from "../Domain.js"
-import { RateLimits } from "../RateLimits.js"
+import { forSecret } from "../RateLimits.js"
 import { makeSender } from "./Sender.js"
 
 export interface Settings {
@@ -30,8 +29,7 @@ export const Slack = adapter<Settings>({
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const webhook = spec.secrets["webhook_url"]!
-      const digest = createHash("sha256").update(Redacted.value(webhook)).digest("hex")
-      const limiter = yield* (yield* RateLimits).forKey(`slack:${digest}`, 1, Duration.seconds(1))
+      const limiter = yield* forSecret("slack", webhook, 1, Duration.seconds(1))
       const sender = yield* makeSender(spec, budget, { peer: `its webhook URL (${spec.path}.webhook_url)`, authHint: `check ${spec.path}.webhook_url`, urlKey: `${spec.path}.webhook_url`, gate: limiter })
       const body = (n: Notification) => JSON.stringify({ text: textOf(n) })
       return {

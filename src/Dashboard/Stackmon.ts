@@ -18,6 +18,7 @@ import { adapter, DELIVERED, type Delivery, TargetStartError } from "../Dashboar
 import { isoSeconds, type Notification, safeUrl, serviceKey } from "../Domain.js"
 import { peerMessage } from "../PeerError.js"
 import { type Reply, type Request, Transport } from "../Transport.js"
+import type { SignFailed } from "../Jwt.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
 
 export interface Settings {
@@ -67,19 +68,19 @@ export const Stackmon = adapter<Settings>({
       const signer = secret === undefined ? undefined : yield* signerFor(spec, secret)
       const sender = yield* makeSender(spec, budget, { peer, authHint: `check ${spec.path}.secret` })
 
-      const headers = (now: number, n?: Notification): Effect.Effect<Record<string, string>, ReturnType<typeof signFailed>> =>
+      /** With a secret, a fresh token; without one, no Authorization header. Each caller says what a signing failure means. */
+      const headers = (now: number): Effect.Effect<Record<string, string>, SignFailed> =>
         signer === undefined
           ? Effect.succeed({ "content-type": "application/json" })
-          : signer.sign({ stackmon: "dummy" }, now).pipe(
-              Effect.map((token) => ({ authorization: `Bearer ${token}`, "content-type": "application/json" })),
-              Effect.mapError(() => signFailed(sender, n ?? { service: { name: "-", environment: "-" }, status: 0, message: "", timestamp: new Date(0) }))
-            )
+          : Effect.map(signer.sign({ stackmon: "dummy" }, now), (token) => ({ authorization: `Bearer ${token}`, "content-type": "application/json" }))
+      const headersFor = (n: Notification, now: number) => headers(now).pipe(Effect.mapError(() => signFailed(sender, n)))
 
       const readComponents = Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const reply = yield* Effect.flatMap(headers(now), (h) =>
-          transport.exchange({ method: "GET", url: `${s.url}/v2/components`, headers: h }, { timeout: s.timeout, maxBytes: 4 * 1024 * 1024 })
-        ).pipe(Effect.mapError((e) => e.detail))
+        const h = yield* headers(now).pipe(Effect.mapError(() => "could not sign the token"))
+        const reply = yield* transport
+          .exchange({ method: "GET", url: `${s.url}/v2/components`, headers: h }, { timeout: s.timeout, maxBytes: 4 * 1024 * 1024 })
+          .pipe(Effect.mapError((fault) => fault.detail))
         if (reply.status !== 200) return yield* Effect.fail(`answered ${reply.status}${peerMessage(reply.body) ? `: ${peerMessage(reply.body)}` : ""}`)
         const components = decodeComponents(reply.body)
         if (components._tag === "Left") return yield* Effect.fail("its answer is not a list of components")
@@ -166,7 +167,7 @@ export const Stackmon = adapter<Settings>({
             next.delete(componentId)
             return next
           })
-          return sender.send(n, (now) => Effect.map(headers(now, n), (h) => ({ method: "PATCH", url: `${s.url}/v2/events/${incidentId}`, headers: h, body: body(now) }))).pipe(
+          return sender.send(n, (now) => Effect.map(headersFor(n, now), (h) => ({ method: "PATCH", url: `${s.url}/v2/events/${incidentId}`, headers: h, body: body(now) }))).pipe(
             Effect.tap(() => forget),
             // Refused for good (closed by hand, gone): asking again every poll would not change that.
             Effect.catchIf(
@@ -180,7 +181,7 @@ export const Stackmon = adapter<Settings>({
         reply.status === 409 ? Effect.succeed(DELIVERED) : sender.judgeStatus(n, reply, now)
 
       const request = (n: Notification, id: number | undefined) => (now: number): Effect.Effect<Request, ReturnType<typeof signFailed>> =>
-        Effect.map(headers(now, n), (h) =>
+        Effect.map(headersFor(n, now), (h) =>
           id === undefined
             ? { method: "POST", url: `${s.url}/v1/component_status`, headers: h, body: JSON.stringify(v1Body(n)) }
             : { method: "POST", url: `${s.url}/v2/events`, headers: h, body: JSON.stringify(eventBody(n, id)) }

@@ -4,7 +4,6 @@
  * request per second per API key across the whole process; 420 and 429 are
  * retried after `Retry-After`.
  */
-import { createHash } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -12,7 +11,7 @@ import * as Schema from "effect/Schema"
 import { BaseUrl, Mapping, NonEmptyString, orElse } from "../Config/Fields.js"
 import { adapter, DELIVERED } from "../Dashboard.js"
 import { type Notification, safeUrl, serviceKey } from "../Domain.js"
-import { RateLimits } from "../RateLimits.js"
+import { forSecret } from "../RateLimits.js"
 import { makeSender } from "./Sender.js"
 
 const ComponentStatus = Schema.Literal("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
@@ -42,9 +41,8 @@ export const Statuspage = adapter<Settings>({
     Effect.gen(function* () {
       const s = spec.settings
       const key = spec.secrets["api_key"]!
-      // The limiter is keyed by a digest of the key: targets sharing a key share it.
-      const digest = createHash("sha256").update(Redacted.value(key)).digest("hex")
-      const limiter = yield* (yield* RateLimits).forKey(`statuspage:${digest}`, PER_KEY.limit, PER_KEY.interval)
+      // Targets sharing a key share its limit.
+      const limiter = yield* forSecret("statuspage", key, PER_KEY.limit, PER_KEY.interval)
       for (const service of services) {
         if (s.components[serviceKey(service)] === undefined) {
           yield* Effect.logWarning(

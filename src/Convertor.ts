@@ -86,7 +86,7 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
         }
         return yield* retryWithin(
           (remaining) => attempt(service, request, windowStart, remaining),
-          { ...CONVERTOR_RETRY, budget, peer: "Convertor" },
+          { ...CONVERTOR_RETRY, budget, peer: "Convertor", metric: "convertor" },
           () => new ConvertorError({ service, peer: url, ...badResponse(`no answer before ${budgetHint(budget)}`), reason: "Timeout" })
         )
       })

@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { SignJWT } from "jose"
 import { webcrypto } from "node:crypto"
+import { count } from "./Metrics.js"
 
 /** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
 export const TOKEN_LIFETIME_SECONDS = 300
@@ -40,7 +41,7 @@ export const makeSigner = (secret: Redacted.Redacted<string>): Effect.Effect<Sig
               .sign(key),
           // jose's messages never contain the key; still, say nothing of it.
           catch: () => new SignFailed()
-        })
+        }).pipe(Effect.tapError(() => count((m) => m.jwtSignFailure())))
       }
     })
   )

@@ -93,6 +93,8 @@ export interface PolicyService {
   readonly delivered: (target: string, service: ServiceRef, notification: Notification, now: number) => Effect.Effect<void>
   /** Writes the state file, when there is one and something changed since the last write. */
   readonly persist: Effect.Effect<void>
+  /** Every track, by (target, service): handed to the next configuration on a live reload, never changed by anyone else. */
+  readonly tracks: Map<string, Track>
 }
 
 export class Policy extends Context.Tag("reporter/Policy")<Policy, PolicyService>() {}
@@ -107,6 +109,25 @@ export interface PolicyOptions {
   readonly inMaintenance: InMaintenance
   /** Where state survives a restart; none: a restart starts afresh. */
   readonly stateFile: Option.Option<string>
+  /**
+   * The tracks, kept by the caller across live reloads (Program.ts); when
+   * given, the state file is not read (what is in memory is newer) and is
+   * written after the next cycle.
+   */
+  readonly tracks?: Map<string, Track>
+}
+
+/** Forgets the tracks of (target, service) pairs that `keep` does not; returns how many. */
+export const pruneTracks = (tracks: Map<string, Track>, keep: (target: string, service: ServiceRef) => boolean): number => {
+  let pruned = 0
+  for (const key of tracks.keys()) {
+    const [target, name, environment] = JSON.parse(key) as [string, string, string]
+    if (!keep(target, { name, environment })) {
+      tracks.delete(key)
+      pruned++
+    }
+  }
+  return pruned
 }
 
 /**
@@ -119,7 +140,7 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
     Policy,
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
-      const initial = yield* Option.match(options.stateFile, {
+      const initial = options.tracks !== undefined ? options.tracks : yield* Option.match(options.stateFile, {
         onNone: () => Effect.succeed(new Map<string, Track>()),
         onSome: (file) =>
           fs.readFileString(file).pipe(
@@ -137,8 +158,8 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
       })
       // Owned by this service alone, and only touched inside Effect.sync: one Map, updated in place
       // (a copy per update would cost O(targets × services) per reading).
-      const tracks = new Map<string, Track>(initial)
-      let dirty = false
+      const tracks = options.tracks ?? new Map<string, Track>(initial)
+      let dirty = options.tracks !== undefined
       const same = (a: Track, b: Track) =>
         a.candidate === b.candidate && a.streak === b.streak && a.effective === b.effective && a.delivered === b.delivered && a.lastSentAt === b.lastSentAt && a.maintained === b.maintained
       const update = (key: string, f: (t: Track) => Track) =>
@@ -177,7 +198,7 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
           }).pipe(Effect.catchAll((e) => Effect.logWarning(`reporter.state_file ${file} cannot be written (${e.message}): the notification state lives on in memory`)))
       })
 
-      return { decide, delivered, persist }
+      return { decide, delivered, persist, tracks }
     })
   )
 

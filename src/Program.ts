@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import { phaseBudget } from "./Budget.js"
 import { AppConfig, load, type ReporterConfig } from "./Config.js"
 import { Convertor } from "./Convertor.js"
-import { Targets } from "./Dashboard.js"
+import { Targets, type TargetStartError } from "./Dashboard.js"
 import { ADAPTERS, type TargetType } from "./Dashboard/adapters.js"
 import type { NotifySection } from "./Config/Fields.js"
 import { safeUrl } from "./Domain.js"
@@ -26,7 +26,13 @@ import { defaultMode, policyFor } from "./Policy.js"
 import * as RateLimits from "./RateLimits.js"
 import type { Transport } from "./Transport.js"
 import * as Logging from "./Logging.js"
-import { DryRun, runCycle, runForever } from "./Reporter.js"
+import { type CycleServices, DryRun, runCycle, runForever } from "./Reporter.js"
+import { Metrics, NONE } from "./Metrics.js"
+import * as Observability from "./Observability.js"
+import { reloading } from "./Reload.js"
+import * as Context from "effect/Context"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as Shutdown from "./Shutdown.js"
 
 export interface RunOptions {
@@ -43,19 +49,22 @@ export interface RunOptions {
 export const ExitCode = { Ok: 0, CycleFailed: 1, BadConfig: 2 } as const
 
 /** The reporter's services for one configuration: the convertor, and every target built by its adapter. */
-export const servicesLayer = (config: ReporterConfig, options: { readonly dryRun: boolean }) => {
+export const servicesLayer = (
+  config: ReporterConfig,
+  options: { readonly dryRun: boolean; readonly tracks?: Map<string, Policy.Track> }
+): Layer.Layer<CycleServices | DryRun, TargetStartError, Transport | FileSystem.FileSystem | RateLimits.RateLimits> => {
   const context = { budget: phaseBudget(config.reporter.poll_interval), services: config.reporter.services }
   const targets = Layer.scoped(
     Targets,
     Effect.forEach(config.targets, (spec) => ADAPTERS[spec.type as TargetType].make(spec, context))
-  ).pipe(Layer.provide(RateLimits.layer))
+  )
   const policies = new Map(
     config.targets.map((t) => [t.name, policyFor(defaultMode(ADAPTERS[t.type as TargetType].kind), config.notify, (t.settings as { notify?: NotifySection }).notify)])
   )
   const maintenance = Maintenance.layer.pipe(Layer.provide(Convertor.Default))
   const policy = Layer.unwrapEffect(
     Effect.map(Maintenance.Maintenance, (m) =>
-      Policy.layer({ policies, inMaintenance: m.covers, stateFile: Option.fromNullable(config.reporter.state_file) })
+      Policy.layer({ policies, inMaintenance: m.covers, stateFile: Option.fromNullable(config.reporter.state_file), ...(options.tracks ? { tracks: options.tracks } : {}) })
     )
   ).pipe(Layer.provide(maintenance))
   return Layer.mergeAll(Convertor.Default, targets, maintenance, policy, Layer.succeed(DryRun, options.dryRun)).pipe(
@@ -92,11 +101,81 @@ const processStats = () => {
   }
 }
 
+const fatal = (message: string) => Effect.logError(message).pipe(Logger.withMinimumLogLevel(LogLevel.Error), Effect.as(ExitCode.CycleFailed))
+
+/** `--once`: one cycle; SIGHUP is only logged. */
+const once = (config: ReporterConfig, options: RunOptions) =>
+  Effect.gen(function* () {
+    yield* Shutdown.ignoreHangups
+    const services = yield* Effect.either(Layer.build(servicesLayer(config, options).pipe(Layer.provide(RateLimits.layer))))
+    if (services._tag === "Left") return yield* fatal(services.left.message)
+    const summary = yield* runCycle.pipe(
+      Effect.onInterrupt(() =>
+        Effect.zipRight(
+          Shutdown.markCutShort,
+          Effect.logError(
+            `Stop requested during --once: the cycle was cut short (notifications in flight were given time to finish); exiting with ${Shutdown.signalExitCode()}`
+          )
+        )
+      ),
+      Effect.provide(services.right)
+    )
+    return summary.failed > 0 || summary.late > 0 ? ExitCode.CycleFailed : ExitCode.Ok
+  })
+
+/**
+ * The daemon: the metrics and health endpoint when asked for, the first
+ * configuration's services, live reload on SIGHUP, and the loop.
+ */
+const daemon = (config: ReporterConfig, options: RunOptions) =>
+  Effect.gen(function* () {
+    const listen = config.observability.listen
+    const endpoint = listen === undefined ? undefined : yield* Effect.either(Observability.serve(listen, options.version, config.reporter.poll_interval))
+    if (endpoint?._tag === "Left") return yield* fatal(endpoint.left.message)
+    const observed = endpoint?.right
+    if (observed !== undefined) yield* Effect.logInfo(`Metrics and health endpoint on ${observed.url} (/metrics, /healthz, /readyz)`)
+    return yield* serveCycles(config, options, observed).pipe(Effect.provideService(Metrics, observed?.metrics ?? NONE))
+  })
+
+const serveCycles = (config: ReporterConfig, options: RunOptions, observed: Observability.Endpoint | undefined) =>
+  Effect.gen(function* () {
+    const rateLimits = yield* Layer.build(RateLimits.layer)
+    /** A configuration's services, built in the scope it runs in; the policy's tracks are shared from the second on. */
+    const build = (c: ReporterConfig, tracks?: Map<string, Policy.Track>) =>
+      Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(servicesLayer(c, { dryRun: options.dryRun, ...(tracks ? { tracks } : {}) }), scope)).pipe(
+        Effect.provide(rateLimits)
+      )
+    const scope = yield* Scope.make()
+    const first = yield* Effect.either(Scope.extend(build(config), scope))
+    if (first._tag === "Left") return yield* Effect.zipRight(Scope.close(scope, Exit.void), fatal(first.left.message))
+    const tracks = Context.get(first.right, Policy.Policy).tracks
+    const applied = (c: ReporterConfig) =>
+      Effect.sync(() => {
+        if (observed === undefined) return
+        observed.state.interval = c.reporter.poll_interval
+        observed.knownTargets(c.targets.map((t) => t.name))
+        observed.state.notReady = undefined
+      })
+    yield* applied(config)
+    const current = yield* reloading({
+      file: options.configFile,
+      env: options.env,
+      first: { config, context: first.right, scope },
+      tracks,
+      build: (c) => build(c, tracks),
+      describe: (e: TargetStartError) => e.message,
+      applied
+    })
+    const stats = processStats()
+    return yield* runForever(() => stats.log, current).pipe(
+      Effect.onInterrupt(() => Effect.logInfo("Stop requested: finished notifications in flight, exiting"))
+    )
+  })
+
 export const run = (
   options: RunOptions
 ): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Transport> => {
   const program = Effect.gen(function* () {
-    yield* Shutdown.ignoreHangups
     const loaded = yield* Effect.either(load(options.configFile, options.env))
     if (loaded._tag === "Left") {
       // Warnings first: a mistyped key is often why a required one is missing.
@@ -109,33 +188,7 @@ export const run = (
     for (const warning of warnings) yield* Effect.logWarning(warning)
     yield* Effect.logInfo(describe(config, options))
 
-    const services = yield* Layer.build(servicesLayer(config, options)).pipe(
-      Effect.map((context) => Layer.succeedContext(context)),
-      Effect.either
-    )
-    if (services._tag === "Left") {
-      yield* Effect.logError(services.left.message).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
-      return ExitCode.CycleFailed
-    }
-    if (options.once) {
-      const summary = yield* runCycle.pipe(
-        Effect.onInterrupt(() =>
-          Effect.zipRight(
-            Shutdown.markCutShort,
-            Effect.logError(
-              `Stop requested during --once: the cycle was cut short (notifications in flight were given time to finish); exiting with ${Shutdown.signalExitCode()}`
-            )
-          )
-        ),
-        Effect.provide(services.right)
-      )
-      return summary.failed > 0 || summary.late > 0 ? ExitCode.CycleFailed : ExitCode.Ok
-    }
-    const stats = processStats()
-    return yield* runForever(() => stats.log).pipe(
-      Effect.onInterrupt(() => Effect.logInfo("Stop requested: finished notifications in flight, exiting")),
-      Effect.provide(services.right)
-    )
+    return yield* options.once ? once(config, options) : daemon(config, options)
   }).pipe(
     Effect.scoped,
     // A defect is a bug of ours: one line saying so, exit 1, and no stack trace for the user.

@@ -16,6 +16,7 @@ import { Convertor } from "./Convertor.js"
 import { type DashboardPort, Targets } from "./Dashboard.js"
 import { type Health, type Notification, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
 import { Maintenance } from "./Maintenance.js"
+import { count } from "./Metrics.js"
 import { Policy } from "./Policy.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
@@ -38,13 +39,16 @@ const deliver = (target: DashboardPort, notification: Notification, dryRun: bool
     : target.notify(notification).pipe(
         Effect.flatMap((delivery) =>
           delivery._tag === "Delivered"
-            ? Effect.as(Effect.logInfo(`Sent notification to ${target.name}: success`), "delivered" as const)
+            ? Effect.as(
+                Effect.zipRight(count((m) => m.notification(target.name, "delivered")), Effect.logInfo(`Sent notification to ${target.name}: success`)),
+                "delivered" as const
+              )
             : Effect.as(
                 Effect.logWithLevel(LEVELS[delivery.level], `Not sent to ${target.name}: ${delivery.why}`),
                 delivery.final ? ("skipped" as const) : ("deferred" as const)
               )
         ),
-        Effect.catchAll((e) => Effect.as(Effect.logError(e.message), "failed" as const))
+        Effect.catchAll((e) => Effect.as(Effect.zipRight(count((m) => m.notification(target.name, "failed")), Effect.logError(e.message)), "failed" as const))
       )
 
 const LEVELS = { warn: LogLevel.Warning, info: LogLevel.Info, debug: LogLevel.Debug } as const
@@ -58,10 +62,12 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
     const read = yield* Effect.either(convertor.health(service))
     if (read._tag === "Left") {
       // No notification: we would be sending stale or invented data.
+      yield* count((m) => m.convertorRequest("failed"))
       yield* Effect.logError(read.left.message)
       return { _tag: "ReadFailed", service } as const
     }
     const reading = read.right
+    yield* count((m) => m.convertorRequest(reading._tag === "NoData" ? "no_data" : reading._tag === "Stale" ? "stale" : "ok"))
     if (reading._tag === "NoData") {
       yield* Effect.logInfo("No data from convertor for this window: nothing sent")
       return { _tag: "NoData", service } as const
@@ -78,7 +84,7 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
     ).pipe(Effect.map((all) => all.flatMap(Option.toArray)))
     const line = `Health status: ${health.status} (${statusLabel(health.status)})`
     yield* health.status === 0 ? Effect.logDebug(line) : Effect.logInfo(line).pipe(Effect.annotateLogs(why(health)))
-    if (due.length === 0) return { _tag: health.status === 0 ? "Healthy" : "Held", service } as const
+    if (due.length === 0) return health.status === 0 ? ({ _tag: "Healthy", service } as const) : ({ _tag: "Held", service, status: health.status } as const)
     const dryRun = yield* DryRun
     const results = yield* Effect.forEach(
       due,
@@ -91,7 +97,7 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
     )
     const byTarget = Object.fromEntries(due.map(([t], i) => [t.name, results[i]!]))
     const tag = results.includes("failed") ? "NotifyFailed" : health.status === 0 ? "Healthy" : dryRun ? "Rehearsed" : "Notified"
-    return { _tag: tag, service, targets: byTarget } as const
+    return { _tag: tag, service, status: health.status, targets: byTarget } as const
   }).pipe(
     Effect.catchAllDefect((defect) =>
       Effect.logError(`Internal error while polling this service (please report it): ${String(defect).split("\n")[0]}`).pipe(
@@ -162,6 +168,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     }
     const finished = yield* Clock.currentTimeMillis
     const summary = summarize(outcomes, Duration.millis(finished - started))
+    yield* count((m) => m.cycle(summary, finished))
     // A dry run changes nothing that outlives it.
     if (!dryRun) yield* Effect.flatMap(Policy, (p) => p.persist)
     const line = summaryLine(summary, dryRun)
@@ -180,6 +187,9 @@ export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor 
   cycle
 )
 
+/** What a cycle runs with: one configuration's services. */
+export type CycleServices = AppConfig | Convertor | Targets | Policy | Maintenance
+
 /**
  * Polls at once, then every `poll_interval`, measured from the start of one
  * cycle to the start of the next: health windows stay evenly spaced. A cycle
@@ -187,16 +197,24 @@ export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor 
  * made up (no pile-up). (`Schedule.fixed` would do the same, except that it
  * anchors at the end of the first run, so a slow first cycle would delay the
  * second by a whole extra interval.)
+ *
+ * `services` is asked for before each cycle (by default, the caller's own):
+ * a live reload gives the next cycle a new configuration there, and never
+ * changes one under a cycle that is running.
  */
-export const runForever = (
-  afterCycle: (summary: CycleSummary) => Effect.Effect<void> = () => Effect.void
-): Effect.Effect<never, never, AppConfig | Convertor | Targets | Policy | Maintenance> =>
+export const runForever = <R = CycleServices>(
+  afterCycle: (summary: CycleSummary) => Effect.Effect<void> = () => Effect.void,
+  services: Effect.Effect<Context.Context<CycleServices>, never, R> = Effect.context<CycleServices>() as unknown as Effect.Effect<Context.Context<CycleServices>, never, R>
+): Effect.Effect<never, never, R> =>
   Effect.gen(function* () {
-    const config = yield* AppConfig
     const backlog: Backlog = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
-    const interval = Duration.toMillis(config.reporter.poll_interval)
+    let interval = 0
+    const once = Effect.flatMap(services, (context) => {
+      interval = Duration.toMillis(Context.get(context, AppConfig).reporter.poll_interval)
+      return cycle(backlog).pipe(Effect.provide(context))
+    })
     const pacing = Schedule.identity<CycleSummary>().pipe(
       Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))
     )
-    return yield* cycle(backlog).pipe(Effect.tap(afterCycle), Effect.repeat(pacing), Effect.zipRight(Effect.never))
+    return yield* once.pipe(Effect.tap(afterCycle), Effect.repeat(pacing), Effect.zipRight(Effect.never))
   })

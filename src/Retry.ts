@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import { count } from "./Metrics.js"
 
 export interface Retryable {
   readonly retryable: boolean
@@ -65,7 +66,12 @@ export interface Attempted extends Retryable {
  */
 export const retryWithin = <A, E extends Attempted, R>(
   attempt: (remaining: Duration.Duration) => Effect.Effect<A, E, R>,
-  options: RetryOptions & { readonly peer: string },
+  options: RetryOptions & {
+    /** How log lines name the peer (`Convertor`, `Target dashboard`). */
+    readonly peer: string
+    /** The `peer` label of the retries metric: `convertor`, or a target's name. */
+    readonly metric: string
+  },
   onBudgetSpent: () => E
 ): Effect.Effect<A, E, R> =>
   Effect.gen(function* () {
@@ -89,11 +95,11 @@ export const retryWithin = <A, E extends Attempted, R>(
     const policy = retryPolicy<E>(options).pipe(
       Schedule.onDecision(([, error], decision) =>
         ScheduleDecision.isContinue(decision)
-          ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          ? Effect.zipRight(count((m) => m.retry(options.metric)), Clock.currentTimeMillis).pipe(Effect.flatMap((now) =>
               Effect.logDebug(
                 `${options.peer} attempt ${attempts} failed, retrying in ${(Math.max(0, ScheduleIntervals.start(decision.intervals) - now) / 1000).toFixed(2)}s: ${error.message}`
               )
-            )
+            ))
           : Effect.void
       )
     )

@@ -3,7 +3,8 @@
  * does that); a notification already on the wire is let finish, for a while;
  * this module remembers which signal came, so that a `--once` run cut short
  * exits as shells expect (143 for SIGTERM, 130 for SIGINT) instead of 0, and
- * keeps SIGHUP from killing the daemon until live reload exists.
+ * keeps SIGHUP from ever killing the process (the daemon reloads on it:
+ * Reload.ts).
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,6 +19,8 @@ const state: { signal: StopSignal | undefined; cutShort: boolean } = { signal: u
 
 /** Called once by main, before the program runs. */
 export const watchStopSignals = (): void => {
+  // Node's default for SIGHUP is to exit; a listener, even this empty one, turns that off for good.
+  process.on("SIGHUP", () => {})
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       state.signal ??= signal
@@ -36,10 +39,7 @@ export const markCutShort: Effect.Effect<void> = Effect.sync(() => {
 /** The exit code of a run that a stop signal interrupted: 0 for a daemon, 143/130 for a cut-short `--once`. */
 export const interruptedExitCode = (): number => (state.cutShort ? signalExitCode() : 0)
 
-/**
- * Until live reload exists, SIGHUP (a terminal closing, or an operator
- * expecting a reload) is logged and ignored instead of killing the process.
- */
+/** `--once` has nothing to reload: SIGHUP (a terminal closing, an operator) is logged and ignored. */
 export const ignoreHangups: Effect.Effect<void, never, Scope.Scope> = Effect.gen(function* () {
   const hangups = yield* Queue.sliding<void>(1)
   const onHangup = () => void Queue.unsafeOffer(hangups, undefined)
@@ -48,7 +48,7 @@ export const ignoreHangups: Effect.Effect<void, never, Scope.Scope> = Effect.gen
     () => Effect.sync(() => process.off("SIGHUP", onHangup))
   )
   yield* Queue.take(hangups).pipe(
-    Effect.zipRight(Effect.logWarning("SIGHUP received: reload is not supported yet; still running")),
+    Effect.zipRight(Effect.logWarning("SIGHUP received: a --once run does not reload; still running")),
     Effect.forever,
     Effect.forkScoped
   )

@@ -13,13 +13,13 @@ export type Outcome =
   /** Healthy; a recovery may have been sent to some targets. */
   | { readonly _tag: "Healthy"; readonly service: ServiceRef; readonly targets?: Readonly<Record<string, TargetResult>> }
   /** Unhealthy, and no target is due a notification (on_change: nothing changed; a threshold not met; maintenance). */
-  | { readonly _tag: "Held"; readonly service: ServiceRef }
+  | { readonly _tag: "Held"; readonly service: ServiceRef; readonly status: number }
   /** Every target delivered (or deliberately skipped) its notification. */
-  | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
+  | { readonly _tag: "Notified"; readonly service: ServiceRef; readonly status: number; readonly targets: Readonly<Record<string, TargetResult>> }
   /** --dry-run: the notifications were built and signed, not sent. */
-  | { readonly _tag: "Rehearsed"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
+  | { readonly _tag: "Rehearsed"; readonly service: ServiceRef; readonly status: number; readonly targets: Readonly<Record<string, TargetResult>> }
   /** At least one target did not get its notification. */
-  | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly targets: Readonly<Record<string, TargetResult>> }
+  | { readonly _tag: "NotifyFailed"; readonly service: ServiceRef; readonly status: number; readonly targets: Readonly<Record<string, TargetResult>> }
   | { readonly _tag: "NoData"; readonly service: ServiceRef }
   /** The newest point is outside the query window (or ahead of our clock): nothing sent. */
   | { readonly _tag: "Stale"; readonly service: ServiceRef }
@@ -30,6 +30,31 @@ export type Outcome =
   | { readonly _tag: "Late"; readonly service: ServiceRef }
   /** A bug of ours met while polling this service; the others go on. */
   | { readonly _tag: "Defect"; readonly service: ServiceRef }
+
+/** Each service's state after a cycle, for the `cloudmon_reporter_services` gauge: its health, or why there is none. */
+export type ServiceState = "healthy" | "degraded" | "outage" | "no_data" | "stale" | "failed" | "late"
+export const SERVICE_STATES: ReadonlyArray<ServiceState> = ["healthy", "degraded", "outage", "no_data", "stale", "failed", "late"]
+
+/** A service read fine is in its health's state (a notification that failed is counted per target, not here). */
+export const stateOf = (o: Outcome): ServiceState => {
+  switch (o._tag) {
+    case "Healthy":
+      return "healthy"
+    case "Held":
+    case "Notified":
+    case "Rehearsed":
+    case "NotifyFailed":
+      return o.status === 0 ? "healthy" : o.status === 1 ? "degraded" : "outage"
+    case "NoData":
+      return "no_data"
+    case "Stale":
+      return "stale"
+    case "Late":
+      return "late"
+    default:
+      return "failed"
+  }
+}
 
 export interface CycleSummary {
   /** Services actually read (or tried): all but the late ones. */
@@ -46,6 +71,8 @@ export interface CycleSummary {
   readonly late: number
   /** Per target: notifications delivered (or rehearsed) of those attempted (skipped ones are not attempted). */
   readonly targets: Readonly<Record<string, { readonly delivered: number; readonly attempted: number }>>
+  /** Every service in exactly one state. */
+  readonly states: Readonly<Record<ServiceState, number>>
   readonly duration: Duration.Duration
 }
 
@@ -54,8 +81,10 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
     Healthy: 0, Held: 0, Notified: 0, Rehearsed: 0, NoData: 0, Stale: 0, ReadFailed: 0, NotifyFailed: 0, OutOfTime: 0, Late: 0, Defect: 0
   }
   const targets: Record<string, { delivered: number; attempted: number }> = {}
+  const states = Object.fromEntries(SERVICE_STATES.map((s) => [s, 0])) as Record<ServiceState, number>
   for (const o of outcomes) {
     counts[o._tag]++
+    states[stateOf(o)]++
     if (!("targets" in o)) continue
     for (const [name, result] of Object.entries(o.targets)) {
       const t = (targets[name] ??= { delivered: 0, attempted: 0 })
@@ -75,6 +104,7 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
     failed: counts.ReadFailed + counts.NotifyFailed + counts.OutOfTime + counts.Defect,
     late: counts.Late,
     targets,
+    states,
     duration
   }
 }

@@ -45,6 +45,7 @@ export const testConfig = (
     window: { from: Duration.minutes(5), to: Duration.minutes(2) },
     services: over.services ?? [{ name: "api", environment: "production" }]
   },
+  observability: {},
   targets: [dashboardSpec]
 })
 

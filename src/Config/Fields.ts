@@ -138,3 +138,16 @@ export const NotifySection = Schema.Struct({
   success_threshold: optional(bounded("a whole number", 1, 100, true))
 }).annotations(mapping)
 export type NotifySection = typeof NotifySection.Type
+
+/** `host:port` (`127.0.0.1:9464`, `[::1]:9464`, `localhost:9464`) or `:port` for every interface; port 0 takes a free one. */
+export const ListenAddress = Schema.transformOrFail(Schema.String, Schema.Struct({ host: Schema.String, port: Schema.Number }), {
+  strict: true,
+  decode: (s, _, ast) => {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(s)
+    const port = m === null ? Number.NaN : Number(m[2])
+    return m === null || port > 65535
+      ? ParseResult.fail(new ParseResult.Type(ast, s))
+      : ParseResult.succeed({ host: m[1]!.replace(/^\[|\]$/g, ""), port })
+  },
+  encode: ({ host, port }) => ParseResult.succeed(`${host.includes(":") ? `[${host}]` : host}:${port}`)
+}).annotations(expected('"host:port" (127.0.0.1:9464), or ":port" for every interface'))

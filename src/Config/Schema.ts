@@ -13,6 +13,7 @@ import {
   Concurrency,
   list,
   IsoInstant,
+  ListenAddress,
   mapping,
   NonEmptyString,
   NotifySection,
@@ -109,6 +110,11 @@ const MaintenanceWindow = Schema.Struct({
   end: IsoInstant
 }).annotations(mapping)
 
+/** The metrics and health endpoint (Observability.ts): off unless `listen` is set, so no inbound port unless asked. */
+const ObservabilitySection = Schema.Struct({
+  listen: optional(ListenAddress)
+}).annotations(mapping)
+
 /** The file format, as written by users (after merging), and the program's configuration once decoded. */
 export const ConfigFile = Schema.Struct({
   convertor: Schema.Struct({
@@ -119,7 +125,8 @@ export const ConfigFile = Schema.Struct({
   notifiers: orElse(Schema.Array(asTarget(target(TARGET_TYPES))).annotations(list), []),
   notify: orElse(NotifySection, {}),
   maintenance: orElse(Schema.Array(MaintenanceWindow).annotations(list), []),
-  reporter: orElse(ReporterSection, {})
+  reporter: orElse(ReporterSection, {}),
+  observability: orElse(ObservabilitySection, {})
 })
 export type ConfigFile = typeof ConfigFile.Type
 

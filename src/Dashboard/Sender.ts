@@ -85,7 +85,7 @@ const sender = (
         // the exchange's own timeout still bounds it.
         finishInFlight
       )
-    return retryWithin(attempt, { ...o.retry, budget: o.budget, peer: `Target ${o.name}` }, () =>
+    return retryWithin(attempt, { ...o.retry, budget: o.budget, peer: `Target ${o.name}`, metric: o.name }, () =>
       fail(n, { ...badResponse(`not delivered before ${budgetHint(o.budget)}`), reason: "Timeout" })
     )
   }

@@ -1,0 +1,33 @@
+/**
+ * The port for what the reporter counts, for people who alert on the
+ * alerter. Call sites count as things happen; with `observability.listen`
+ * set, Observability/Prometheus.ts keeps the figures for `/metrics`;
+ * otherwise the default counts nothing, so a run without the endpoint pays
+ * one empty call per event and loads no metrics code.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type { CycleSummary } from "./Summary.js"
+
+/** What one convertor read came to. */
+export type ConvertorOutcome = "ok" | "no_data" | "stale" | "failed"
+export const CONVERTOR_OUTCOMES: ReadonlyArray<ConvertorOutcome> = ["ok", "no_data", "stale", "failed"]
+
+export interface MetricsPort {
+  /** A cycle ended at `finishedAtMillis`; its summary holds its duration and each service's state. */
+  readonly cycle: (summary: CycleSummary, finishedAtMillis: number) => void
+  /** One service read (retries included) and what it came to. */
+  readonly convertorRequest: (outcome: ConvertorOutcome) => void
+  /** One notification to one target: delivered, or not (after its retries). */
+  readonly notification: (target: string, outcome: "delivered" | "failed") => void
+  /** One retry of a peer: `convertor`, or a target's name. */
+  readonly retry: (peer: string) => void
+  readonly jwtSignFailure: () => void
+}
+
+export const NONE: MetricsPort = { cycle: () => {}, convertorRequest: () => {}, notification: () => {}, retry: () => {}, jwtSignFailure: () => {} }
+
+export class Metrics extends Context.Reference<Metrics>()("reporter/Metrics", { defaultValue: (): MetricsPort => NONE }) {}
+
+/** Counts, in the current fiber's metrics (none unless the endpoint is on). */
+export const count = (f: (metrics: MetricsPort) => void): Effect.Effect<void> => Effect.map(Metrics, f)

@@ -1,0 +1,134 @@
+/**
+ * The endpoint that lets people alert on the alerter (`observability.listen`,
+ * off unless set): `GET /metrics` (Prometheus), `/healthz` (has a cycle
+ * completed lately?), `/readyz` (configuration loaded, every target set up).
+ *
+ * Bounded: every request gets its answer on a connection of its own that is
+ * then closed, request bodies are never read, a client gets 5 s for its
+ * request and at most 64 connections are open; other paths are 404, other
+ * methods 405; the server stops with the daemon.
+ */
+import * as http from "node:http"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { phaseBudget } from "./Budget.js"
+import type { MetricsPort } from "./Metrics.js"
+
+/** The loop counts as stuck when no cycle has completed for 2 poll intervals plus both phase budgets. */
+export const livenessLimit = (interval: Duration.Duration): Duration.Duration =>
+  Duration.sum(Duration.times(interval, 2), Duration.times(phaseBudget(interval), 2))
+
+export interface Answer {
+  readonly status: number
+  readonly body: string
+  readonly type?: string
+}
+
+const json = (status: number, value: Record<string, unknown>): Answer => ({ status, body: `${JSON.stringify(value)}\n`, type: "application/json" })
+
+/** What the daemon tells the endpoint, and what the endpoint says. */
+export interface HealthState {
+  /** When the last cycle completed (or the daemon started, before the first one), in ms. */
+  lastCycleAt: number
+  interval: Duration.Duration
+  /** Why the daemon is not ready yet; undefined once it is. */
+  notReady: string | undefined
+}
+
+export const healthz = (state: HealthState, now: number): Answer => {
+  const age = Math.max(0, now - state.lastCycleAt) / 1000
+  const limit = Duration.toSeconds(livenessLimit(state.interval))
+  return age <= limit
+    ? json(200, { status: "ok", last_cycle_seconds_ago: Math.round(age) })
+    : json(503, {
+        status: "stalled",
+        reason: `no poll cycle completed for ${Math.round(age)}s (limit ${limit}s: 2 x reporter.poll_interval + the phase budgets); the poll loop is stuck`
+      })
+}
+
+export const readyz = (state: HealthState): Answer =>
+  state.notReady === undefined ? json(200, { status: "ready" }) : json(503, { status: "not ready", reason: state.notReady })
+
+export class ListenError extends Data.TaggedError("ListenError")<{ readonly message: string }> {}
+
+const listenProblem = (where: string, code: string | undefined): string =>
+  `observability.listen ${where}: ` +
+  (code === "EADDRINUSE"
+    ? "the address is already in use (another process listens there); choose another port"
+    : code === "EACCES"
+      ? "not allowed to listen there (ports below 1024 need privileges); choose a port above 1024"
+      : code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN"
+        ? "no such address on this host; use 127.0.0.1, 0.0.0.0 or leave the host out (:9464)"
+        : `cannot listen (${code ?? "unknown error"})`)
+
+export interface Endpoint {
+  /** The metrics port to count with: the Prometheus figures, and the liveness clock. */
+  readonly metrics: MetricsPort
+  readonly state: HealthState
+  /** Where it listens, as a URL (the port is the real one when 0 was asked for). */
+  readonly url: string
+  readonly knownTargets: (names: ReadonlyArray<string>) => void
+}
+
+/** Opens the endpoint for the daemon's lifetime (the scope's). */
+export const serve = (
+  address: { readonly host: string; readonly port: number },
+  version: string,
+  interval: Duration.Duration
+): Effect.Effect<Endpoint, ListenError, Scope.Scope> =>
+  Effect.gen(function* () {
+    // Loaded here, not at start-up: a run without the endpoint carries no metrics code.
+    const { makePrometheus } = yield* Effect.promise(() => import("./Observability/Prometheus.js"))
+    const prometheus = makePrometheus(version)
+    const runtime = yield* Effect.runtime<never>()
+    const state: HealthState = { lastCycleAt: yield* Clock.currentTimeMillis, interval, notReady: "starting: reading the configuration and setting up the targets" }
+    const route = (path: string): Promise<Answer> =>
+      path === "/metrics"
+        ? prometheus.render().then((body) => ({ status: 200, body, type: prometheus.contentType }))
+        : path === "/healthz"
+          ? Runtime.runPromise(runtime)(Effect.map(Clock.currentTimeMillis, (now) => healthz(state, now)))
+          : path === "/readyz"
+            ? Promise.resolve(readyz(state))
+            : Promise.resolve(json(404, { status: "not found", reason: "try /metrics, /healthz or /readyz" }))
+
+    const server = yield* Effect.acquireRelease(
+      Effect.async<http.Server, ListenError>((resume) => {
+        const s = http.createServer({ maxHeaderSize: 8 * 1024, requestTimeout: 5_000, headersTimeout: 5_000 }, (req, res) => {
+          // One request per connection, closed after the answer; its body, if any, is never read.
+          res.shouldKeepAlive = false
+          const send = (a: Answer) => {
+            res.writeHead(a.status, { "content-type": a.type ?? "text/plain", "content-length": Buffer.byteLength(a.body), "cache-control": "no-store" })
+            res.end(req.method === "HEAD" ? undefined : a.body)
+          }
+          if (req.method !== "GET" && req.method !== "HEAD") {
+            res.setHeader("allow", "GET, HEAD")
+            return send(json(405, { status: "method not allowed", reason: "only GET and HEAD" }))
+          }
+          route((req.url ?? "").split("?")[0]!).then(send, () => send(json(500, { status: "error" })))
+        })
+        s.maxConnections = 64
+        s.setTimeout(5_000, (socket) => socket.destroy())
+        s.once("error", (e: NodeJS.ErrnoException) => resume(Effect.fail(new ListenError({ message: listenProblem(`${address.host}:${address.port}`, e.code) }))))
+        s.listen(address.port, address.host === "" ? undefined : address.host, () => resume(Effect.succeed(s)))
+      }),
+      (s) =>
+        Effect.async<void>((resume) => {
+          s.closeAllConnections()
+          s.close(() => resume(Effect.void))
+        })
+    )
+    const bound = server.address()
+    const where = typeof bound === "object" && bound !== null ? `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound)
+    const metrics: MetricsPort = {
+      ...prometheus.port,
+      cycle: (summary, finishedAt) => {
+        prometheus.port.cycle(summary, finishedAt)
+        state.lastCycleAt = finishedAt
+      }
+    }
+    return { metrics, state, url: `http://${where}`, knownTargets: prometheus.knownTargets }
+  })

@@ -1,0 +1,81 @@
+/**
+ * The metrics port over prom-client, the Prometheus client most Node
+ * services use: it writes the exposition format and the standard process
+ * metrics (CPU, memory, file descriptors, event loop, GC). Loaded only when
+ * `observability.listen` is set (see README, "Metrics and health").
+ */
+import * as Duration from "effect/Duration"
+import * as client from "prom-client"
+import type { CycleSummary } from "../Summary.js"
+import { SERVICE_STATES } from "../Summary.js"
+import { CONVERTOR_OUTCOMES, type MetricsPort } from "../Metrics.js"
+
+const P = "cloudmon_reporter_"
+
+export interface Prometheus {
+  readonly port: MetricsPort
+  /** Every target gets its series at zero, so that ratios exist before the first notification. */
+  readonly knownTargets: (names: ReadonlyArray<string>) => void
+  readonly contentType: string
+  readonly render: () => Promise<string>
+}
+
+export const makePrometheus = (version: string): Prometheus => {
+  const registers = [new client.Registry()]
+  const [registry] = registers as [client.Registry]
+  client.collectDefaultMetrics({ register: registry })
+  // Gauges named like counters, which `promtool check metrics` rejects; nodejs_active_handles and
+  // nodejs_active_requests (by type) say the same.
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name)
+  const duration = new client.Histogram({
+    name: `${P}cycle_duration_seconds`,
+    help: "How long each poll cycle took, from its start to its summary.",
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers
+  })
+  const cycles = new client.Counter({ name: `${P}cycles_total`, help: "Poll cycles completed.", registers })
+  const last = new client.Gauge({ name: `${P}last_cycle_timestamp_seconds`, help: "When the last poll cycle completed, in Unix seconds.", registers })
+  const services = new client.Gauge({ name: `${P}services`, help: "Services in each state after the last cycle.", labelNames: ["state"], registers })
+  const convertor = new client.Counter({
+    name: `${P}convertor_requests_total`,
+    help: "Service reads from the convertor (retries included in one), by outcome.",
+    labelNames: ["outcome"],
+    registers
+  })
+  const notifications = new client.Counter({
+    name: `${P}notifications_total`,
+    help: "Notifications to each target, by outcome (after retries).",
+    labelNames: ["target", "outcome"],
+    registers
+  })
+  const retries = new client.Counter({ name: `${P}retries_total`, help: "Retried requests, by peer (convertor, or a target's name).", labelNames: ["peer"], registers })
+  const jwt = new client.Counter({ name: `${P}jwt_sign_failures_total`, help: "Tokens that could not be signed.", registers })
+  new client.Gauge({ name: `${P}build_info`, help: "The reporter's version; always 1.", labelNames: ["version"], registers }).set({ version }, 1)
+
+  for (const state of SERVICE_STATES) services.set({ state }, 0)
+  for (const outcome of CONVERTOR_OUTCOMES) convertor.inc({ outcome }, 0)
+  jwt.inc(0)
+  retries.inc({ peer: "convertor" }, 0)
+  cycles.inc(0)
+
+  const knownTargets = (names: ReadonlyArray<string>) => {
+    for (const target of names) {
+      for (const outcome of ["delivered", "failed"]) notifications.inc({ target, outcome }, 0)
+      retries.inc({ peer: target }, 0)
+    }
+  }
+
+  const port: MetricsPort = {
+    cycle: (summary: CycleSummary, finishedAtMillis: number) => {
+      duration.observe(Duration.toMillis(summary.duration) / 1000)
+      cycles.inc()
+      last.set(finishedAtMillis / 1000)
+      for (const state of SERVICE_STATES) services.set({ state }, summary.states[state])
+    },
+    convertorRequest: (outcome) => convertor.inc({ outcome }),
+    notification: (target, outcome) => notifications.inc({ target, outcome }),
+    retry: (peer) => retries.inc({ peer }),
+    jwtSignFailure: () => jwt.inc()
+  }
+  return { port, knownTargets, contentType: registry.contentType, render: () => registry.metrics() }
+}

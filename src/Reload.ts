@@ -1,0 +1,106 @@
+/**
+ * Live reload: SIGHUP re-reads and re-validates the configuration (file,
+ * `conf.d`, environment) and builds its targets. Valid: the next cycle runs
+ * on it, and one line says what changed. Invalid (or a target that cannot
+ * start): the daemon goes on with what it has, and says exactly why.
+ *
+ * A new configuration is taken up only between cycles, so no cycle, and no
+ * notification in flight, ever sees two. The notification policy's tracks
+ * are carried over for every (target, service) pair still configured with
+ * the same target; the others are forgotten.
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Queue from "effect/Queue"
+import * as Scope from "effect/Scope"
+import { load, type ReporterConfig } from "./Config.js"
+import { changes, sameTarget } from "./Config/Effective.js"
+import { serviceId } from "./Domain.js"
+import { pruneTracks, type Track } from "./Policy.js"
+import type { CycleServices } from "./Reporter.js"
+
+/** One configuration and what was built for it, in a scope of its own. */
+export interface Generation {
+  readonly config: ReporterConfig
+  readonly context: Context.Context<CycleServices>
+  readonly scope: Scope.CloseableScope
+}
+
+export interface ReloadOptions<E, R> {
+  readonly file: string
+  readonly env: Record<string, string | undefined>
+  readonly first: Generation
+  /** The tracks every generation's policy shares. */
+  readonly tracks: Map<string, Track>
+  /** Builds a configuration's services into the scope it is run in; a failure has a message for people. */
+  readonly build: (config: ReporterConfig) => Effect.Effect<Context.Context<CycleServices>, E, Scope.Scope | R>
+  readonly describe: (error: E) => string
+  /** After a new generation is taken up, before its first cycle. */
+  readonly applied: (config: ReporterConfig) => Effect.Effect<void>
+}
+
+const refused = (line: string) => Effect.logError(`Reload refused: ${line}`).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
+
+/**
+ * Watches SIGHUP for the caller's scope. Returns the services for the next
+ * cycle: the newest valid configuration's.
+ */
+export const reloading = <E, R>(
+  options: ReloadOptions<E, R>
+): Effect.Effect<Effect.Effect<Context.Context<CycleServices>>, never, Scope.Scope | FileSystem.FileSystem | Path.Path | R> =>
+  Effect.gen(function* () {
+    let running = options.first
+    let pending: Generation | undefined
+    yield* Effect.addFinalizer(() => Effect.zipRight(pending === undefined ? Effect.void : Scope.close(pending.scope, Exit.void), Scope.close(running.scope, Exit.void)))
+
+    const reload = Effect.gen(function* () {
+      yield* Effect.logInfo(`SIGHUP received: reloading the configuration from ${options.file}`)
+      const loaded = yield* Effect.either(load(options.file, options.env))
+      if (loaded._tag === "Left") {
+        for (const warning of loaded.left.warnings) yield* Effect.logWarning(warning)
+        for (const line of loaded.left.lines) yield* refused(line)
+        return yield* refused(`still running on the configuration in use (${loaded.left.problems.length} problem(s) above)`)
+      }
+      const { config, warnings } = loaded.right
+      for (const warning of warnings) yield* Effect.logWarning(warning)
+      const scope = yield* Scope.make()
+      const built = yield* Effect.either(Scope.extend(options.build(config), scope))
+      if (built._tag === "Left") {
+        yield* Scope.close(scope, Exit.void)
+        return yield* refused(`${options.describe(built.left)}; still running on the configuration in use`)
+      }
+      const what = changes((pending ?? running).config, config)
+      if (pending !== undefined) yield* Scope.close(pending.scope, Exit.void)
+      pending = { config, context: built.right, scope }
+      yield* Effect.logInfo(`Configuration reloaded; the next cycle uses it: ${what.length === 0 ? "nothing changed" : what.join("; ")}`)
+    })
+
+    const hangups = yield* Queue.sliding<void>(1)
+    const onHangup = () => void Queue.unsafeOffer(hangups, undefined)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => process.on("SIGHUP", onHangup)),
+      () => Effect.sync(() => process.off("SIGHUP", onHangup))
+    )
+    yield* Queue.take(hangups).pipe(Effect.zipRight(reload), Effect.forever, Effect.forkScoped)
+
+    return Effect.gen(function* () {
+      if (pending === undefined) return running.context
+      const next = pending
+      pending = undefined
+      const services = new Set(next.config.reporter.services.map(serviceId))
+      pruneTracks(options.tracks, (name, service) => {
+        const was = running.config.targets.find((t) => t.name === name)
+        const is = next.config.targets.find((t) => t.name === name)
+        return was !== undefined && is !== undefined && sameTarget(was, is) && services.has(serviceId(service))
+      })
+      yield* Scope.close(running.scope, Exit.void)
+      running = next
+      yield* options.applied(next.config)
+      return running.context
+    })
+  })

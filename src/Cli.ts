@@ -34,6 +34,7 @@ const FLAGS: ReadonlyArray<Flag> = [
   { name: "config", short: "c", value: "FILE", help: `configuration file; conf.d/*.yaml beside it is merged in (default: ${DEFAULT_CONFIG})` },
   { name: "once", help: "run one cycle, then exit (cron, Kubernetes CronJob)" },
   { name: "dry-run", help: "read, decide and sign as usual, send nothing; log what would be sent" },
+  { name: "connect", help: "validate: also ask the convertor and each target once, read-only" },
   { name: "log-level", value: "LEVEL", help: `${LEVEL_NAMES.join(", ")} (default: info, or LOG_LEVEL, or RUST_LOG)` },
   { name: "log-format", value: "FORMAT", help: "text or json (default: text)" },
   { name: "help", short: "h", help: "show this help and exit" },
@@ -48,7 +49,13 @@ export const HELP = [
   "notifies the status dashboard about every service that is not healthy.",
   "",
   usageLine,
+  `       ${NAME} validate [--config FILE] [--connect]`,
   `       ${NAME} --help | --version`,
+  "",
+  "Commands:",
+  "  (none)    run: the daemon, or one cycle with --once; SIGHUP reloads the configuration",
+  "  validate  print the effective configuration as YAML (secrets <redacted>) and its",
+  "            warnings, contacting nothing; with --connect, check each peer once",
   "",
   "Options:",
   ...FLAGS.map((f) => {
@@ -58,7 +65,8 @@ export const HELP = [
   "",
   "Exit codes:",
   "  0         success; a daemon stopped by SIGTERM or SIGINT",
-  "  1         --once: a service was not read in time or a notification not delivered",
+  "  1         --once: a service was not read in time or a notification not delivered;",
+  "            validate --connect: a peer is unreachable or refused the credentials",
   "  2         configuration or command-line error",
   "  130, 143  --once cut short by SIGINT or SIGTERM",
   "",
@@ -71,16 +79,19 @@ export const HELP = [
 ].join("\n")
 
 export interface Parsed {
-  readonly command: "run" | "help" | "version"
+  readonly command: "run" | "validate" | "help" | "version"
   readonly configFile: string
   readonly once: boolean
   readonly dryRun: boolean
+  readonly connect: boolean
   readonly logLevel: Option.Option<LogLevel.LogLevel>
   readonly logFormat: LogFormat
 }
 
 /** `args` without the runtime and script. A usage error is a message for people. */
-export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string> => {
+export const parse = (all: ReadonlyArray<string>): Either.Either<Parsed, string> => {
+  const validating = all[0] === "validate"
+  const args = validating ? all.slice(1) : all
   const seen = new Map<string, string | true>()
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
@@ -107,13 +118,17 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
   if (level !== undefined && (Option.isNone(logLevel) || level.includes("=") || level.includes(","))) {
     return Either.left(`--log-level: expected one of ${LEVEL_NAMES.join(", ")}; got ${JSON.stringify(level)}`)
   }
+  if (validating) {
+    for (const runOnly of ["once", "dry-run"]) if (seen.has(runOnly)) return Either.left(`--${runOnly} does not go with validate`)
+  } else if (seen.has("connect")) return Either.left("--connect only goes with validate (validate --connect)")
   const format = text("log-format") ?? "text"
   if (format !== "text" && format !== "json") return Either.left(`--log-format: expected text or json; got ${JSON.stringify(format)}`)
   return Either.right({
-    command: seen.has("help") ? "help" : seen.has("version") ? "version" : "run",
+    command: seen.has("help") ? "help" : seen.has("version") ? "version" : validating ? "validate" : "run",
     configFile: text("config") ?? DEFAULT_CONFIG,
     once: seen.has("once"),
     dryRun: seen.has("dry-run"),
+    connect: seen.has("connect"),
     logLevel,
     logFormat: format
   })
@@ -131,5 +146,5 @@ export const cli = (
         ? Console.log(HELP).pipe(Effect.as(ExitCode.Ok as number))
         : parsed.command === "version"
           ? Console.log(VERSION).pipe(Effect.as(ExitCode.Ok as number))
-          : run({ ...parsed, env, version: VERSION })
+          : run({ ...parsed, env, version: VERSION, ...(parsed.command === "validate" ? { validate: { connect: parsed.connect } } : {}) })
   })

@@ -69,26 +69,34 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
         return read.right
       })
 
+    /** The request for one service's window, which ends `window.to` before now. */
+    const requestFor = (service: ServiceRef, now: number) => {
+      const windowStart = now - Duration.toMillis(config.reporter.window.from)
+      const query = new URLSearchParams({
+        service: service.name,
+        environment: service.environment,
+        from: isoSeconds(windowStart),
+        to: isoSeconds(now - Duration.toMillis(config.reporter.window.to))
+      })
+      const request: Request = { method: "GET", url: `${config.convertor.url}/v1/health?${query}`, headers: { accept: "application/json" } }
+      return { request, windowStart }
+    }
+
     const health = (service: ServiceRef): Effect.Effect<Reading, ConvertorError> =>
       Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const windowStart = now - Duration.toMillis(config.reporter.window.from)
-        const query = new URLSearchParams({
-          service: service.name,
-          environment: service.environment,
-          from: isoSeconds(windowStart),
-          to: isoSeconds(now - Duration.toMillis(config.reporter.window.to))
-        })
-        const request: Request = {
-          method: "GET",
-          url: `${config.convertor.url}/v1/health?${query}`,
-          headers: { accept: "application/json" }
-        }
+        const { request, windowStart } = requestFor(service, yield* Clock.currentTimeMillis)
         return yield* retryWithin(
           (remaining) => attempt(service, request, windowStart, remaining),
           { ...CONVERTOR_RETRY, budget, peer: "Convertor", metric: "convertor" },
           () => new ConvertorError({ service, peer: url, ...badResponse(`no answer before ${budgetHint(budget)}`), reason: "Timeout" })
         )
+      })
+
+    /** `validate --connect`: one request for `service`, no retries. */
+    const probe = (service: ServiceRef): Effect.Effect<Reading, ConvertorError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const { request, windowStart } = requestFor(service, now)
+        return attempt(service, request, windowStart, config.convertor.timeout)
       })
 
     /** The convertor's planned maintenance windows over the next poll interval (docs/protocols.md §1), one request, no retries. */
@@ -103,6 +111,6 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
       return yield* Either.isLeft(windows) ? Effect.fail(windows.left) : Effect.succeed(windows.right)
     })
 
-    return { health, maintenances } as const
+    return { health, probe, maintenances } as const
   })
 }) {}

@@ -13,7 +13,7 @@ import type * as Scope from "effect/Scope"
 import type { Notification, ServiceRef } from "./Domain.js"
 import { type PeerErrorFields, who } from "./PeerError.js"
 import type { RateLimits } from "./RateLimits.js"
-import type { Transport } from "./Transport.js"
+import type { Request, Transport } from "./Transport.js"
 
 type Reason = "AuthFailed" | "Rejected" | "Unavailable" | "Timeout" | "BadResponse"
 
@@ -106,6 +106,12 @@ export interface Adapter<Settings = unknown> {
    */
   readonly kind: "dashboard" | "notifier"
   readonly make: (spec: TargetSpec<Settings>, context: AdapterContext) => Effect.Effect<DashboardPort, TargetStartError, Transport | RateLimits | Scope.Scope>
+  /**
+   * `validate --connect`: the protocol's read-only request that needs our
+   * credentials, where it has one (Dashboard/Check.ts; undefined: none in
+   * this configuration); fails with what stopped it from being built.
+   */
+  readonly readOnly?: (spec: TargetSpec<Settings>) => Effect.Effect<{ readonly request: Request; readonly what: string } | undefined, string>
 }
 
 /** Erases an adapter's settings type for the table: its settings are what its own fields decoded. */

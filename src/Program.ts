@@ -30,6 +30,7 @@ import { type CycleServices, DryRun, runCycle, runForever } from "./Reporter.js"
 import { Metrics, NONE } from "./Metrics.js"
 import * as Observability from "./Observability.js"
 import { reloading } from "./Reload.js"
+import { validate } from "./Validate.js"
 import * as Context from "effect/Context"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -44,6 +45,8 @@ export interface RunOptions {
   readonly logLevel: Option.Option<LogLevel.LogLevel>
   readonly env: Record<string, string | undefined>
   readonly version: string
+  /** `validate` (Validate.ts) instead of a run; `--connect` with it. */
+  readonly validate?: { readonly connect: boolean }
 }
 
 export const ExitCode = { Ok: 0, CycleFailed: 1, BadConfig: 2 } as const
@@ -176,6 +179,7 @@ export const run = (
   options: RunOptions
 ): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Transport> => {
   const program = Effect.gen(function* () {
+    if (options.validate !== undefined) return yield* validate({ ...options, ...options.validate })
     const loaded = yield* Effect.either(load(options.configFile, options.env))
     if (loaded._tag === "Left") {
       // Warnings first: a mistyped key is often why a required one is missing.

@@ -51,6 +51,7 @@ const simulate = (o: {
     let cycle = -1
     const convertor = Convertor.make({
       maintenances: Effect.succeed([]),
+      probe: () => Effect.die("not probed"),
       health: () =>
         Effect.suspend(() => {
           cycle++

@@ -36,6 +36,7 @@ const world = (fakes: Fakes) => {
   const sent: Array<Notification> = []
   const convertor = Convertor.make({
     maintenances: Effect.succeed([]),
+    probe: () => Effect.die("not probed"),
     health: (service) =>
       Clock.currentTimeMillis.pipe(
         Effect.tap((at) => reads.push({ service: service.name, at })),
@@ -396,7 +397,7 @@ describe("several targets", () => {
       const fine = port("dashboard", () => Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => fineAt.push(t))).pipe(Effect.as(DELIVERED)))
       const services = [svc("a"), svc("b"), svc("c")]
       const layer = Layer.mergeAll(
-        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), maintenances: Effect.succeed([]) })),
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), probe: () => Effect.die("not probed"), maintenances: Effect.succeed([]) })),
         Layer.succeed(Targets, [fine, down, slow]),
         policyLayers({ dashboard: {}, oncall: {}, slack: {} }),
         Layer.succeed(AppConfig, testConfig({ services }))
@@ -421,7 +422,7 @@ describe("several targets", () => {
       const logs = captureLogs()
       const skipping = { name: "status", target: "status", notify: () => Effect.succeed({ _tag: "Skipped", why: "no component", level: "warn", final: true } as const), rehearse: () => Effect.succeed("") }
       const layer = Layer.mergeAll(
-        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(1)), maintenances: Effect.succeed([]) })),
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(1)), probe: () => Effect.die("not probed"), maintenances: Effect.succeed([]) })),
         Layer.succeed(Targets, [skipping]),
         policyLayers({ status: {} }),
         Layer.succeed(AppConfig, testConfig())
@@ -449,7 +450,7 @@ describe("a temporary skip stays due (review finding)", () => {
           })
       }
       const layer = Layer.mergeAll(
-        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), maintenances: Effect.succeed([]) })),
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), probe: () => Effect.die("not probed"), maintenances: Effect.succeed([]) })),
         Layer.succeed(Targets, [stackmon]),
         policyLayers({ status: { mode: "on_change", sendResolved: true } }),
         Layer.succeed(AppConfig, testConfig())

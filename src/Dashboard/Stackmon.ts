@@ -18,7 +18,7 @@ import { adapter, DELIVERED, type Delivery, TargetStartError } from "../Dashboar
 import { isoSeconds, type Notification, safeUrl, serviceKey } from "../Domain.js"
 import { peerMessage } from "../PeerError.js"
 import { type Reply, type Request, Transport } from "../Transport.js"
-import type { SignFailed } from "../Jwt.js"
+import { makeSigner, type SignFailed } from "../Jwt.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
 
 export interface Settings {
@@ -59,6 +59,17 @@ export const Stackmon = adapter<Settings>({
   },
   secrets: [{ key: "secret", required: false }],
   kind: "dashboard",
+  readOnly: (spec) =>
+    Effect.gen(function* () {
+      if (spec.settings.api !== "v2") return undefined
+      const secret = spec.secrets["secret"]
+      const signer = secret === undefined ? undefined : yield* makeSigner(secret).pipe(Effect.mapError(() => `${spec.path}.secret cannot be used as an HMAC key`))
+      const token = signer === undefined ? undefined : yield* signer.sign({ stackmon: "dummy" }, yield* Clock.currentTimeMillis).pipe(Effect.mapError(() => "could not sign the token"))
+      return {
+        request: { method: "GET", url: `${spec.settings.url}/v2/components`, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } },
+        what: "GET /v2/components"
+      } as const
+    }),
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const transport = yield* Transport

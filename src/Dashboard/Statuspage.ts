@@ -37,6 +37,15 @@ export const Statuspage = adapter<Settings>({
   },
   secrets: [{ key: "api_key", required: true }],
   kind: "notifier",
+  readOnly: (spec) =>
+    Effect.succeed({
+      request: {
+        method: "GET",
+        url: `${spec.settings.url}/pages/${encodeURIComponent(spec.settings.page_id)}`,
+        headers: { authorization: `OAuth ${Redacted.value(spec.secrets["api_key"]!)}` }
+      },
+      what: `GET /pages/${spec.settings.page_id}`
+    }),
   make: (spec, { budget, services }) =>
     Effect.gen(function* () {
       const s = spec.settings

@@ -1,0 +1,59 @@
+/**
+ * `validate --connect`: can each target be reached, and does it take our
+ * credentials? One request per target, never a notification: the
+ * protocol's read-only, authenticated request where it has one (Stackmon
+ * `GET /v2/components`, Statuspage `GET /pages/{page_id}`), otherwise a
+ * plain `GET /` of the target's host, which shows it is reachable but
+ * cannot show that the credentials are right.
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { type Adapter, labelOf, type TargetSpec } from "../Dashboard.js"
+import { safeUrl } from "../Domain.js"
+import { peerMessage } from "../PeerError.js"
+import { type Request, Transport } from "../Transport.js"
+
+export interface CheckResult {
+  readonly ok: boolean
+  readonly line: string
+}
+
+/** A read-only request that needs our credentials, and how to say it (`GET /v2/components`). */
+export interface ReadOnly {
+  readonly request: Request
+  readonly what: string
+}
+
+const addressOf = (spec: TargetSpec): string | undefined => {
+  const url = (spec.settings as { url?: unknown }).url
+  if (typeof url === "string") return url
+  const secret = Object.entries(spec.secrets).find(([k]) => k.endsWith("url"))?.[1]
+  return secret === undefined ? undefined : Redacted.value(secret)
+}
+
+export const checkTarget = (adapter: Adapter, spec: TargetSpec): Effect.Effect<CheckResult, never, Transport> =>
+  Effect.gen(function* () {
+    const transport = yield* Transport
+    const label = labelOf(spec)
+    const timeout = (spec.settings as { timeout: Duration.Duration }).timeout
+    const asked = adapter.readOnly === undefined ? undefined : yield* Effect.either(adapter.readOnly(spec))
+    if (asked?._tag === "Left") return { ok: false, line: `${label}: ${asked.left}` }
+    const readOnly = asked?.right
+    const address = addressOf(spec)
+    if (readOnly === undefined && address === undefined) return { ok: true, line: `${label}: nothing to check` }
+    const request: Request = readOnly?.request ?? { method: "GET", url: `${new URL(address!).origin}/`, headers: {} }
+    const where = readOnly === undefined ? `${new URL(address!).origin} (its host)` : `${safeUrl(address ?? request.url)} (${readOnly.what})`
+    const reply = yield* Effect.either(transport.exchange(request, { timeout, maxBytes: 4 * 1024 * 1024, oversize: "truncate" }))
+    if (reply._tag === "Left") return { ok: false, line: `${label} at ${where}: unreachable: ${reply.left.detail}` }
+    const { status, body } = reply.right
+    const said = peerMessage(body) ? `: ${peerMessage(body)}` : ""
+    if (readOnly === undefined) {
+      return { ok: true, line: `${label} at ${where}: reachable (answered ${status}); credentials not checked: its protocol has no read-only request` }
+    }
+    if (status === 401 || status === 403) {
+      return { ok: false, line: `${label} at ${where}: reachable, but the credentials were refused (${status}${said}); check ${spec.path}.${adapter.secrets[0]?.key ?? "secret"}` }
+    }
+    if (status < 200 || status > 299) return { ok: false, line: `${label} at ${where}: reachable, but answered ${status}${said}` }
+    return { ok: true, line: `${label} at ${where}: reachable, credentials accepted` }
+  })

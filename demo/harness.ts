@@ -23,7 +23,7 @@ export interface ConfigOptions {
   readonly timeout?: number
   readonly concurrency?: number
   /** Further targets, each a mapping of keys (`{type: slack, webhook_url: …}`). */
-  readonly notifiers?: ReadonlyArray<Record<string, string>>
+  readonly notifiers?: ReadonlyArray<Record<string, unknown>>
 }
 
 /** A reporter configuration for loopback simulators, as YAML text. */
@@ -95,9 +95,9 @@ export const spawnReporter = (
   return { child, launchedAt, output: () => output, stdout: () => stdout, stderr: () => stderr, exited }
 }
 
-export const waitFor = async (what: string, cond: () => boolean, ms = 10_000): Promise<void> => {
+export const waitFor = async (what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> => {
   const until = Date.now() + ms
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > until) throw new Error(`gave up waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 20))
   }

@@ -97,7 +97,7 @@ export const serve = (
 
     const server = yield* Effect.acquireRelease(
       Effect.async<http.Server, ListenError>((resume) => {
-        const s = http.createServer({ maxHeaderSize: 8 * 1024, requestTimeout: 5_000, headersTimeout: 5_000 }, (req, res) => {
+        const s = http.createServer({ maxHeaderSize: 8 * 1024, requestTimeout: 5_000, headersTimeout: 5_000, connectionsCheckingInterval: 500 }, (req, res) => {
           // One request per connection, closed after the answer; its body, if any, is never read.
           res.shouldKeepAlive = false
           const send = (a: Answer) => {

@@ -168,7 +168,6 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     }
     const finished = yield* Clock.currentTimeMillis
     const summary = summarize(outcomes, Duration.millis(finished - started))
-    yield* count((m) => m.cycle(summary, finished))
     // A dry run changes nothing that outlives it.
     if (!dryRun) yield* Effect.flatMap(Policy, (p) => p.persist)
     const line = summaryLine(summary, dryRun)
@@ -178,6 +177,9 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
         `Cycle took ${Duration.format(summary.duration)}, longer than reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): the next cycle starts at once; raise reporter.concurrency or the interval`
       )
     }
+    // Counted once the cycle is really over (its state written): what /healthz calls a completed cycle.
+    const ended = yield* Clock.currentTimeMillis
+    yield* count((m) => m.cycle(summary, ended))
     return summary
   })
 

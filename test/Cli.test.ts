@@ -20,9 +20,20 @@ describe("the command line", () => {
       configFile: "config.yaml",
       once: false,
       dryRun: false,
+      connect: false,
       logLevel: Option.none(),
       logFormat: "text"
     })
+  })
+
+  it("validate: a command first on the line, with --connect; run-only flags refused", () => {
+    expect(Either.getOrThrow(parse(["validate", "-c", "x.yaml", "--connect"]))).toMatchObject({ command: "validate", configFile: "x.yaml", connect: true })
+    expect(Either.getOrThrow(parse(["validate"]))).toMatchObject({ command: "validate", configFile: "config.yaml", connect: false })
+    expect(problem(["--connect"])).toBe("--connect only goes with validate (validate --connect)")
+    expect(problem(["validate", "--once"])).toBe("--once does not go with validate")
+    expect(problem(["validate", "--dry-run"])).toBe("--dry-run does not go with validate")
+    expect(problem(["--once", "validate"])).toBe('unexpected argument "validate"')
+    expect(HELP).toContain("validate [--config FILE] [--connect]")
   })
 
   it("says what is wrong with each kind of usage error", () => {

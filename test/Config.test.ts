@@ -10,7 +10,9 @@ import * as Redacted from "effect/Redacted"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { load } from "../src/Config.js"
+import { load, type ReporterConfig } from "../src/Config.js"
+import { changes, sameTarget } from "../src/Config/Effective.js"
+import { dashboardSpec, testConfig } from "./helpers.js"
 import { ADAPTERS } from "../src/Dashboard/adapters.js"
 import { defaultMode, policyFor } from "../src/Policy.js"
 import { unknownKeys } from "../src/Config/Keys.js"
@@ -494,4 +496,22 @@ describe("secrets in configuration errors (review findings)", () => {
       expect(headers).not.toContain("s3cr3t")
     })
   )
+})
+
+describe("what a reload changes (Config/Effective.ts)", () => {
+  const base = testConfig({ services: [{ name: "api", environment: "production" }, { name: "db", environment: "production" }] })
+  it("names services, intervals and targets that changed, and a secret that changed without showing it", () => {
+    const rotated: ReporterConfig = {
+      ...base,
+      reporter: { ...base.reporter, poll_interval: Duration.seconds(30), services: [{ name: "api", environment: "production" }, { name: "web", environment: "staging" }] },
+      targets: [{ ...dashboardSpec, secrets: { secret: Redacted.make("another-secret-that-is-long-enough-0123") } }]
+    }
+    const said = changes(base, rotated)
+    expect(said).toEqual(["services added: web/staging", "services removed: db/production", "reporter.poll_interval 60s -> 30s", "target dashboard: secrets changed"])
+    expect(JSON.stringify(said)).not.toContain("another-secret")
+    expect(changes(base, base)).toEqual([])
+    // A rotated key is the same dashboard (its notification state is kept); another URL is not.
+    expect(sameTarget(dashboardSpec, rotated.targets[0]!)).toBe(true)
+    expect(sameTarget(dashboardSpec, { ...dashboardSpec, settings: { ...(dashboardSpec.settings as object), url: "http://elsewhere.test" } })).toBe(false)
+  })
 })

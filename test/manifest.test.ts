@@ -61,7 +61,25 @@ describe("the Kubernetes manifest", () => {
     expect(mebibytes(limits["memory"])).toBeGreaterThanOrEqual(157 * 1.5)
   })
 
-  it("says how a configuration change is rolled out", () => {
-    expect(readFileSync("deploy/kubernetes.yaml", "utf8")).toMatch(/kubectl rollout restart deployment\/cloudmon-metrics-reporter/)
+  it("says how a configuration change is rolled out: a reload by SIGHUP, or a restart", () => {
+    const text = readFileSync("deploy/kubernetes.yaml", "utf8")
+    expect(text).toMatch(/kubectl rollout restart deployment\/cloudmon-metrics-reporter/)
+    expect(text).toContain("kubectl exec deployment/cloudmon-metrics-reporter -- sh -c 'kill -HUP 1'")
+  })
+
+  it("probes /healthz and /readyz and is scraped on the port the configuration listens on", () => {
+    const config = YAML.parse(byKind("ConfigMap")[0]!["data"]["config.yaml"]) as Doc
+    const port = Number(/:(\d+)$/.exec(config["observability"]["listen"])![1])
+    expect(config["observability"]["listen"]).toBe(`:${port}`)
+    expect(container["ports"]).toEqual([{ name: "metrics", containerPort: port }])
+    expect(container["livenessProbe"]["httpGet"]).toEqual({ path: "/healthz", port: "metrics" })
+    expect(container["readinessProbe"]["httpGet"]).toEqual({ path: "/readyz", port: "metrics" })
+    // Three failed probes 30 s apart: a stuck loop is restarted within two minutes of /healthz saying so.
+    expect(container["livenessProbe"]).toMatchObject({ periodSeconds: 30, failureThreshold: 3 })
+    expect(deployment["spec"]["template"]["metadata"]["annotations"]).toEqual({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": String(port),
+      "prometheus.io/path": "/metrics"
+    })
   })
 })

@@ -171,11 +171,11 @@ const measureVersion = () => {
 }
 
 /** Launch to first convertor request, and idle RSS: 3 services every 60 s, a second after the first cycle, on `node`. */
-const measureStart = async (node?: string) => {
+const measureStart = async (node?: string, extra = "") => {
   const results: Array<{ firstMs: number; idleMiB: number }> = []
   for (let i = 0; i < 5; i++) {
     const w = await world(3)
-    const file = writeConfig({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.all, interval: 60 })
+    const file = writeConfig({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.all, interval: 60 }, extra)
     let done = false
     const reporter = launch(["--config", file], (line) => {
       if (line.message.startsWith("Cycle complete")) done = true
@@ -204,6 +204,9 @@ const version = measureVersion()
 console.log(`[bench] --version: ${fmt(version.seconds, 2)} s, ${fmt(version.mib, 1)} MiB`)
 const startup = await measureStart()
 console.log(`[bench] first request ${fmt(startup.firstMs)} ms after launch; idle RSS ${fmt(startup.idleMiB, 1)} MiB`)
+// What the metrics endpoint costs (prom-client is loaded only with it): the same start, with it on.
+const withEndpoint = await measureStart(undefined, "observability:\n  listen: 127.0.0.1:0\n")
+console.log(`[bench] with observability.listen: first request ${fmt(withEndpoint.firstMs)} ms after launch; idle RSS ${fmt(withEndpoint.idleMiB, 1)} MiB`)
 const imageNodeVersion = nodeVersionOf(parseDockerfile(dockerfile())[1]!.base)
 const imageStartup = await measureStart(join(imageNode(imageNodeVersion), "node"))
 console.log(`[bench] on the image's Node ${imageNodeVersion}: idle RSS ${fmt(imageStartup.idleMiB, 1)} MiB`)
@@ -256,6 +259,13 @@ ${target("idle RSS, 3 services every 60 s, `node dist/main.js` (README)", `${fmt
 ${target(`idle RSS, the same on the image's Node ${imageNodeVersion}`, `${fmt(imageStartup.idleMiB, 1)} MB`, "≤ 50 MB", imageStartup.idleMiB <= 50)}
 ${target("`node dist/main.js --version` (median of 7)", `${fmt(version.seconds, 2)} s (${fmt(version.mib, 0)} MB)`, "≤ 0.25 s", version.seconds <= 0.25)}
 ${target("launch to first convertor request (median of 5)", `${fmt(startup.firstMs)} ms`, "≤ 500 ms", startup.firstMs <= 500)}
+
+## The metrics endpoint's cost (\`observability.listen\`, prom-client)
+
+| 3 services every 60 s | launch to first convertor request | idle RSS |
+| --- | --- | --- |
+| endpoint off (the default) | ${fmt(startup.firstMs)} ms | ${fmt(startup.idleMiB, 1)} MB |
+| endpoint on | ${fmt(withEndpoint.firstMs)} ms | ${fmt(withEndpoint.idleMiB, 1)} MB |
 
 ## By size
 

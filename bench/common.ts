@@ -7,8 +7,8 @@ export const SECRET = "benchmark-secret-benchmark-secret-0123456789"
 
 export const keys = (n: number): ReadonlyArray<string> => Array.from({ length: n }, (_, i) => `svc${String(i).padStart(5, "0")}/production`)
 
-/** A configuration for the simulators, with the benchmark's secret; 2 s timeouts unless told. */
-export const writeConfig = (o: Omit<ConfigOptions, "secret">): string => writeConfigFile(configText({ timeout: 2, ...o, secret: SECRET }))
+/** A configuration for the simulators, with the benchmark's secret; 2 s timeouts unless told; `extra` YAML appended. */
+export const writeConfig = (o: Omit<ConfigOptions, "secret">, extra = ""): string => writeConfigFile(configText({ timeout: 2, ...o, secret: SECRET }) + extra)
 
 export interface LogLine {
   readonly level: string

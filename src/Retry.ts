@@ -56,8 +56,9 @@ export interface Attempted extends Retryable {
 
 /**
  * `attempt`, retried by `retryPolicy(options)`, all within `options.budget`.
- * Each attempt is told how much of the budget is left, so that its own
- * timeout can end it in time (an attempt that is let finish on shutdown
+ * Each attempt is told how much of the budget is left, and must end by
+ * itself within it (its own timeout; the first attempt is not raced by
+ * another), so that its own timeout can end it in time (an attempt that is let finish on shutdown
  * cannot then outlive the budget either). Each failed attempt that will be
  * retried is logged at debug with its number and the delay. When the budget
  * runs out between attempts, the failure is the last attempt's error (it says
@@ -103,9 +104,18 @@ export const retryWithin = <A, E extends Attempted, R>(
           : Effect.void
       )
     )
-    return yield* once.pipe(
+    // The first attempt runs on its own: it ends by itself within the budget (every attempt's
+    // timeout is at most what is left of it), and most succeed. The retry machinery (a schedule,
+    // and a timeout racing it for what is left of the budget) is set up only after a failure.
+    const first = yield* Effect.either(once)
+    if (first._tag === "Right") return first.right
+    let replay = true
+    // The schedule is shown the first failure again, so it decides on it as it would have.
+    const again = Effect.suspend(() => (replay ? ((replay = false), Effect.fail(first.left)) : once))
+    const left = budget - ((yield* Clock.currentTimeMillis) - start)
+    return yield* again.pipe(
       Effect.retry(policy),
-      Effect.timeoutOption(options.budget),
+      Effect.timeoutOption(Duration.millis(Math.max(0, left))),
       Effect.flatMap(
         Option.match({
           onNone: () => Effect.fail(inFlight ? onBudgetSpent() : Option.getOrElse(last, onBudgetSpent)),

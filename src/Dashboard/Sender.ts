@@ -57,6 +57,7 @@ const sender = (
   }
 ) => {
   const fail = (n: Notification, failure: Failure) => new DashboardError({ peer: o.peer, label: o.label, service: n.service, ...failure })
+  const budgetSpent = (n: Notification) => fail(n, { ...badResponse(`not delivered before ${budgetHint(o.budget)}`), reason: "Timeout" })
 
   /** 2xx is delivered; 401/403 is the credential; anything else as every peer reads it. */
   const judgeStatus = (n: Notification, reply: Reply, now: number): Effect.Effect<Delivery, DashboardError> => {
@@ -77,17 +78,20 @@ const sender = (
         const now = yield* Clock.currentTimeMillis
         const request = yield* build(now)
         const { timeout, detail } = attemptTimeout(o.timeout, remaining, o.budget)
-        const exchange = o.transport.exchange(request, { timeout, maxBytes: 64 * 1024, oversize: "truncate" })
-        const reply = yield* (o.gate === undefined ? exchange : o.gate(exchange)).pipe(Effect.mapError((fault) => fail(n, fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))))
+        const exchange = o.transport
+          .exchange(request, { timeout, maxBytes: 64 * 1024, oversize: "truncate" })
+          .pipe(Effect.mapError((fault) => fail(n, fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))))
+        const reply = yield* o.gate === undefined
+          ? exchange
+          : // Waiting for a shared rate limit counts against the budget too: an attempt ends within it.
+            o.gate(exchange).pipe(Effect.timeoutFail({ duration: remaining, onTimeout: () => budgetSpent(n) }))
         return yield* judge(reply, now)
       }).pipe(
         // A notification already on the wire finishes even when we are asked to stop;
         // the exchange's own timeout still bounds it.
         finishInFlight
       )
-    return retryWithin(attempt, { ...o.retry, budget: o.budget, peer: `Target ${o.name}`, metric: o.name }, () =>
-      fail(n, { ...badResponse(`not delivered before ${budgetHint(o.budget)}`), reason: "Timeout" })
-    )
+    return retryWithin(attempt, { ...o.retry, budget: o.budget, peer: `Target ${o.name}`, metric: o.name }, () => budgetSpent(n))
   }
 
   return { send, fail, judgeStatus }

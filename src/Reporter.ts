@@ -86,15 +86,13 @@ export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, 
     yield* health.status === 0 ? Effect.logDebug(line) : Effect.logInfo(line).pipe(Effect.annotateLogs(why(health)))
     if (due.length === 0) return health.status === 0 ? ({ _tag: "Healthy", service } as const) : ({ _tag: "Held", service, status: health.status } as const)
     const dryRun = yield* DryRun
-    const results = yield* Effect.forEach(
-      due,
-      ([target, notification]) =>
-        deliver(target, notification, dryRun).pipe(
-          // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
-          Effect.tap((result) => (result === "failed" || result === "deferred" ? Effect.void : policy.delivered(target.name, service, notification, now)))
-        ),
-      { concurrency: "unbounded" }
-    )
+    const toOne = ([target, notification]: (typeof due)[number]) =>
+      deliver(target, notification, dryRun).pipe(
+        // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
+        Effect.tap((result) => (result === "failed" || result === "deferred" ? Effect.void : policy.delivered(target.name, service, notification, now)))
+      )
+    // Every target at once; one alone needs no fiber of its own.
+    const results = yield* due.length === 1 ? Effect.map(toOne(due[0]!), (r) => [r]) : Effect.forEach(due, toOne, { concurrency: "unbounded" })
     const byTarget = Object.fromEntries(due.map(([t], i) => [t.name, results[i]!]))
     const tag = results.includes("failed") ? "NotifyFailed" : health.status === 0 ? "Healthy" : dryRun ? "Rehearsed" : "Notified"
     return { _tag: tag, service, status: health.status, targets: byTarget } as const
@@ -140,15 +138,21 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const inOrder = inTurn(config.reporter.services, waiting)
     const done = new Array<Outcome | undefined>(inOrder.length)
     const begun = new Array<boolean>(inOrder.length).fill(false)
-    yield* Effect.forEach(
-      inOrder,
-      (service, i) =>
-        Effect.suspend(() => {
-          begun[i] = true
-          return pollService(service)
-        }).pipe(Effect.tap((outcome) => Effect.sync(() => (done[i] = outcome)))),
-      { concurrency: config.reporter.concurrency, discard: true }
-    ).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
+    // `concurrency` workers take the services in turn: one fiber per worker, not one per service.
+    let next = 0
+    const worker = Effect.whileLoop({
+      while: () => next < inOrder.length,
+      body: () => {
+        const i = next++
+        begun[i] = true
+        return Effect.map(pollService(inOrder[i]!), (outcome) => (done[i] = outcome))
+      },
+      step: () => {}
+    })
+    yield* Effect.all(Array.from({ length: Math.min(config.reporter.concurrency, inOrder.length) }, () => worker), {
+      concurrency: "unbounded",
+      discard: true
+    }).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
     const outcomes = inOrder.map(
       (service, i): Outcome => done[i] ?? (begun[i] ? { _tag: "OutOfTime", service } : { _tag: "Late", service })
     )

@@ -104,7 +104,7 @@ export const waitFor = async (what: string, cond: () => boolean | Promise<boolea
 }
 
 /** A field of /proc/PID/status in MiB (VmRSS, VmHWM); NaN once the process is gone. */
-export const memoryMiB = (pid: number, field: "VmRSS" | "VmHWM"): number => {
+export const memoryMiB = (pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile"): number => {
   try {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))
     return match ? Number(match[1]) / 1024 : Number.NaN

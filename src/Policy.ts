@@ -115,6 +115,8 @@ export interface PolicyOptions {
    * written after the next cycle.
    */
   readonly tracks?: Map<string, Track>
+  /** The configured services: tracks read from the state file for others (or for targets no longer configured) are dropped. */
+  readonly services?: ReadonlyArray<ServiceRef>
 }
 
 /** Forgets the tracks of (target, service) pairs that `keep` does not; returns how many. */
@@ -160,6 +162,11 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
       // (a copy per update would cost O(targets × services) per reading).
       const tracks = options.tracks ?? new Map<string, Track>(initial)
       let dirty = options.tracks !== undefined
+      if (options.tracks === undefined && options.services !== undefined) {
+        // A state file written under an older configuration.
+        const configured = new Set(options.services.map((s) => keyOf("", s)))
+        dirty = pruneTracks(tracks, (target, service) => options.policies.has(target) && configured.has(keyOf("", service))) > 0
+      }
       const same = (a: Track, b: Track) =>
         a.candidate === b.candidate && a.streak === b.streak && a.effective === b.effective && a.delivered === b.delivered && a.lastSentAt === b.lastSentAt && a.maintained === b.maintained
       const update = (key: string, f: (t: Track) => Track) =>

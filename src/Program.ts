@@ -67,7 +67,7 @@ export const servicesLayer = (
   const maintenance = Maintenance.layer.pipe(Layer.provide(Convertor.Default))
   const policy = Layer.unwrapEffect(
     Effect.map(Maintenance.Maintenance, (m) =>
-      Policy.layer({ policies, inMaintenance: m.covers, stateFile: Option.fromNullable(config.reporter.state_file), ...(options.tracks ? { tracks: options.tracks } : {}) })
+      Policy.layer({ policies, inMaintenance: m.covers, stateFile: Option.fromNullable(config.reporter.state_file), services: config.reporter.services, ...(options.tracks ? { tracks: options.tracks } : {}) })
     )
   ).pipe(Layer.provide(maintenance))
   return Layer.mergeAll(Convertor.Default, targets, maintenance, policy, Layer.succeed(DryRun, options.dryRun)).pipe(

@@ -18,7 +18,8 @@ import { AppConfig } from "../src/Config.js"
 import { Convertor } from "../src/Convertor.js"
 import { DashboardError, DELIVERED, type DashboardPort, Targets } from "../src/Dashboard.js"
 import type { Notification, Reading } from "../src/Domain.js"
-import { type NotifyPolicy, observe, policyFor, FRESH, due } from "../src/Policy.js"
+import { type NotifyPolicy, observe, policyFor, FRESH, due, Policy, layer as policyLayer } from "../src/Policy.js"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { runForever } from "../src/Reporter.js"
 import { captureLogs, policyLayers, testConfig } from "./helpers.js"
 
@@ -250,6 +251,31 @@ describe("what is sent is the effective status (review findings)", () => {
     Effect.gen(function* () {
       const { sent } = yield* simulate({ statuses: [1, 2, 1, 2], policies: { slack: { ...onChange, failureThreshold: 2 } } })
       expect(sent[0]).toMatchObject({ status: 2, at: 1 })
+    })
+  )
+})
+
+describe("the state file after a configuration change", () => {
+  it.effect("forgets the tracks of services and targets no longer configured, and says so in the next write", () =>
+    Effect.gen(function* () {
+      const file = join(mkdtempSync(join(tmpdir(), "cmr-state-")), "state.json")
+      const track = { ...FRESH, candidate: 2, streak: 1, effective: 2, delivered: 2, lastSentAt: 0 }
+      const tracks = Object.fromEntries(
+        [["slack", "api"], ["slack", "gone"], ["removed-target", "api"]].map(([t, s]) => [JSON.stringify([t, s, "production"]), track])
+      )
+      writeFileSync(file, JSON.stringify({ version: 1, tracks }))
+      const policy = yield* Effect.provide(
+        Policy,
+        policyLayer({
+          policies: new Map([["slack", policyFor("on_change")]]),
+          inMaintenance: () => Effect.succeed(false),
+          stateFile: Option.some(file),
+          services: [{ name: "api", environment: "production" }]
+        }).pipe(Layer.provide(NodeFileSystem.layer))
+      )
+      expect([...policy.tracks.keys()]).toEqual([JSON.stringify(["slack", "api", "production"])])
+      yield* policy.persist
+      expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).tracks)).toEqual([JSON.stringify(["slack", "api", "production"])])
     })
   )
 })

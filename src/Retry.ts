@@ -93,16 +93,23 @@ export const retryWithin = <A, E extends Attempted, R>(
         onSuccess: () => Effect.sync(() => (inFlight = false))
       })
     )
+    // A retry that would start in the budget's last moments would only be cut off by it, and
+    // its "out of time" would hide what was actually wrong: no such retry is made.
+    const deadline = start + budget
+    const lastStart = deadline - Math.min(50, budget / 10)
+    let tooLate = false
     const policy = retryPolicy<E>(options).pipe(
-      Schedule.onDecision(([, error], decision) =>
-        ScheduleDecision.isContinue(decision)
-          ? Effect.zipRight(count((m) => m.retry(options.metric)), Clock.currentTimeMillis).pipe(Effect.flatMap((now) =>
-              Effect.logDebug(
-                `${options.peer} attempt ${attempts} failed, retrying in ${(Math.max(0, ScheduleIntervals.start(decision.intervals) - now) / 1000).toFixed(2)}s: ${error.message}`
-              )
-            ))
-          : Effect.void
-      )
+      Schedule.whileInput(() => !tooLate),
+      Schedule.onDecision(([, error], decision) => {
+        if (!ScheduleDecision.isContinue(decision)) return Effect.void
+        const at = ScheduleIntervals.start(decision.intervals)
+        if (at > lastStart) return Effect.sync(() => (tooLate = true))
+        return Effect.zipRight(count((m) => m.retry(options.metric)), Clock.currentTimeMillis).pipe(
+          Effect.flatMap((now) =>
+            Effect.logDebug(`${options.peer} attempt ${attempts} failed, retrying in ${(Math.max(0, at - now) / 1000).toFixed(2)}s: ${error.message}`)
+          )
+        )
+      })
     )
     // The first attempt runs on its own: it ends by itself within the budget (every attempt's
     // timeout is at most what is left of it), and most succeed. The retry machinery (a schedule,
@@ -111,7 +118,9 @@ export const retryWithin = <A, E extends Attempted, R>(
     if (first._tag === "Right") return first.right
     let replay = true
     // The schedule is shown the first failure again, so it decides on it as it would have.
-    const again = Effect.suspend(() => (replay ? ((replay = false), Effect.fail(first.left)) : once))
+    const again = Effect.suspend(() =>
+      replay ? ((replay = false), Effect.fail(first.left)) : tooLate ? Effect.fail(Option.getOrElse(last, () => first.left)) : once
+    )
     const left = budget - ((yield* Clock.currentTimeMillis) - start)
     return yield* again.pipe(
       Effect.retry(policy),

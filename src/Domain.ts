@@ -76,7 +76,7 @@ export const notificationFor = (service: ServiceRef, health: Health): Notificati
 export const isoSeconds = (millis: number): string => new Date(Math.floor(millis / 1000) * 1000).toISOString().replace(".000Z", "Z")
 
 /** `http://user:pa/ss@host` -> `http://***@host`: everything up to the last `@` after the scheme. */
-export const hideUserinfo = (text: string): string => text.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)[^@]*@/i, "$1***@")
+export const hideUserinfo = (text: string): string => text.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)\S*@/i, "$1***@")
 
 /** Userinfo and query removed: what of a URL may appear in a log line. */
 export const safeUrl = (raw: string): string => {

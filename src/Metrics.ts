@@ -3,7 +3,7 @@
  * alerter. Call sites count as things happen; with `observability.listen`
  * set, Observability/Prometheus.ts keeps the figures for `/metrics`;
  * otherwise the default counts nothing, so a run without the endpoint pays
- * one empty call per event and loads no metrics code.
+ * one empty call per event and initialises no metrics code.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"

@@ -4,11 +4,13 @@
  * completed lately?), `/readyz` (configuration loaded, every target set up).
  *
  * Bounded: every request gets its answer on a connection of its own that is
- * then closed, request bodies are never read, a client gets 5 s for its
- * request and at most 64 connections are open; other paths are 404, other
- * methods 405; the server stops with the daemon.
+ * then closed, request bodies are never read, a client gets 2 s for its
+ * headers and 5 s for its request, at most 64 connections are open (an idle
+ * one gives way to a new one); other paths are 404, other methods 405; the
+ * server stops with the daemon.
  */
 import * as http from "node:http"
+import type { Socket } from "node:net"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -28,6 +30,9 @@ export interface Answer {
   readonly type?: string
 }
 
+/** Connections open at once, all clients together. */
+export const MAX_CONNECTIONS = 64
+
 const json = (status: number, value: Record<string, unknown>): Answer => ({ status, body: `${JSON.stringify(value)}\n`, type: "application/json" })
 
 /** What the daemon tells the endpoint, and what the endpoint says. */
@@ -35,13 +40,19 @@ export interface HealthState {
   /** When the last cycle completed (or the daemon started, before the first one), in ms. */
   lastCycleAt: number
   interval: Duration.Duration
+  /**
+   * A reloaded configuration's interval, taken up when its first cycle
+   * completes; until then the longer of the two applies (the last cycle ran
+   * on the old schedule).
+   */
+  nextInterval: Duration.Duration | undefined
   /** Why the daemon is not ready yet; undefined once it is. */
   notReady: string | undefined
 }
 
 export const healthz = (state: HealthState, now: number): Answer => {
   const age = Math.max(0, now - state.lastCycleAt) / 1000
-  const limit = Duration.toSeconds(livenessLimit(state.interval))
+  const limit = Duration.toSeconds(livenessLimit(state.nextInterval === undefined ? state.interval : Duration.max(state.interval, state.nextInterval)))
   return age <= limit
     ? json(200, { status: "ok", last_cycle_seconds_ago: Math.round(age) })
     : json(503, {
@@ -81,11 +92,11 @@ export const serve = (
   interval: Duration.Duration
 ): Effect.Effect<Endpoint, ListenError, Scope.Scope> =>
   Effect.gen(function* () {
-    // Loaded here, not at start-up: a run without the endpoint carries no metrics code.
+    // Imported here, not at start-up: without the endpoint, prom-client is never initialised.
     const { makePrometheus } = yield* Effect.promise(() => import("./Observability/Prometheus.js"))
     const prometheus = makePrometheus(version)
     const runtime = yield* Effect.runtime<never>()
-    const state: HealthState = { lastCycleAt: yield* Clock.currentTimeMillis, interval, notReady: "starting: reading the configuration and setting up the targets" }
+    const state: HealthState = { lastCycleAt: yield* Clock.currentTimeMillis, interval, nextInterval: undefined, notReady: "starting: reading the configuration and setting up the targets" }
     const route = (path: string): Promise<Answer> =>
       path === "/metrics"
         ? prometheus.render().then((body) => ({ status: 200, body, type: prometheus.contentType }))
@@ -97,9 +108,10 @@ export const serve = (
 
     const server = yield* Effect.acquireRelease(
       Effect.async<http.Server, ListenError>((resume) => {
-        const s = http.createServer({ maxHeaderSize: 8 * 1024, requestTimeout: 5_000, headersTimeout: 5_000, connectionsCheckingInterval: 500 }, (req, res) => {
+        const s = http.createServer({ maxHeaderSize: 8 * 1024, requestTimeout: 5_000, headersTimeout: 2_000, connectionsCheckingInterval: 500 }, (req, res) => {
           // One request per connection, closed after the answer; its body, if any, is never read.
           res.shouldKeepAlive = false
+          open.set(req.socket, true)
           const send = (a: Answer) => {
             res.writeHead(a.status, { "content-type": a.type ?? "text/plain", "content-length": Buffer.byteLength(a.body), "cache-control": "no-store" })
             res.end(req.method === "HEAD" ? undefined : a.body)
@@ -110,10 +122,30 @@ export const serve = (
           }
           route((req.url ?? "").split("?")[0]!).then(send, () => send(json(500, { status: "error" })))
         })
-        s.maxConnections = 64
+        // At most MAX_CONNECTIONS open. At the cap, a new connection displaces the oldest one that has
+        // not even sent its request (Node's own maxConnections would refuse the new one instead, so a
+        // client holding idle sockets could starve the kubelet's probe); only when every open one is
+        // being answered is the new one closed.
+        const open = new Map<Socket, boolean>()
+        s.on("connection", (socket: Socket) => {
+          if (open.size >= MAX_CONNECTIONS) {
+            const idle = [...open].find(([, requested]) => !requested)?.[0]
+            if (idle === undefined) return void socket.destroy()
+            idle.destroy()
+            open.delete(idle)
+          }
+          open.set(socket, false)
+          socket.once("close", () => open.delete(socket))
+        })
         s.setTimeout(5_000, (socket) => socket.destroy())
-        s.once("error", (e: NodeJS.ErrnoException) => resume(Effect.fail(new ListenError({ message: listenProblem(`${address.host}:${address.port}`, e.code) }))))
-        s.listen(address.port, address.host === "" ? undefined : address.host, () => resume(Effect.succeed(s)))
+        const failed = (e: NodeJS.ErrnoException) => resume(Effect.fail(new ListenError({ message: listenProblem(`${address.host}:${address.port}`, e.code) })))
+        s.once("error", failed)
+        s.listen(address.port, address.host === "" ? undefined : address.host, () => {
+          // Once listening, a server error must not crash the daemon: the endpoint is not its job.
+          s.off("error", failed)
+          s.on("error", () => {})
+          resume(Effect.succeed(s))
+        })
       }),
       (s) =>
         Effect.async<void>((resume) => {
@@ -128,6 +160,7 @@ export const serve = (
       cycle: (summary, finishedAt) => {
         prometheus.port.cycle(summary, finishedAt)
         state.lastCycleAt = finishedAt
+        if (state.nextInterval !== undefined) [state.interval, state.nextInterval] = [state.nextInterval, undefined]
       }
     }
     return { metrics, state, url: `http://${where}`, knownTargets: prometheus.knownTargets }

@@ -32,6 +32,7 @@ import * as Observability from "./Observability.js"
 import { reloading } from "./Reload.js"
 import { validate } from "./Validate.js"
 import * as Context from "effect/Context"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Shutdown from "./Shutdown.js"
@@ -148,14 +149,14 @@ const serveCycles = (config: ReporterConfig, options: RunOptions, observed: Obse
       Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(servicesLayer(c, { dryRun: options.dryRun, ...(tracks ? { tracks } : {}) }), scope)).pipe(
         Effect.provide(rateLimits)
       )
-    const scope = yield* Scope.make()
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const first = yield* Effect.either(Scope.extend(build(config), scope))
     if (first._tag === "Left") return yield* Effect.zipRight(Scope.close(scope, Exit.void), fatal(first.left.message))
     const tracks = Context.get(first.right, Policy.Policy).tracks
     const applied = (c: ReporterConfig) =>
       Effect.sync(() => {
         if (observed === undefined) return
-        observed.state.interval = c.reporter.poll_interval
+        observed.state.nextInterval = c.reporter.poll_interval
         observed.knownTargets(c.targets.map((t) => t.name))
         observed.state.notReady = undefined
       })

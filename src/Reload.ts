@@ -12,7 +12,9 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import type * as Context from "effect/Context"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -23,6 +25,7 @@ import { changes, sameTarget } from "./Config/Effective.js"
 import { serviceId } from "./Domain.js"
 import { pruneTracks, type Track } from "./Policy.js"
 import type { CycleServices } from "./Reporter.js"
+import { hangupsSoFar } from "./Shutdown.js"
 
 /** One configuration and what was built for it, in a scope of its own. */
 export interface Generation {
@@ -56,6 +59,7 @@ export const reloading = <E, R>(
   Effect.gen(function* () {
     let running = options.first
     let pending: Generation | undefined
+    const parent = yield* Effect.scope
     yield* Effect.addFinalizer(() => Effect.zipRight(pending === undefined ? Effect.void : Scope.close(pending.scope, Exit.void), Scope.close(running.scope, Exit.void)))
 
     const reload = Effect.gen(function* () {
@@ -68,15 +72,17 @@ export const reloading = <E, R>(
       }
       const { config, warnings } = loaded.right
       for (const warning of warnings) yield* Effect.logWarning(warning)
-      const scope = yield* Scope.make()
+      const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
       const built = yield* Effect.either(Scope.extend(options.build(config), scope))
       if (built._tag === "Left") {
         yield* Scope.close(scope, Exit.void)
         return yield* refused(`${options.describe(built.left)}; still running on the configuration in use`)
       }
       const what = changes((pending ?? running).config, config)
-      if (pending !== undefined) yield* Scope.close(pending.scope, Exit.void)
+      // Published first, then the generation it displaces (never used) is closed.
+      const displaced = pending
       pending = { config, context: built.right, scope }
+      if (displaced !== undefined) yield* Scope.close(displaced.scope, Exit.void)
       yield* Effect.logInfo(`Configuration reloaded; the next cycle uses it: ${what.length === 0 ? "nothing changed" : what.join("; ")}`)
     })
 
@@ -86,21 +92,29 @@ export const reloading = <E, R>(
       Effect.sync(() => process.on("SIGHUP", onHangup)),
       () => Effect.sync(() => process.off("SIGHUP", onHangup))
     )
-    yield* Queue.take(hangups).pipe(Effect.zipRight(reload), Effect.forever, Effect.forkScoped)
+    // A SIGHUP that came while the daemon was starting is acted on now, not lost.
+    if (hangupsSoFar() > 0) {
+      yield* Effect.logInfo("SIGHUP received during start-up: reloading now")
+      onHangup()
+    }
+    // A bug of ours in one reload must not end reloading for good.
+    const guarded = Effect.catchAllCause(reload, (cause) => refused(`internal error (please report it): ${Cause.pretty(cause).split("\n")[0]}; still running on the configuration in use`))
+    yield* Queue.take(hangups).pipe(Effect.zipRight(guarded), Effect.forever, Effect.forkScoped)
 
-    return Effect.gen(function* () {
+    return Effect.uninterruptible(Effect.gen(function* () {
       if (pending === undefined) return running.context
       const next = pending
       pending = undefined
+      const previous = running
+      running = next
       const services = new Set(next.config.reporter.services.map(serviceId))
       pruneTracks(options.tracks, (name, service) => {
-        const was = running.config.targets.find((t) => t.name === name)
+        const was = previous.config.targets.find((t) => t.name === name)
         const is = next.config.targets.find((t) => t.name === name)
         return was !== undefined && is !== undefined && sameTarget(was, is) && services.has(serviceId(service))
       })
-      yield* Scope.close(running.scope, Exit.void)
-      running = next
+      yield* Scope.close(previous.scope, Exit.void)
       yield* options.applied(next.config)
-      return running.context
-    })
+      return next.context
+    }))
   })

@@ -15,18 +15,22 @@ import type * as Scope from "effect/Scope"
 type StopSignal = "SIGTERM" | "SIGINT"
 
 /** Process-wide by nature: signals are, and runMain's teardown reads the code outside any Effect. */
-const state: { signal: StopSignal | undefined; cutShort: boolean } = { signal: undefined, cutShort: false }
+const state: { signal: StopSignal | undefined; cutShort: boolean; hangups: number } = { signal: undefined, cutShort: false, hangups: 0 }
 
 /** Called once by main, before the program runs. */
 export const watchStopSignals = (): void => {
-  // Node's default for SIGHUP is to exit; a listener, even this empty one, turns that off for good.
-  process.on("SIGHUP", () => {})
+  // Node's default for SIGHUP is to exit; this listener turns that off for good, and counts them,
+  // so that one that comes while the daemon is starting is not lost (Reload.ts).
+  process.on("SIGHUP", () => void state.hangups++)
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       state.signal ??= signal
     })
   }
 }
+
+/** SIGHUPs received so far. */
+export const hangupsSoFar = (): number => state.hangups
 
 /** The shell's convention: 128 + the signal's number. */
 export const signalExitCode = (): number => (state.signal === "SIGINT" ? 130 : 143)

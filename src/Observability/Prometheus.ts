@@ -1,8 +1,9 @@
 /**
  * The metrics port over prom-client, the Prometheus client most Node
  * services use: it writes the exposition format and the standard process
- * metrics (CPU, memory, file descriptors, event loop, GC). Loaded only when
- * `observability.listen` is set (see README, "Metrics and health").
+ * metrics (CPU, memory, file descriptors, event loop, GC). Imported (and so
+ * initialised) only when `observability.listen` is set (README, "Metrics,
+ * health and reload").
  */
 import * as Duration from "effect/Duration"
 import * as client from "prom-client"

@@ -98,7 +98,11 @@ export const reloading = <E, R>(
       onHangup()
     }
     // A bug of ours in one reload must not end reloading for good.
-    const guarded = Effect.catchAllCause(reload, (cause) => refused(`internal error (please report it): ${Cause.pretty(cause).split("\n")[0]}; still running on the configuration in use`))
+    const guarded = Effect.catchAllCause(reload, (cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.failCause(cause) // the daemon is stopping: not a bug
+        : refused(`internal error (please report it): ${Cause.pretty(cause).split("\n")[0]}; still running on the configuration in use`)
+    )
     yield* Queue.take(hangups).pipe(Effect.zipRight(guarded), Effect.forever, Effect.forkScoped)
 
     return Effect.uninterruptible(Effect.gen(function* () {

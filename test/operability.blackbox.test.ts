@@ -25,6 +25,27 @@ const endpointOf = (output: string): string => {
   return m[1]!
 }
 
+/** A Stackmon dashboard whose component list is held back until `release()`; answered at once after that. */
+const heldStackmon = async () => {
+  const waiting: Array<() => void> = []
+  let released = false
+  const server = http.createServer((_req, res) => {
+    const answer = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify([{ id: 1, name: "api", attributes: [] }]))
+    if (released) answer()
+    else waiting.push(answer)
+  })
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
+  track({ close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) })
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked: () => waiting.length > 0,
+    release: () => {
+      released = true
+      waiting.splice(0).forEach((answer) => answer())
+    }
+  }
+}
+
 const sample = (text: string, series: string): number | undefined => {
   const line = text.split("\n").find((l) => l.startsWith(`${series} `))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
@@ -86,48 +107,35 @@ describe("the metrics and health endpoint, black-box", () => {
 
   it("/readyz is 503 while Stackmon's components are being read, 200 after", async () => {
     const convertor = track(await startConvertor({ services: { "api/production": { status: 0 } } }))
-    let answer: (() => void) | undefined
-    const stackmon = http.createServer((_req, res) => {
-      answer = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify([{ id: 1, name: "api", attributes: [] }]))
-    })
-    await new Promise<void>((r) => stackmon.listen(0, "127.0.0.1", r))
-    track({ close: () => new Promise<void>((r) => (stackmon.closeAllConnections(), stackmon.close(() => r()))) })
-    const url = `http://127.0.0.1:${(stackmon.address() as AddressInfo).port}`
+    const stackmon = await heldStackmon()
+    const url = stackmon.url
     const file = writeConfig(
       configText({ convertor: convertor.url, dashboard: url, services: ["api/production"], interval: 1, timeout: 5 }).replace("status_dashboard:\n", "status_dashboard:\n  type: stackmon\n") + LISTEN
     )
     const p = start(["--config", file])
-    await waitFor("the components request", () => answer !== undefined && p.output().includes("Metrics and health endpoint on"))
+    await waitFor("the components request", () => stackmon.asked() && p.output().includes("Metrics and health endpoint on"))
     const endpoint = endpointOf(p.output())
     const before = await fetch(`${endpoint}/readyz`)
     expect(before.status).toBe(503)
     expect(((await before.json()) as { reason: string }).reason).toContain("setting up the targets")
     expect((await fetch(`${endpoint}/healthz`)).status).toBe(200)
-    answer!()
+    stackmon.release()
     await waitFor("ready", async () => (await fetch(`${endpoint}/readyz`)).status === 200)
     await stop(p)
   })
 
   it("a SIGHUP while the daemon is starting is not lost: it reloads once started", async () => {
     const convertor = track(await startConvertor({ services: { "api/production": { status: 0 } } }))
-    let answer: (() => void) | undefined
-    const stackmon = http.createServer((_req, res) => {
-      answer = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify([{ id: 1, name: "api", attributes: [] }]))
-      if (answered) answer()
-    })
-    let answered = false
-    await new Promise<void>((r) => stackmon.listen(0, "127.0.0.1", r))
-    track({ close: () => new Promise<void>((r) => (stackmon.closeAllConnections(), stackmon.close(() => r()))) })
-    const url = `http://127.0.0.1:${(stackmon.address() as AddressInfo).port}`
+    const stackmon = await heldStackmon()
+    const url = stackmon.url
     const text = configText({ convertor: convertor.url, dashboard: url, services: ["api/production"], interval: 1, timeout: 5 }).replace("status_dashboard:\n", "status_dashboard:\n  type: stackmon\n")
     const file = writeConfig(text)
     const p = start(["--config", file])
-    await waitFor("the components request", () => answer !== undefined)
+    await waitFor("the components request", stackmon.asked)
     writeFileSync(file, text.replace("poll_interval: 1", "poll_interval: 2"))
     p.child.kill("SIGHUP")
     await new Promise((r) => setTimeout(r, 200))
-    answered = true
-    answer!()
+    stackmon.release()
     await waitFor("the reload", () => p.output().includes("Configuration reloaded"))
     expect(p.output()).toContain("SIGHUP received during start-up: reloading now")
     expect(p.output()).toContain("Configuration reloaded; the next cycle uses it: reporter.poll_interval 1s -> 2s")

@@ -15,6 +15,7 @@ import { crossProblems, formatIssues, resolveTargets, warningsFor } from "./Conf
 import { unknownKeys } from "./Config/Keys.js"
 import { ConfigFile, SECTIONS } from "./Config/Schema.js"
 import { namer, readLayers } from "./Config/Sources.js"
+import { logErrorAlways } from "./Logging.js"
 
 export { DEFAULT_CONCURRENCY } from "./Config/Schema.js"
 
@@ -43,6 +44,17 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
     return this.lines.join("; ")
   }
 }
+
+/**
+ * Says why a configuration does not load: the warnings first (a mistyped key
+ * is often why a required one is missing), then one line per problem, each
+ * after `prefix`, whatever the log level.
+ */
+export const reportConfigError = (error: ConfigError, prefix = ""): Effect.Effect<void> =>
+  Effect.zipRight(
+    Effect.forEach(error.warnings, (warning) => Effect.logWarning(warning), { discard: true }),
+    Effect.forEach(error.lines, (line) => logErrorAlways(`${prefix}${line}`), { discard: true })
+  )
 
 export interface LoadResult {
   readonly config: ReporterConfig

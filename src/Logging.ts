@@ -4,6 +4,7 @@
  * RUST_LOG (the upstream reporter's variable), else info.
  */
 import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -11,6 +12,9 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 
 export type LogFormat = "text" | "json"
+
+/** An error the user must see whatever the level, even `off`: why the program exits, or refuses what was asked. */
+export const logErrorAlways = (message: string): Effect.Effect<void> => Effect.logError(message).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
   all: LogLevel.All,

@@ -14,7 +14,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { phaseBudget } from "./Budget.js"
-import { AppConfig, load, type ReporterConfig } from "./Config.js"
+import { AppConfig, load, reportConfigError, type ReporterConfig } from "./Config.js"
 import { Convertor } from "./Convertor.js"
 import { Targets, type TargetStartError } from "./Dashboard.js"
 import { ADAPTERS, type TargetType } from "./Dashboard/adapters.js"
@@ -105,7 +105,7 @@ const processStats = () => {
   }
 }
 
-const fatal = (message: string) => Effect.logError(message).pipe(Logger.withMinimumLogLevel(LogLevel.Error), Effect.as(ExitCode.CycleFailed))
+const fatal = (message: string) => Effect.as(Logging.logErrorAlways(message), ExitCode.CycleFailed)
 
 /** `--once`: one cycle; SIGHUP is only logged. */
 const once = (config: ReporterConfig, options: RunOptions) =>
@@ -182,13 +182,7 @@ export const run = (
   const program = Effect.gen(function* () {
     if (options.validate !== undefined) return yield* validate({ ...options, ...options.validate })
     const loaded = yield* Effect.either(load(options.configFile, options.env))
-    if (loaded._tag === "Left") {
-      // Warnings first: a mistyped key is often why a required one is missing.
-      for (const warning of loaded.left.warnings) yield* Effect.logWarning(warning)
-      // Printed whatever the level, even `off`: the program is about to exit because of them.
-      for (const line of loaded.left.lines) yield* Effect.logError(line).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
-      return ExitCode.BadConfig
-    }
+    if (loaded._tag === "Left") return yield* Effect.as(reportConfigError(loaded.left), ExitCode.BadConfig)
     const { config, warnings } = loaded.right
     for (const warning of warnings) yield* Effect.logWarning(warning)
     yield* Effect.logInfo(describe(config, options))

@@ -16,11 +16,10 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
-import { load, type ReporterConfig } from "./Config.js"
+import { load, reportConfigError, type ReporterConfig } from "./Config.js"
+import { logErrorAlways } from "./Logging.js"
 import { changes, sameTarget } from "./Config/Effective.js"
 import { serviceId } from "./Domain.js"
 import { pruneTracks, type Track } from "./Policy.js"
@@ -47,7 +46,7 @@ export interface ReloadOptions<E, R> {
   readonly applied: (config: ReporterConfig) => Effect.Effect<void>
 }
 
-const refused = (line: string) => Effect.logError(`Reload refused: ${line}`).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
+const refused = (line: string) => logErrorAlways(`Reload refused: ${line}`)
 
 /**
  * Watches SIGHUP for the caller's scope. Returns the services for the next
@@ -66,8 +65,7 @@ export const reloading = <E, R>(
       yield* Effect.logInfo(`SIGHUP received: reloading the configuration from ${options.file}`)
       const loaded = yield* Effect.either(load(options.file, options.env))
       if (loaded._tag === "Left") {
-        for (const warning of loaded.left.warnings) yield* Effect.logWarning(warning)
-        for (const line of loaded.left.lines) yield* refused(line)
+        yield* reportConfigError(loaded.left, "Reload refused: ")
         return yield* refused(`still running on the configuration in use (${loaded.left.problems.length} problem(s) above)`)
       }
       const { config, warnings } = loaded.right

@@ -56,10 +56,10 @@ export interface Attempted extends Retryable {
 
 /**
  * `attempt`, retried by `retryPolicy(options)`, all within `options.budget`.
- * Each attempt is told how much of the budget is left, and must end by
- * itself within it (its own timeout; the first attempt is not raced by
- * another), so that its own timeout can end it in time (an attempt that is let finish on shutdown
- * cannot then outlive the budget either). Each failed attempt that will be
+ * Each attempt is told how much of the budget is left and must end by
+ * itself within it, through its own timeout: nothing races the first
+ * attempt, and an attempt that is let finish on shutdown cannot outlive the
+ * budget either. Each failed attempt that will be
  * retried is logged at debug with its number and the delay. When the budget
  * runs out between attempts, the failure is the last attempt's error (it says
  * what was actually wrong: refused, 503, ...); when it runs out during one,

@@ -13,10 +13,9 @@ import type * as Path from "@effect/platform/Path"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import { stringify } from "yaml"
-import { AppConfig, load, type ReporterConfig } from "./Config.js"
+import { AppConfig, load, reportConfigError, type ReporterConfig } from "./Config.js"
+import { logErrorAlways } from "./Logging.js"
 import { effective } from "./Config/Effective.js"
 import { Convertor } from "./Convertor.js"
 import { ADAPTERS, type TargetType } from "./Dashboard/adapters.js"
@@ -24,7 +23,6 @@ import { type CheckResult, checkTarget } from "./Dashboard/Check.js"
 import { safeUrl, type ServiceRef } from "./Domain.js"
 import type { Transport } from "./Transport.js"
 
-const loud = <A, E, R>(self: Effect.Effect<A, E, R>) => self.pipe(Logger.withMinimumLogLevel(LogLevel.Error))
 
 /** One request per environment, for its first service: the convertor is asked what the daemon would ask. */
 const checkConvertor = (config: ReporterConfig): Effect.Effect<ReadonlyArray<CheckResult>, never, Transport> => {
@@ -55,11 +53,7 @@ export const validate = (options: {
 }): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Transport> =>
   Effect.gen(function* () {
     const loaded = yield* Effect.either(load(options.configFile, options.env))
-    if (loaded._tag === "Left") {
-      for (const warning of loaded.left.warnings) yield* Effect.logWarning(warning)
-      for (const line of loaded.left.lines) yield* loud(Effect.logError(line))
-      return 2
-    }
+    if (loaded._tag === "Left") return yield* Effect.as(reportConfigError(loaded.left), 2)
     const { config, warnings } = loaded.right
     yield* Console.log(stringify(effective(config), { lineWidth: 0 }).trimEnd())
     for (const warning of warnings) yield* Effect.logWarning(warning)
@@ -70,9 +64,9 @@ export const validate = (options: {
       { concurrency: "unbounded" }
     )
     const results = [...convertor, ...targets]
-    for (const r of results) yield* r.ok ? Effect.logInfo(r.line) : loud(Effect.logError(r.line))
+    for (const r of results) yield* r.ok ? Effect.logInfo(r.line) : logErrorAlways(r.line)
     const bad = results.filter((r) => !r.ok).length
     const line = `Connection check: ${results.length - bad} of ${results.length} fine`
-    yield* bad === 0 ? Effect.logInfo(line) : loud(Effect.logError(`${line}; see above`))
+    yield* bad === 0 ? Effect.logInfo(line) : logErrorAlways(`${line}; see above`)
     return bad === 0 ? 0 : 1
   })

@@ -48,10 +48,10 @@ const same = (a: unknown, b: unknown) => JSON.stringify(plain(a, digest, (s) => 
 
 /** A target's identity for the notification policy: its type and where it is, secrets aside (a rotated key is the same dashboard). */
 export const sameTarget = (a: TargetSpec, b: TargetSpec): boolean =>
-  a.type === b.type && same(Object.fromEntries(Object.entries(a.settings as object).filter(([k]) => !isSecretKey(a, k))), Object.fromEntries(Object.entries(b.settings as object).filter(([k]) => !isSecretKey(b, k))))
+  a.type === b.type && same(Object.fromEntries(Object.entries(a.settings as object).filter(([k]) => !notIdentity(a, k))), Object.fromEntries(Object.entries(b.settings as object).filter(([k]) => !notIdentity(b, k))))
 
 /** Keys that do not make it another target: its secrets, and how and how long it is told. */
-const isSecretKey = (t: TargetSpec, key: string) =>
+const notIdentity = (t: TargetSpec, key: string) =>
   key in t.secrets || key.replace(/_file$/, "") in t.secrets || ["headers", "headers_file", "notify", "timeout"].includes(key)
 
 const list = (items: ReadonlyArray<string>) => (items.length <= 5 ? items.join(", ") : `${items.slice(0, 5).join(", ")} and ${items.length - 5} more`)

@@ -21,16 +21,17 @@ export const budgetHint = (budget: Duration.Duration): string =>
 
 /**
  * An attempt's timeout: the peer's own (`key`), or what is left of the
- * budget when that is shorter; and what a timeout then says to change.
+ * budget when that is shorter; and what a timeout then says to change
+ * (built only when one happens: most attempts end in time).
  */
 export const attemptTimeout = (
   own: { readonly key: string; readonly timeout: Duration.Duration },
   remaining: Duration.Duration,
   budget: Duration.Duration
-): { readonly timeout: Duration.Duration; readonly detail: string } =>
+): { readonly timeout: Duration.Duration; readonly detail: () => string } =>
   Duration.lessThan(remaining, own.timeout)
-    ? { timeout: remaining, detail: `no complete answer before ${budgetHint(budget)}` }
+    ? { timeout: remaining, detail: () => `no complete answer before ${budgetHint(budget)}` }
     : {
         timeout: own.timeout,
-        detail: `no complete answer within ${Duration.format(own.timeout)} (${own.key}; raise it if the peer is just slow)`
+        detail: () => `no complete answer within ${Duration.format(own.timeout)} (${own.key}; raise it if the peer is just slow)`
       }

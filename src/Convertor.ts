@@ -40,6 +40,8 @@ export class ConvertorError extends Data.TaggedError("ConvertorError")<PeerError
 /** A 50 MB answer is a fault, not a health reading. */
 const MAX_BODY_BYTES = 1024 * 1024
 
+const ACCEPT_JSON = { accept: "application/json" } as const
+
 /** Named so tests and the README can refer to it. */
 export const CONVERTOR_RETRY = { base: Duration.millis(500), retries: 4 } as const
 
@@ -51,42 +53,54 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
     const budget = phaseBudget(config.reporter.poll_interval)
     const own = { key: "convertor.timeout", timeout: config.convertor.timeout }
 
-    const attempt = (service: ServiceRef, request: Request, windowStart: number, remaining: Duration.Duration) =>
-      Effect.gen(function* () {
-        const fail = (failure: PeerFailure) => new ConvertorError({ service, peer: url, ...failure })
-        const { timeout, detail } = attemptTimeout(own, remaining, budget)
-        const reply = yield* transport
-          .exchange(request, { timeout, maxBytes: MAX_BODY_BYTES })
-          .pipe(Effect.mapError((fault) => fail(fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))))
-        const now = yield* Clock.currentTimeMillis
-        if (reply.status !== 200) return yield* fail(fromReply(reply, "convertor.url", now))
-        const json = yield* Effect.try({ try: () => JSON.parse(reply.body) as unknown, catch: () => fail(badResponse("the body is not valid JSON")) })
-        const read = readHealth(json, { now, windowStart })
-        if (Either.isLeft(read)) return yield* fail(badResponse(read.left))
-        if (read.right._tag === "Current" && read.right.readAsMillis) {
-          yield* Effect.logDebug("The convertor's timestamp only makes sense in milliseconds: read as such")
+    /** One request and its answer read; plain calls between the exchange and the result (the hot path). */
+    const attempt = (service: ServiceRef, request: Request, windowStart: number, remaining: Duration.Duration, clock: Clock.Clock) => {
+      const fail = (failure: PeerFailure) => new ConvertorError({ service, peer: url, ...failure })
+      const { timeout, detail } = attemptTimeout(own, remaining, budget)
+      return Effect.matchEffect(transport.exchange(request, { timeout, maxBytes: MAX_BODY_BYTES }), {
+        onFailure: (fault) => Effect.fail(fail(fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail: detail() }) : fault))),
+        onSuccess: (reply): Effect.Effect<Reading, ConvertorError> => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (reply.status !== 200) return Effect.fail(fail(fromReply(reply, "convertor.url", now)))
+          let json: unknown
+          try {
+            json = JSON.parse(reply.body)
+          } catch {
+            return Effect.fail(fail(badResponse("the body is not valid JSON")))
+          }
+          const read = readHealth(json, { now, windowStart })
+          if (Either.isLeft(read)) return Effect.fail(fail(badResponse(read.left)))
+          return read.right._tag === "Current" && read.right.readAsMillis
+            ? Effect.as(Effect.logDebug("The convertor's timestamp only makes sense in milliseconds: read as such"), read.right)
+            : Effect.succeed(read.right)
         }
-        return read.right
       })
+    }
 
     /** The request for one service's window, which ends `window.to` before now. */
     const requestFor = (service: ServiceRef, now: number) => {
       const windowStart = now - Duration.toMillis(config.reporter.window.from)
-      const query = new URLSearchParams({
-        service: service.name,
-        environment: service.environment,
-        from: isoSeconds(windowStart),
-        to: isoSeconds(now - Duration.toMillis(config.reporter.window.to))
-      })
-      const request: Request = { method: "GET", url: `${config.convertor.url}/v1/health?${query}`, headers: { accept: "application/json" } }
+      const from = encodeURIComponent(isoSeconds(windowStart))
+      const to = encodeURIComponent(isoSeconds(now - Duration.toMillis(config.reporter.window.to)))
+      const request: Request = { method: "GET", url: `${queryOf(service)}&from=${from}&to=${to}`, headers: ACCEPT_JSON }
       return { request, windowStart }
+    }
+    /** The URL up to a service's window, built once per service. */
+    const queries = new WeakMap<ServiceRef, string>()
+    const queryOf = (service: ServiceRef) => {
+      let query = queries.get(service)
+      if (query === undefined) {
+        query = `${config.convertor.url}/v1/health?${new URLSearchParams({ service: service.name, environment: service.environment })}`
+        queries.set(service, query)
+      }
+      return query
     }
 
     const health = (service: ServiceRef): Effect.Effect<Reading, ConvertorError> =>
-      Effect.gen(function* () {
-        const { request, windowStart } = requestFor(service, yield* Clock.currentTimeMillis)
-        return yield* retryWithin(
-          (remaining) => attempt(service, request, windowStart, remaining),
+      Effect.clockWith((clock) => {
+        const { request, windowStart } = requestFor(service, clock.unsafeCurrentTimeMillis())
+        return retryWithin(
+          (remaining) => attempt(service, request, windowStart, remaining, clock),
           { ...CONVERTOR_RETRY, budget, peer: "Convertor", metric: "convertor" },
           () => new ConvertorError({ service, peer: url, ...badResponse(`no answer before ${budgetHint(budget)}`), reason: "Timeout" })
         )
@@ -94,9 +108,9 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
 
     /** `validate --connect`: one request for `service`, no retries. */
     const probe = (service: ServiceRef): Effect.Effect<Reading, ConvertorError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const { request, windowStart } = requestFor(service, now)
-        return attempt(service, request, windowStart, config.convertor.timeout)
+      Effect.clockWith((clock) => {
+        const { request, windowStart } = requestFor(service, clock.unsafeCurrentTimeMillis())
+        return attempt(service, request, windowStart, config.convertor.timeout, clock)
       })
 
     /** The convertor's planned maintenance windows over the next poll interval (docs/protocols.md §1), one request, no retries. */

@@ -73,7 +73,19 @@ export const notificationFor = (service: ServiceRef, health: Health): Notificati
 }
 
 /** `2024-01-20T12:00:00Z`: what docs/protocols.md shows, without milliseconds. */
-export const isoSeconds = (millis: number): string => new Date(Math.floor(millis / 1000) * 1000).toISOString().replace(".000Z", "Z")
+export const isoSeconds = (millis: number): string => {
+  const seconds = Math.floor(millis / 1000)
+  let text = recentSeconds.get(seconds)
+  if (text === undefined) {
+    text = new Date(seconds * 1000).toISOString().replace(".000Z", "Z")
+    if (recentSeconds.size >= 16) recentSeconds.clear()
+    recentSeconds.set(seconds, text)
+  }
+  return text
+}
+
+/** A cycle asks for the same few seconds over and over (every window's bounds): each is formatted once. */
+const recentSeconds = new Map<number, string>()
 
 /** `http://user:pa/ss@host` -> `http://***@host`: everything up to the last `@` after the scheme. */
 export const hideUserinfo = (text: string): string => text.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)\S*@/i, "$1***@")

@@ -8,7 +8,6 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
 import { AppConfig } from "./Config.js"
 import { Convertor } from "./Convertor.js"
 import type { MaintenanceWindow } from "./Convertor/Reading.js"
@@ -17,7 +16,8 @@ import { type Health, type ServiceRef, serviceKey } from "./Domain.js"
 export interface MaintenanceService {
   /** Reads the convertor's windows, when asked to; a failure is a warning, and holds nothing back. */
   readonly refresh: Effect.Effect<void>
-  readonly covers: (service: ServiceRef, health: Health, now: number) => Effect.Effect<boolean>
+  /** A plain call: it runs once per service and target, on the cycle's hot path. */
+  readonly covers: (service: ServiceRef, health: Health, now: number) => boolean
 }
 
 export class Maintenance extends Context.Tag("reporter/Maintenance")<Maintenance, MaintenanceService>() {}
@@ -27,23 +27,22 @@ export const layer: Layer.Layer<Maintenance, never, AppConfig | Convertor> = Lay
   Effect.gen(function* () {
     const config = yield* AppConfig
     const convertor = yield* Convertor
-    const fromConvertor = yield* Ref.make<ReadonlyArray<MaintenanceWindow>>([])
+    // Set only by `refresh`, between a cycle's start and its first reading.
+    let fromConvertor: ReadonlyArray<MaintenanceWindow> = []
     const refresh = config.reporter.maintenances
       ? convertor.maintenances.pipe(
-          Effect.flatMap((windows) => Ref.set(fromConvertor, windows)),
+          Effect.flatMap((windows) => Effect.sync(() => void (fromConvertor = windows))),
           Effect.catchAll((why) =>
             Effect.zipRight(
-              Ref.set(fromConvertor, []),
+              Effect.sync(() => void (fromConvertor = [])),
               Effect.logWarning(`Maintenance windows from the convertor cannot be read (${why}): none are applied this cycle`)
             )
           )
         )
       : Effect.void
     const covers: MaintenanceService["covers"] = (service, health, now) =>
-      Effect.map(Ref.get(fromConvertor), (windows) =>
-        config.maintenance.some((w) => w.start <= now && now < w.end && w.services.some((s) => s === "*" || s === serviceKey(service))) ||
-        windows.some((w) => w.start <= now && now < w.end && w.service === service.name && (w.region === undefined || w.region === health.region))
-      )
+      config.maintenance.some((w) => w.start <= now && now < w.end && w.services.some((s) => s === "*" || s === serviceKey(service))) ||
+      fromConvertor.some((w) => w.start <= now && now < w.end && w.service === service.name && (w.region === undefined || w.region === health.region))
     return { refresh, covers }
   })
 )

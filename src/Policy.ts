@@ -84,13 +84,17 @@ export const notificationOf = (service: ServiceRef, health: Health, d: Due, effe
     : notificationFor(service, { ...health, status: effective })
 
 /** Whether a service is inside a maintenance window for this reading. */
-export type InMaintenance = (service: ServiceRef, health: Health, now: number) => Effect.Effect<boolean>
+export type InMaintenance = (service: ServiceRef, health: Health, now: number) => boolean
 
+/**
+ * `decide` and `delivered` are plain synchronous calls on the cycle's hot path
+ * (once per service and target): only what does I/O, `persist`, is an Effect.
+ */
 export interface PolicyService {
   /** Observes a current reading for `target` and says what, if anything, to tell it. */
-  readonly decide: (target: string, service: ServiceRef, health: Health, now: number) => Effect.Effect<Option.Option<Notification>>
+  readonly decide: (target: string, service: ServiceRef, health: Health, now: number) => Option.Option<Notification>
   /** `target` took `notification`. */
-  readonly delivered: (target: string, service: ServiceRef, notification: Notification, now: number) => Effect.Effect<void>
+  readonly delivered: (target: string, service: ServiceRef, notification: Notification, now: number) => void
   /** Writes the state file, when there is one and something changed since the last write. */
   readonly persist: Effect.Effect<void>
   /** Every track, by (target, service): handed to the next configuration on a live reload, never changed by anyone else. */
@@ -158,7 +162,7 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
             )
           )
       })
-      // Owned by this service alone, and only touched inside Effect.sync: one Map, updated in place
+      // Owned by this service alone: one Map, updated in place
       // (a copy per update would cost O(targets × services) per reading).
       const tracks = options.tracks ?? new Map<string, Track>(initial)
       let dirty = options.tracks !== undefined
@@ -169,25 +173,23 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, FileSy
       }
       const same = (a: Track, b: Track) =>
         a.candidate === b.candidate && a.streak === b.streak && a.effective === b.effective && a.delivered === b.delivered && a.lastSentAt === b.lastSentAt && a.maintained === b.maintained
-      const update = (key: string, f: (t: Track) => Track) =>
-        Effect.sync(() => {
-          const before = tracks.get(key) ?? FRESH
-          const after = f(before)
-          if (same(after, before)) return
-          tracks.set(key, after)
-          dirty = true
-        })
+      const update = (key: string, f: (t: Track) => Track) => {
+        const before = tracks.get(key) ?? FRESH
+        const after = f(before)
+        if (same(after, before)) return
+        tracks.set(key, after)
+        dirty = true
+      }
 
-      const decide: PolicyService["decide"] = (target, service, health, now) =>
-        Effect.gen(function* () {
-          const policy = options.policies.get(target)
-          if (policy === undefined) return Option.some(notificationFor(service, health))
-          const key = keyOf(target, service)
-          const current = tracks.get(key) ?? FRESH
-          const next = due(policy, observe(policy, current, health.status), now, yield* options.inMaintenance(service, health, now))
-          yield* update(key, () => next.track)
-          return Option.map(next.due, (d) => notificationOf(service, health, d, next.track.effective))
-        })
+      const decide: PolicyService["decide"] = (target, service, health, now) => {
+        const policy = options.policies.get(target)
+        if (policy === undefined) return Option.some(notificationFor(service, health))
+        const key = keyOf(target, service)
+        const current = tracks.get(key) ?? FRESH
+        const next = due(policy, observe(policy, current, health.status), now, options.inMaintenance(service, health, now))
+        update(key, () => next.track)
+        return Option.map(next.due, (d) => notificationOf(service, health, d, next.track.effective))
+      }
 
       const delivered: PolicyService["delivered"] = (target, service, notification, now) =>
         update(keyOf(target, service), (t) => ({ ...t, delivered: notification.status, lastSentAt: now, maintained: false }))

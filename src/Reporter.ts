@@ -6,6 +6,8 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -14,10 +16,10 @@ import { AppConfig } from "./Config.js"
 import { type CycleSummary, type Outcome, summarize, summaryLine, type TargetResult } from "./Summary.js"
 import { Convertor } from "./Convertor.js"
 import { type DashboardPort, Targets } from "./Dashboard.js"
-import { type Health, type Notification, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
+import { type Health, type Notification, type Reading, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
 import { Maintenance } from "./Maintenance.js"
-import { count } from "./Metrics.js"
-import { Policy } from "./Policy.js"
+import { count, Metrics, type MetricsPort } from "./Metrics.js"
+import { Policy, type PolicyService } from "./Policy.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
@@ -28,82 +30,127 @@ const why = (health: Health): Record<string, string> => ({
   ...(health.region ? { region: health.region } : {})
 })
 
+/**
+ * What reading and notifying one service needs, resolved once per cycle
+ * rather than once per service: the per-service path is the cycle's hot
+ * loop, and each lookup of a service or of the clock is work for the runtime.
+ */
+interface Ports {
+  readonly convertor: Convertor
+  readonly targets: ReadonlyArray<DashboardPort>
+  readonly policy: PolicyService
+  readonly dryRun: boolean
+  readonly metrics: MetricsPort
+  readonly clock: Clock.Clock
+  /** Whether debug lines are written at all: a line that would be dropped is not even built. */
+  readonly debug: boolean
+}
+
+const portsNow: Effect.Effect<Ports, never, Convertor | Targets | Policy> = Effect.all({
+  convertor: Convertor,
+  targets: Targets,
+  policy: Policy,
+  dryRun: DryRun,
+  metrics: Metrics,
+  clock: Effect.clock,
+  debug: Effect.map(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) => LogLevel.lessThanEqual(level, LogLevel.Debug))
+})
+
 /** One target, on its own: a failure here is logged and counted, and touches no other target. */
-const deliver = (target: DashboardPort, notification: Notification, dryRun: boolean): Effect.Effect<TargetResult> =>
-  dryRun
+const deliver = (p: Ports, target: DashboardPort, notification: Notification): Effect.Effect<TargetResult> =>
+  p.dryRun
     ? target.rehearse(notification).pipe(
-        Effect.flatMap((described) => Effect.logInfo(`Dry run: would send notification to ${target.name}: ${described}`)),
-        Effect.as("rehearsed" as const),
-        Effect.catchAll((e) => Effect.as(Effect.logError(e.message), "failed" as const))
+        Effect.matchEffect({
+          onFailure: (e) => Effect.as(Effect.logError(e.message), "failed" as const),
+          onSuccess: (described) => Effect.as(Effect.logInfo(`Dry run: would send notification to ${target.name}: ${described}`), "rehearsed" as const)
+        })
       )
     : target.notify(notification).pipe(
-        Effect.flatMap((delivery) =>
-          delivery._tag === "Delivered"
-            ? Effect.as(
-                Effect.zipRight(count((m) => m.notification(target.name, "delivered")), Effect.logInfo(`Sent notification to ${target.name}: success`)),
-                "delivered" as const
-              )
-            : Effect.as(
+        Effect.matchEffect({
+          onFailure: (e) => {
+            p.metrics.notification(target.name, "failed")
+            return Effect.as(Effect.logError(e.message), "failed" as const)
+          },
+          onSuccess: (delivery) => {
+            if (delivery._tag !== "Delivered") {
+              return Effect.as(
                 Effect.logWithLevel(LEVELS[delivery.level], `Not sent to ${target.name}: ${delivery.why}`),
                 delivery.final ? ("skipped" as const) : ("deferred" as const)
               )
-        ),
-        Effect.catchAll((e) => Effect.as(Effect.zipRight(count((m) => m.notification(target.name, "failed")), Effect.logError(e.message)), "failed" as const))
+            }
+            p.metrics.notification(target.name, "delivered")
+            return Effect.as(Effect.logInfo(`Sent notification to ${target.name}: success`), "delivered" as const)
+          }
+        })
       )
 
 const LEVELS = { warn: LogLevel.Warning, info: LogLevel.Info, debug: LogLevel.Debug } as const
 
+/** What a reading came to, once it is in: the policy's decisions are plain calls, and only sending is an Effect. */
+const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effect<Outcome> => {
+  p.metrics.convertorRequest(reading._tag === "NoData" ? "no_data" : reading._tag === "Stale" ? "stale" : "ok")
+  if (reading._tag === "NoData") {
+    return Effect.as(Effect.logInfo("No data from convertor for this window: nothing sent"), { _tag: "NoData", service } as const)
+  }
+  if (reading._tag === "Stale") {
+    return Effect.as(Effect.logWarning(`Stale reading from convertor: ${reading.why}; nothing sent`), { _tag: "Stale", service } as const)
+  }
+  const health = reading.health
+  const now = p.clock.unsafeCurrentTimeMillis()
+  const due: Array<readonly [DashboardPort, Notification]> = []
+  for (const target of p.targets) {
+    const notification = p.policy.decide(target.name, service, health, now)
+    if (Option.isSome(notification)) due.push([target, notification.value])
+  }
+  const said =
+    health.status !== 0
+      ? Effect.annotateLogs(Effect.logInfo(`Health status: ${health.status} (${statusLabel(health.status)})`), why(health))
+      : p.debug
+        ? Effect.logDebug(`Health status: 0 (${statusLabel(0)})`)
+        : Effect.void
+  if (due.length === 0) {
+    return Effect.as(said, health.status === 0 ? ({ _tag: "Healthy", service } as const) : ({ _tag: "Held", service, status: health.status } as const))
+  }
+  const toOne = ([target, notification]: (typeof due)[number]) =>
+    Effect.map(deliver(p, target, notification), (result) => {
+      // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
+      if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
+      return result
+    })
+  // Every target at once; one alone needs no fiber of its own.
+  const sent = due.length === 1 ? Effect.map(toOne(due[0]!), (r) => [r]) : Effect.forEach(due, toOne, { concurrency: "unbounded" })
+  return Effect.zipRight(said, sent).pipe(
+    Effect.map((results): Outcome => {
+      const byTarget = Object.fromEntries(due.map(([t], i) => [t.name, results[i]!]))
+      const tag = results.includes("failed") ? "NotifyFailed" : health.status === 0 ? "Healthy" : p.dryRun ? "Rehearsed" : "Notified"
+      return { _tag: tag, service, status: health.status, targets: byTarget }
+    })
+  )
+}
+
 /** Reads one service and, when it is not healthy, notifies every target. Never fails: a failure is an outcome. */
-export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, Convertor | Targets | Policy> =>
-  Effect.gen(function* () {
-    const convertor = yield* Convertor
-    const targets = yield* Targets
-    yield* Effect.logInfo(`Polling convertor for service: ${service.name}`)
-    const read = yield* Effect.either(convertor.health(service))
-    if (read._tag === "Left") {
-      // No notification: we would be sending stale or invented data.
-      yield* count((m) => m.convertorRequest("failed"))
-      yield* Effect.logError(read.left.message)
-      return { _tag: "ReadFailed", service } as const
-    }
-    const reading = read.right
-    yield* count((m) => m.convertorRequest(reading._tag === "NoData" ? "no_data" : reading._tag === "Stale" ? "stale" : "ok"))
-    if (reading._tag === "NoData") {
-      yield* Effect.logInfo("No data from convertor for this window: nothing sent")
-      return { _tag: "NoData", service } as const
-    }
-    if (reading._tag === "Stale") {
-      yield* Effect.logWarning(`Stale reading from convertor: ${reading.why}; nothing sent`)
-      return { _tag: "Stale", service } as const
-    }
-    const health = reading.health
-    const now = yield* Clock.currentTimeMillis
-    const policy = yield* Policy
-    const due = yield* Effect.forEach(targets, (target) =>
-      Effect.map(policy.decide(target.name, service, health, now), Option.map((n) => [target, n] as const))
-    ).pipe(Effect.map((all) => all.flatMap(Option.toArray)))
-    const line = `Health status: ${health.status} (${statusLabel(health.status)})`
-    yield* health.status === 0 ? Effect.logDebug(line) : Effect.logInfo(line).pipe(Effect.annotateLogs(why(health)))
-    if (due.length === 0) return health.status === 0 ? ({ _tag: "Healthy", service } as const) : ({ _tag: "Held", service, status: health.status } as const)
-    const dryRun = yield* DryRun
-    const toOne = ([target, notification]: (typeof due)[number]) =>
-      deliver(target, notification, dryRun).pipe(
-        // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
-        Effect.tap((result) => (result === "failed" || result === "deferred" ? Effect.void : policy.delivered(target.name, service, notification, now)))
-      )
-    // Every target at once; one alone needs no fiber of its own.
-    const results = yield* due.length === 1 ? Effect.map(toOne(due[0]!), (r) => [r]) : Effect.forEach(due, toOne, { concurrency: "unbounded" })
-    const byTarget = Object.fromEntries(due.map(([t], i) => [t.name, results[i]!]))
-    const tag = results.includes("failed") ? "NotifyFailed" : health.status === 0 ? "Healthy" : dryRun ? "Rehearsed" : "Notified"
-    return { _tag: tag, service, status: health.status, targets: byTarget } as const
-  }).pipe(
+const poll = (p: Ports, service: ServiceRef): Effect.Effect<Outcome> =>
+  Effect.zipRight(
+    Effect.logInfo(`Polling convertor for service: ${service.name}`),
+    Effect.matchEffect(p.convertor.health(service), {
+      onFailure: (error) => {
+        // No notification: we would be sending stale or invented data.
+        p.metrics.convertorRequest("failed")
+        return Effect.as(Effect.logError(error.message), { _tag: "ReadFailed", service } as const)
+      },
+      onSuccess: (reading) => afterRead(p, service, reading)
+    })
+  ).pipe(
     Effect.catchAllDefect((defect) =>
       Effect.logError(`Internal error while polling this service (please report it): ${String(defect).split("\n")[0]}`).pipe(
         Effect.as({ _tag: "Defect", service } as const)
       )
-    ),
-    Effect.annotateLogs({ service: service.name, environment: service.environment })
+    )
   )
+
+/** `poll`, its log lines annotated with the service: for one service on its own (tests). */
+export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, Convertor | Targets | Policy> =>
+  Effect.flatMap(portsNow, (p) => poll(p, service)).pipe(Effect.annotateLogs({ service: service.name, environment: service.environment }))
 
 /**
  * Services a cycle did not reach, with how many cycles each has waited. The
@@ -139,16 +186,24 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const done = new Array<Outcome | undefined>(inOrder.length)
     const begun = new Array<boolean>(inOrder.length).fill(false)
     // `concurrency` workers take the services in turn: one fiber per worker, not one per service.
+    const ports = yield* portsNow
+    const unannotated = yield* FiberRef.get(FiberRef.currentLogAnnotations)
     let next = 0
     const worker = Effect.whileLoop({
       while: () => next < inOrder.length,
       body: () => {
         const i = next++
         begun[i] = true
-        return Effect.map(pollService(inOrder[i]!), (outcome) => (done[i] = outcome))
+        const service = inOrder[i]!
+        // The worker's log annotations name the service it is on (one write, where `annotateLogs`
+        // around each service would set and restore them), and go back as they were when it ends.
+        return FiberRef.set(FiberRef.currentLogAnnotations, HashMap.set(HashMap.set(unannotated, "service", service.name), "environment", service.environment)).pipe(
+          Effect.zipRight(poll(ports, service)),
+          Effect.map((outcome) => (done[i] = outcome))
+        )
       },
       step: () => {}
-    })
+    }).pipe(Effect.ensuring(FiberRef.set(FiberRef.currentLogAnnotations, unannotated)))
     yield* Effect.all(Array.from({ length: Math.min(config.reporter.concurrency, inOrder.length) }, () => worker), {
       concurrency: "unbounded",
       discard: true

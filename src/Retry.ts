@@ -75,11 +75,26 @@ export const retryWithin = <A, E extends Attempted, R>(
   },
   onBudgetSpent: () => E
 ): Effect.Effect<A, E, R> =>
+  Effect.clockWith((clock) => {
+    const start = clock.unsafeCurrentTimeMillis()
+    // The first attempt runs on its own: it ends by itself within the budget (every attempt's
+    // timeout is at most what is left of it), and most succeed. The retry machinery (a schedule,
+    // and a timeout racing it for what is left of the budget) is set up only after a failure.
+    return Effect.catchAll(attempt(Duration.millis(Math.max(1, Duration.toMillis(options.budget)))), (first) => retrying(attempt, options, onBudgetSpent, start, first))
+  })
+
+/** `retryWithin` after its first attempt failed with `first`. */
+const retrying = <A, E extends Attempted, R>(
+  attempt: (remaining: Duration.Duration) => Effect.Effect<A, E, R>,
+  options: RetryOptions & { readonly peer: string; readonly metric: string },
+  onBudgetSpent: () => E,
+  start: number,
+  first: E
+): Effect.Effect<A, E, R> =>
   Effect.gen(function* () {
-    const start = yield* Clock.currentTimeMillis
     const budget = Duration.toMillis(options.budget)
-    let last: Option.Option<E> = Option.none()
-    let attempts = 0
+    let last: Option.Option<E> = Option.some(first)
+    let attempts = 1
     let inFlight = false
     const once = Clock.currentTimeMillis.pipe(
       Effect.flatMap((now) => {
@@ -111,15 +126,10 @@ export const retryWithin = <A, E extends Attempted, R>(
         )
       })
     )
-    // The first attempt runs on its own: it ends by itself within the budget (every attempt's
-    // timeout is at most what is left of it), and most succeed. The retry machinery (a schedule,
-    // and a timeout racing it for what is left of the budget) is set up only after a failure.
-    const first = yield* Effect.either(once)
-    if (first._tag === "Right") return first.right
     let replay = true
     // The schedule is shown the first failure again, so it decides on it as it would have.
     const again = Effect.suspend(() =>
-      replay ? ((replay = false), Effect.fail(first.left)) : tooLate ? Effect.fail(Option.getOrElse(last, () => first.left)) : once
+      replay ? ((replay = false), Effect.fail(first)) : tooLate ? Effect.fail(Option.getOrElse(last, () => first)) : once
     )
     const left = budget - ((yield* Clock.currentTimeMillis) - start)
     return yield* again.pipe(

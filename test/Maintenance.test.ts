@@ -36,10 +36,10 @@ describe("maintenance windows", () => {
         const m = yield* Maintenance.Maintenance
         yield* m.refresh
         return [
-          yield* m.covers(api, at("eu-de"), NOW),
-          yield* m.covers(api, at("eu-nl"), NOW),
-          yield* m.covers({ name: "dns", environment: "production" }, at(), NOW),
-          yield* m.covers({ name: "dns", environment: "production" }, at(), Date.parse("2026-12-01T04:00:00Z"))
+          m.covers(api, at("eu-de"), NOW),
+          m.covers(api, at("eu-nl"), NOW),
+          m.covers({ name: "dns", environment: "production" }, at(), NOW),
+          m.covers({ name: "dns", environment: "production" }, at(), Date.parse("2026-12-01T04:00:00Z"))
         ]
       }).pipe(Effect.provide(layer))
       expect(covered).toEqual([true, false, true, false])
@@ -56,7 +56,7 @@ describe("maintenance windows", () => {
       const covered = yield* Effect.gen(function* () {
         const m = yield* Maintenance.Maintenance
         yield* m.refresh
-        return [yield* m.covers(api, at(), NOW), yield* m.covers({ name: "dns", environment: "production" }, at(), NOW)]
+        return [m.covers(api, at(), NOW), m.covers({ name: "dns", environment: "production" }, at(), NOW)]
       }).pipe(Effect.provide(layer), Effect.provide(logs.layer))
       expect(covered).toEqual([true, false])
       expect(logs.lines.join("\n")).toContain("Maintenance windows from the convertor cannot be read (answered 404): none are applied this cycle")

@@ -78,7 +78,7 @@ const simulate = (o: {
       Layer.succeed(Targets, Object.keys(o.policies).map(port)),
       policyLayers(o.policies, {
         ...(o.stateFile === undefined ? {} : { stateFile: o.stateFile }),
-        inMaintenance: (_s, _h, now) => Effect.succeed(o.inMaintenance?.(now) ?? false)
+        inMaintenance: (_s, _h, now) => o.inMaintenance?.(now) ?? false
       }),
       Layer.succeed(AppConfig, testConfig({ pollInterval: interval }))
     )
@@ -268,7 +268,7 @@ describe("the state file after a configuration change", () => {
         Policy,
         policyLayer({
           policies: new Map([["slack", policyFor("on_change")]]),
-          inMaintenance: () => Effect.succeed(false),
+          inMaintenance: () => false,
           stateFile: Option.some(file),
           services: [{ name: "api", environment: "production" }]
         }).pipe(Layer.provide(NodeFileSystem.layer))

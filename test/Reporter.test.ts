@@ -128,6 +128,8 @@ describe("one cycle", () => {
       const text = logs.lines.join("\n")
       expect(text).toMatch(/INFO Health status: 1 \(degraded\) service=api environment=production/)
       expect(text).toMatch(/INFO Sent notification to dashboard: success service=api/)
+      // The cycle's own lines name no service: a worker's annotations do not outlive it.
+      expect(logs.lines.find((l) => l.includes("Cycle complete"))).not.toMatch(/service=/)
     })
   )
 

@@ -142,11 +142,11 @@ export const policyLayers = (
 ) => {
   const maintenance = Layer.succeed(Maintenance, {
     refresh: Effect.void,
-    covers: options.inMaintenance ?? (() => Effect.succeed(false))
+    covers: options.inMaintenance ?? (() => false)
   })
   const policy = Policy.layer({
     policies: new Map(Object.entries(policies).map(([name, p]) => [name, { ...policyFor(p.mode ?? "every_poll"), ...p }])),
-    inMaintenance: options.inMaintenance ?? (() => Effect.succeed(false)),
+    inMaintenance: options.inMaintenance ?? (() => false),
     stateFile: Option.fromNullable(options.stateFile)
   }).pipe(Layer.provide(NodeFileSystem.layer))
   return Layer.merge(maintenance, policy)

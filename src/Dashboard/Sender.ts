@@ -80,7 +80,7 @@ const sender = (
         const { timeout, detail } = attemptTimeout(o.timeout, remaining, o.budget)
         const exchange = o.transport
           .exchange(request, { timeout, maxBytes: 64 * 1024, oversize: "truncate" })
-          .pipe(Effect.mapError((fault) => fail(n, fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail }) : fault))))
+          .pipe(Effect.mapError((fault) => fail(n, fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail: detail() }) : fault))))
         const reply = yield* o.gate === undefined
           ? exchange
           : // Waiting for a shared rate limit counts against the budget too: an attempt ends within it.

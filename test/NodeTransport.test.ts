@@ -41,6 +41,29 @@ const faultOf = (fault: Fault) =>
   )
 
 describe("NodeTransport", () => {
+  it.live("requests the path WHATWG URL parsing gives, whether or not it takes the shortcut for plain paths", () =>
+    Effect.gen(function* () {
+      const seen: Array<{ url: string; authorization: string | undefined }> = []
+      const paths = [
+        "/v1/health?service=a%20b&environment=prod&from=2024-01-20T12%3A00%3A00Z",
+        "/a/../b/./c?x=1",
+        "/q?name=it's here|there",
+        "/caf\u00e9/x",
+        ""
+      ]
+      yield* withServer(
+        (req, res) => (seen.push({ url: req.url!, authorization: req.headers.authorization }), res.end("ok")),
+        (url) => Effect.forEach([...paths.map((p) => `${url}${p}`), url.replace("//", "//user:p%40ss@") + "/auth"], (u) => exchange({ method: "GET", url: u, headers: {} }))
+      )
+      const expected = paths.map((p) => {
+        const u = new URL(`http://h${p}`)
+        return `${u.pathname}${u.search}`
+      })
+      expect(seen.map((s) => s.url)).toEqual([...expected, "/auth"])
+      expect(seen.at(-1)!.authorization).toBe(`Basic ${Buffer.from("user:p@ss").toString("base64")}`)
+    })
+  )
+
   it.live("sends method, headers and body, and returns status, lower-case headers and body", () =>
     Effect.gen(function* () {
       const seen: Array<{ method: string; headers: http.IncomingHttpHeaders; body: string }> = []

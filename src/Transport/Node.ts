@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as http from "node:http"
 import * as https from "node:https"
+import { urlToHttpOptions } from "node:url"
 import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport } from "../Transport.js"
 
 const TRUST_HINT = "if the server uses a private CA, give its certificate to Node with NODE_EXTRA_CA_CERTS=/path/to/ca.pem"
@@ -65,6 +66,31 @@ const flatten = (headers: http.IncomingHttpHeaders): Record<string, string> => {
   return out
 }
 
+/**
+ * Where a URL points, as node:http options. Parsing a whole URL per request
+ * showed in profiles: a URL's origin is parsed once and kept, and a path
+ * WHATWG parsing would leave as it is (no dot segments, nothing it would
+ * escape) is used as it stands. Anything else goes through `new URL`.
+ */
+const locate = (raw: string): http.RequestOptions => {
+  const slash = raw.indexOf("/", raw.indexOf("//") + 2)
+  const path = slash < 0 ? "" : raw.slice(slash)
+  if (slash < 0 || !PLAIN_PATH.test(path) || /\/\.\.?(\/|\?|$)/.test(path)) return urlToHttpOptions(new URL(raw))
+  const origin = raw.slice(0, slash)
+  let known = origins.get(origin)
+  if (known === undefined) {
+    const { protocol, hostname, port, auth } = urlToHttpOptions(new URL(origin))
+    known = { protocol, hostname, port, ...(auth ? { auth } : {}) }
+    if (origins.size >= 64) origins.clear()
+    origins.set(origin, known)
+  }
+  return { ...known, path }
+}
+
+/** Characters WHATWG URL parsing keeps as they are in a path and a query. */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*$/
+const origins = new Map<string, http.RequestOptions>()
+
 export const layer: Layer.Layer<Transport> = Layer.scoped(
   Transport,
   Effect.gen(function* () {
@@ -94,11 +120,11 @@ export const layer: Layer.Layer<Transport> = Layer.scoped(
         }
         let req: http.ClientRequest
         try {
-          const url = new URL(request.url)
-          const secure = url.protocol === "https:"
+          const target = locate(request.url)
+          const secure = target.protocol === "https:"
           const headers: Record<string, string> = { ...request.headers }
           if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
-          req = (secure ? https : http).request(url, { method: request.method, headers, agent: secure ? agents.https : agents.http }, (res) => {
+          req = (secure ? https : http).request({ ...target, method: request.method, headers, agent: secure ? agents.https : agents.http }, (res) => {
           const chunks: Array<Buffer> = []
           let size = 0
           const reply = (): Reply => ({

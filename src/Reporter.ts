@@ -84,6 +84,19 @@ const deliver = (p: Ports, target: DashboardPort, notification: Notification): E
         })
       )
 
+/**
+ * One info line with extra annotations. (`annotateLogs` around the line sets and
+ * restores them in an uninterruptible scope, several times the work; a line
+ * cannot be cut half-way, and a worker's annotations are reset per service.)
+ */
+const logInfoWith = (message: string, extra: Record<string, string>): Effect.Effect<void> =>
+  Effect.flatMap(
+    FiberRef.getAndUpdate(FiberRef.currentLogAnnotations, (annotations) =>
+      Object.entries(extra).reduce((all, [key, value]) => HashMap.set(all, key, value), annotations)
+    ),
+    (before) => Effect.zipRight(Effect.logInfo(message), FiberRef.set(FiberRef.currentLogAnnotations, before))
+  )
+
 const LEVELS = { warn: LogLevel.Warning, info: LogLevel.Info, debug: LogLevel.Debug } as const
 
 /** What a reading came to, once it is in: the policy's decisions are plain calls, and only sending is an Effect. */
@@ -104,7 +117,7 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
   }
   const said =
     health.status !== 0
-      ? Effect.annotateLogs(Effect.logInfo(`Health status: ${health.status} (${statusLabel(health.status)})`), why(health))
+      ? logInfoWith(`Health status: ${health.status} (${statusLabel(health.status)})`, why(health))
       : p.debug
         ? Effect.logDebug(`Health status: 0 (${statusLabel(0)})`)
         : Effect.void

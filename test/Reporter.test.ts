@@ -133,6 +133,23 @@ describe("one cycle", () => {
     })
   )
 
+  it.effect("annotates the health line with what the convertor says triggered it, and only that line", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const reading: Reading = {
+        _tag: "Current",
+        health: { status: 2, timestamp: new Date(0), triggeredMetrics: ["api.down", "api.slow"], matchedExpression: "api.down || api.slow", region: "eu-de" },
+        readAsMillis: false
+      }
+      const w = world({ services: [svc("api")], read: () => Effect.succeed(reading) })
+      yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      expect(logs.lines.find((l) => l.includes("Health status"))).toMatch(
+        /INFO Health status: 2 \(outage\) service=api environment=production matched_expression="api.down \|\| api.slow" region=eu-de triggered_metrics=api.down,api.slow$/
+      )
+      expect(logs.lines.find((l) => l.includes("Sent notification"))).toMatch(/success service=api environment=production$/)
+    })
+  )
+
   it.effect("polls at most `concurrency` services at once", () =>
     Effect.gen(function* () {
       let inFlight = 0

@@ -1,4 +1,5 @@
-// Bundles the program into one ESM file, dist/main.js: start-up is dominated
+// Bundles the program into ESM files, dist/main.js (the entry) and dist/wiring.js
+// (the program): start-up is dominated
 // by module loading, and a single bundle loads several times faster than
 // node_modules. The bundle carries every dependency, so neither the image
 // nor an installed package needs node_modules.
@@ -27,7 +28,9 @@ const common = {
 await rm("dist", { recursive: true, force: true })
 await build({
   ...common,
-  entryPoints: { main: "src/main.ts" },
+  // main.js is the entry (it answers `--version` alone), wiring.js the program it loads otherwise.
+  entryPoints: { main: "src/main.ts", wiring: "src/wiring.ts" },
+  external: ["./wiring.js"],
   outdir: "dist",
   // Smaller source compiles faster at start-up. No source maps: a defect is
   // reported in one line without a stack, so nothing would read them.

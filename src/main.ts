@@ -1,25 +1,11 @@
 #!/usr/bin/env node
-// Wiring only: Node's file system and HTTP transport under the CLI.
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Runtime from "@effect/platform/Runtime"
-import { cli } from "./Cli.js"
-import * as NodeTransport from "./Transport/Node.js"
-import * as Shutdown from "./Shutdown.js"
+// The entry point. `--version` alone is answered here, without loading the
+// program (wiring.ts, a bundle of its own): what asks for the version (a
+// packaging script, a probe) does not pay for parsing and starting the whole
+// reporter. Everything else, `--version` among other arguments included, is
+// the program's.
+import pkg from "../package.json" with { type: "json" }
 
-const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTransport.layer)
-
-Shutdown.watchStopSignals()
-NodeRuntime.runMain(cli(process.argv, process.env).pipe(Effect.provide(MainLive)), {
-  disablePrettyLogger: true,
-  teardown: (exit, onExit) =>
-    Exit.isSuccess(exit) && typeof exit.value === "number"
-      ? onExit(exit.value)
-      : Exit.isInterrupted(exit)
-        ? onExit(Shutdown.interruptedExitCode())
-        : Runtime.defaultTeardown(exit, onExit)
-})
+const args = process.argv.slice(2)
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) process.stdout.write(`${pkg.version}\n`)
+else await import("./wiring.js")

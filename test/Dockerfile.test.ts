@@ -36,7 +36,8 @@ describe("the Dockerfile", () => {
     expect(filesUnder(image.runtime.root)).toEqual([
       "opt/cloudmon-metrics-reporter/bin/cloudmon-metrics-reporter",
       "opt/cloudmon-metrics-reporter/main.js",
-      "opt/cloudmon-metrics-reporter/package.json"
+      "opt/cloudmon-metrics-reporter/package.json",
+      "opt/cloudmon-metrics-reporter/wiring.js"
     ])
   })
 

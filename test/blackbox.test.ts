@@ -2,7 +2,8 @@
  * The built program as users run it: `node dist/main.js` against loopback
  * simulators (the dashboard one verifies every JWT with jose).
  */
-import { mkdtempSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { copyFileSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -219,6 +220,19 @@ describe("command line and configuration errors", () => {
       expect(help.stdout).not.toContain("\u001b")
       expect(help.stderr).toBe("")
     }
+  })
+
+  it("answers --version alone from the entry point, without loading the program; with other arguments, the program parses them", () => {
+    // The entry on its own, without the program's bundle beside it.
+    const alone = mkdtempSync(join(tmpdir(), "entry-"))
+    for (const file of ["main.js", "package.json"]) copyFileSync(join("dist", file), join(alone, file))
+    for (const flag of ["--version", "-V"]) {
+      const version = spawnSync(process.execPath, [join(alone, "main.js"), flag], { encoding: "utf8" })
+      expect([version.status, version.stdout, version.stderr]).toEqual([0, `${pkg.version}\n`, ""])
+    }
+    const other = spawnSync(process.execPath, [join(alone, "main.js"), "--version", "--once"], { encoding: "utf8" })
+    expect(other.status).not.toBe(0)
+    expect(other.stderr).toMatch(/wiring\.js/)
   })
 
   it("usage errors name the program, say what is wrong and end with see --help; exit 2", async () => {

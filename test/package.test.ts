@@ -44,7 +44,7 @@ describe("npm pack and a global install", () => {
   }, 120_000)
 
   it("packs the bundle (built by prepack from a clean clone), the licence and the README, nothing else", () => {
-    expect(packed.files).toEqual(["LICENSE", "README.md", "dist/main.js", "dist/package.json", "package.json"])
+    expect(packed.files).toEqual(["LICENSE", "README.md", "dist/main.js", "dist/package.json", "dist/wiring.js", "package.json"])
   })
 
   it("installs as one package: the bundle carries its dependencies, nothing is downloaded", () => {

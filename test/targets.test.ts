@@ -135,7 +135,8 @@ describe("Stackmon (v2)", () => {
     Effect.gen(function* () {
       const http = fakeHttp(() => "refused")
       const fiber = yield* Effect.fork(Effect.scoped(Layer.build(targetLayer(ADAPTERS.stackmon, specOf("stackmon", settings("http://stackmon.test"), "status_dashboard"), http.layer))))
-      yield* TestClock.adjust("5 seconds")
+      // In steps, letting the fiber run between them: one jump could pass before it even waits.
+      yield* advance("5 seconds")
       const error = yield* Effect.flip(Fiber.join(fiber))
       expect(http.requests).toHaveLength(3)
       expect(error).toMatchObject({ _tag: "TargetStartError" })

@@ -245,8 +245,8 @@ const withEndpoint = await measureStart(undefined, "observability:\n  listen: 12
 console.log(`[bench] with observability.listen: first request ${fmt(withEndpoint.firstMs)} ms after launch; idle RSS ${fmt(withEndpoint.idleMiB, 1)} MiB`)
 const settled = await measureSettled()
 console.log(`[bench] idle RSS, settled: ${JSON.stringify(settled)}`)
-const settledLite = await measureSettled({ NODE_OPTIONS: "--lite-mode" })
-console.log(`[bench] idle RSS, settled, --lite-mode: ${JSON.stringify(settledLite)}`)
+const settledJitless = await measureSettled({ NODE_OPTIONS: "--jitless" })
+console.log(`[bench] idle RSS, settled, --jitless: ${JSON.stringify(settledJitless)}`)
 const imageNodeVersion = nodeVersionOf(parseDockerfile(dockerfile())[1]!.base)
 const imageStartup = await measureStart(join(imageNode(imageNodeVersion), "node"))
 console.log(`[bench] on the image's Node ${imageNodeVersion}: idle RSS ${fmt(imageStartup.idleMiB, 1)} MiB`)
@@ -257,9 +257,9 @@ console.log(`[bench] naive fetch pool: ${JSON.stringify(naive)}`)
 // The memory-for-CPU trade of a smaller V8 young generation, measured rather than guessed.
 const semiSpace = await measureSize(1000, concurrency, false, { NODE_OPTIONS: "--max-semi-space-size=4" })
 console.log(`[bench] with --max-semi-space-size=4: ${JSON.stringify(semiSpace)}`)
-// And V8 without its optimising compilers: far less memory, far more CPU.
-const lite = await measureSize(1000, concurrency, false, { NODE_OPTIONS: "--lite-mode" })
-console.log(`[bench] with --lite-mode: ${JSON.stringify(lite)}`)
+// And V8 without its compilers (--jitless, which NODE_OPTIONS allows; --lite-mode it does not): less memory, far more CPU.
+const jitless = await measureSize(1000, concurrency, false, { NODE_OPTIONS: "--jitless" })
+console.log(`[bench] with --jitless: ${JSON.stringify(jitless)}`)
 const bySize: Array<SizeResult> = []
 for (const n of sizes) {
   const r = await measureSize(n)
@@ -292,9 +292,9 @@ ${row("a naive fetch worker pool, 64 in flight", naive)}
 ${r1000 ? row(`this reporter, concurrency ${concurrency} (default)`, r1000) : ""}
 ${row("this reporter, concurrency 64", at64)}
 ${row("this reporter, concurrency 32, `NODE_OPTIONS=--max-semi-space-size=4` (not the default)", semiSpace)}
-${row("this reporter, concurrency 32, `NODE_OPTIONS=--lite-mode` (not the default)", lite)}
+${row("this reporter, concurrency 32, `NODE_OPTIONS=--jitless` (not the default)", jitless)}
 
-A smaller V8 young generation, or V8 without its optimising compilers (\`--lite-mode\`), trades CPU for memory; the default stays Node's own, since CPU per cycle is the figure further from its goal.
+A smaller V8 young generation, or V8 without its compilers (\`--jitless\`), trades CPU for memory; the default stays Node's own, since CPU per cycle is the figure further from its goal.
 
 ## Targets (issue "Lean")
 
@@ -307,7 +307,7 @@ ${r1000 ? target("peak RSS at 1000 services", `${fmt(r1000.peakMiB, 0)} MB`, "�
 ${growth ? target(`RSS over ${growth.cycles} cycles (1 s interval; cycles 10-20 / last 10, medians)`, `${fmt(growth.at10, 1)} / ${fmt(growth.atEnd, 1)} MB (max ${fmt(growth.max, 1)})`, "no growth", growth.atEnd - growth.at10 <= 5) : ""}
 ${target("idle RSS, 3 services every 60 s, 1 s after the first cycle, `node dist/main.js` (README)", `${fmt(startup.idleMiB, 1)} MB`, "≤ 50 MB", startup.idleMiB <= 50)}
 ${target("idle RSS, the same, settled (30 s after the first cycle)", `${fmt(settled.idleMiB, 1)} MB`, "≤ 50 MB", settled.idleMiB <= 50)}
-${target("idle RSS, the same, settled, with `NODE_OPTIONS=--lite-mode` (not the default)", `${fmt(settledLite.idleMiB, 1)} MB`, "≤ 50 MB", settledLite.idleMiB <= 50)}
+${target("idle RSS, the same, settled, with `NODE_OPTIONS=--jitless` (not the default)", `${fmt(settledJitless.idleMiB, 1)} MB`, "≤ 50 MB", settledJitless.idleMiB <= 50)}
 ${target(`idle RSS, the same on the image's Node ${imageNodeVersion}`, `${fmt(imageStartup.idleMiB, 1)} MB`, "≤ 50 MB", imageStartup.idleMiB <= 50)}
 ${target("`node dist/main.js --version` (median of 7)", `${fmt(version.seconds, 2)} s (${fmt(version.mib, 0)} MB)`, "≤ 0.25 s", version.seconds <= 0.25)}
 ${target("launch to first convertor request (median of 5)", `${fmt(startup.firstMs)} ms`, "≤ 500 ms", startup.firstMs <= 500)}
@@ -319,7 +319,7 @@ ${target("launch to first convertor request (median of 5)", `${fmt(startup.first
 | a bare \`node\` doing nothing, same Node | ${fmt(bareNode.idleMiB, 1)} MB | ${fmt(bareNode.anonMiB, 1)} MB | ${fmt(bareNode.fileMiB, 1)} MB |
 | this reporter, 1 s after its first cycle | ${fmt(startup.idleMiB, 1)} MB | ${fmt(startup.anonMiB, 1)} MB | ${fmt(startup.fileMiB, 1)} MB |
 | this reporter, settled (30 s after) | ${fmt(settled.idleMiB, 1)} MB | ${fmt(settled.anonMiB, 1)} MB | ${fmt(settled.fileMiB, 1)} MB |
-| this reporter, settled, \`--lite-mode\` | ${fmt(settledLite.idleMiB, 1)} MB | ${fmt(settledLite.anonMiB, 1)} MB | ${fmt(settledLite.fileMiB, 1)} MB |
+| this reporter, settled, \`--jitless\` | ${fmt(settledJitless.idleMiB, 1)} MB | ${fmt(settledJitless.anonMiB, 1)} MB | ${fmt(settledJitless.fileMiB, 1)} MB |
 
 The file-backed pages are the node binary's own code (HTTP, TLS and crypto among it); they are shared and can be dropped under memory pressure, but RSS counts them.
 

@@ -161,10 +161,6 @@ const poll = (p: Ports, service: ServiceRef): Effect.Effect<Outcome> =>
     )
   )
 
-/** `poll`, its log lines annotated with the service: for one service on its own (tests). */
-export const pollService = (service: ServiceRef): Effect.Effect<Outcome, never, Convertor | Targets | Policy> =>
-  Effect.flatMap(portsNow, (p) => poll(p, service)).pipe(Effect.annotateLogs({ service: service.name, environment: service.environment }))
-
 /**
  * Services a cycle did not reach, with how many cycles each has waited. The
  * next cycle starts with them (longest waiting first), so under overload every

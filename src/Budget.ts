@@ -4,6 +4,7 @@
  * The peers cut each attempt's timeout to what is left of their phase.
  */
 import * as Duration from "effect/Duration"
+import { HttpFault } from "./Transport.js"
 
 /**
  * Each phase gets 45% of the poll interval, so that a service that uses up
@@ -21,17 +22,22 @@ export const budgetHint = (budget: Duration.Duration): string =>
 
 /**
  * An attempt's timeout: the peer's own (`key`), or what is left of the
- * budget when that is shorter; and what a timeout then says to change
- * (built only when one happens: most attempts end in time).
+ * budget when that is shorter; and `explain`, which gives a fault from the
+ * exchange the message that says what to change when it is that timeout
+ * (the message is built only then: most attempts end in time).
  */
 export const attemptTimeout = (
   own: { readonly key: string; readonly timeout: Duration.Duration },
   remaining: Duration.Duration,
   budget: Duration.Duration
-): { readonly timeout: Duration.Duration; readonly detail: () => string } =>
-  Duration.lessThan(remaining, own.timeout)
-    ? { timeout: remaining, detail: () => `no complete answer before ${budgetHint(budget)}` }
-    : {
-        timeout: own.timeout,
-        detail: () => `no complete answer within ${Duration.format(own.timeout)} (${own.key}; raise it if the peer is just slow)`
-      }
+): { readonly timeout: Duration.Duration; readonly explain: (fault: HttpFault) => HttpFault } => {
+  const budgetFirst = Duration.lessThan(remaining, own.timeout)
+  const detail = () =>
+    budgetFirst
+      ? `no complete answer before ${budgetHint(budget)}`
+      : `no complete answer within ${Duration.format(own.timeout)} (${own.key}; raise it if the peer is just slow)`
+  return {
+    timeout: budgetFirst ? remaining : own.timeout,
+    explain: (fault) => (fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail: detail() }) : fault)
+  }
+}

@@ -14,7 +14,7 @@ import { type MaintenanceWindow, readHealth, readMaintenances } from "./Converto
 import { isoSeconds, type Reading, safeUrl, type ServiceRef } from "./Domain.js"
 import { badResponse, fromFault, fromReply, type PeerErrorFields, type PeerFailure, who } from "./PeerError.js"
 import { retryWithin } from "./Retry.js"
-import { HttpFault, type Request, Transport } from "./Transport.js"
+import { type Request, Transport } from "./Transport.js"
 
 type Reason = PeerFailure["reason"]
 
@@ -56,9 +56,9 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
     /** One request and its answer read; plain calls between the exchange and the result (the hot path). */
     const attempt = (service: ServiceRef, request: Request, windowStart: number, remaining: Duration.Duration, clock: Clock.Clock) => {
       const fail = (failure: PeerFailure) => new ConvertorError({ service, peer: url, ...failure })
-      const { timeout, detail } = attemptTimeout(own, remaining, budget)
+      const { timeout, explain } = attemptTimeout(own, remaining, budget)
       return Effect.matchEffect(transport.exchange(request, { timeout, maxBytes: MAX_BODY_BYTES }), {
-        onFailure: (fault) => Effect.fail(fail(fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail: detail() }) : fault))),
+        onFailure: (fault) => Effect.fail(fail(fromFault(explain(fault)))),
         onSuccess: (reply): Effect.Effect<Reading, ConvertorError> => {
           const now = clock.unsafeCurrentTimeMillis()
           if (reply.status !== 200) return Effect.fail(fail(fromReply(reply, "convertor.url", now)))
@@ -118,7 +118,7 @@ export class Convertor extends Effect.Service<Convertor>()("reporter/Convertor",
       const now = yield* Clock.currentTimeMillis
       const query = new URLSearchParams({ from: isoSeconds(now), to: isoSeconds(now + Duration.toMillis(config.reporter.poll_interval)) })
       const reply = yield* transport
-        .exchange({ method: "GET", url: `${config.convertor.url}/v1/maintenances?${query}`, headers: { accept: "application/json" } }, { timeout: config.convertor.timeout, maxBytes: MAX_BODY_BYTES })
+        .exchange({ method: "GET", url: `${config.convertor.url}/v1/maintenances?${query}`, headers: ACCEPT_JSON }, { timeout: config.convertor.timeout, maxBytes: MAX_BODY_BYTES })
         .pipe(Effect.mapError((fault) => fault.detail))
       if (reply.status !== 200) return yield* Effect.fail(`answered ${reply.status}`)
       const windows = readMaintenances(reply.body)

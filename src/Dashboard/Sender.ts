@@ -17,7 +17,7 @@ import { makeSigner } from "../Jwt.js"
 import { badResponse, fromFault, fromReply, type PeerFailure } from "../PeerError.js"
 import { type RetryOptions, retryWithin } from "../Retry.js"
 import { finishInFlight } from "../Shutdown.js"
-import { HttpFault, type Reply, type Request, Transport } from "../Transport.js"
+import { type Reply, type Request, Transport } from "../Transport.js"
 
 export interface SenderOptions {
   /** The peer as messages show it: a URL without credentials, or a description. */
@@ -77,10 +77,10 @@ const sender = (
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const request = yield* build(now)
-        const { timeout, detail } = attemptTimeout(o.timeout, remaining, o.budget)
+        const { timeout, explain } = attemptTimeout(o.timeout, remaining, o.budget)
         const exchange = o.transport
           .exchange(request, { timeout, maxBytes: 64 * 1024, oversize: "truncate" })
-          .pipe(Effect.mapError((fault) => fail(n, fromFault(fault.kind === "Timeout" ? new HttpFault({ kind: "Timeout", detail: detail() }) : fault))))
+          .pipe(Effect.mapError((fault) => fail(n, fromFault(explain(fault)))))
         const reply = yield* o.gate === undefined
           ? exchange
           : // Waiting for a shared rate limit counts against the budget too: an attempt ends within it.

@@ -194,9 +194,9 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const inOrder = inTurn(config.reporter.services, waiting)
     const done = new Array<Outcome | undefined>(inOrder.length)
     const begun = new Array<boolean>(inOrder.length).fill(false)
-    // `concurrency` workers take the services in turn: one fiber per worker, not one per service.
     const ports = yield* portsNow
     const unannotated = yield* FiberRef.get(FiberRef.currentLogAnnotations)
+    // `concurrency` workers take the services in turn: one fiber per worker, not one per service.
     let next = 0
     const worker = Effect.whileLoop({
       while: () => next < inOrder.length,

@@ -50,6 +50,13 @@ export const retryPolicy = <E extends Retryable>(options: RetryOptions) =>
 export const isRetryableStatus = (status: number): boolean =>
   status === 408 || status === 420 || status === 429 || status >= 500
 
+export interface RetryWithinOptions extends RetryOptions {
+  /** How log lines name the peer (`Convertor`, `Target dashboard`). */
+  readonly peer: string
+  /** The `peer` label of the retries metric: `convertor`, or a target's name. */
+  readonly metric: string
+}
+
 export interface Attempted extends Retryable {
   readonly message: string
 }
@@ -67,12 +74,7 @@ export interface Attempted extends Retryable {
  */
 export const retryWithin = <A, E extends Attempted, R>(
   attempt: (remaining: Duration.Duration) => Effect.Effect<A, E, R>,
-  options: RetryOptions & {
-    /** How log lines name the peer (`Convertor`, `Target dashboard`). */
-    readonly peer: string
-    /** The `peer` label of the retries metric: `convertor`, or a target's name. */
-    readonly metric: string
-  },
+  options: RetryWithinOptions,
   onBudgetSpent: () => E
 ): Effect.Effect<A, E, R> =>
   Effect.clockWith((clock) => {
@@ -86,7 +88,7 @@ export const retryWithin = <A, E extends Attempted, R>(
 /** `retryWithin` after its first attempt failed with `first`. */
 const retrying = <A, E extends Attempted, R>(
   attempt: (remaining: Duration.Duration) => Effect.Effect<A, E, R>,
-  options: RetryOptions & { readonly peer: string; readonly metric: string },
+  options: RetryWithinOptions,
   onBudgetSpent: () => E,
   start: number,
   first: E

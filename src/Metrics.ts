@@ -23,9 +23,11 @@ export interface MetricsPort {
   /** One retry of a peer: `convertor`, or a target's name. */
   readonly retry: (peer: string) => void
   readonly jwtSignFailure: () => void
+  /** The targets configured now (at start, and after each reload): their series exist from then on, at zero. */
+  readonly targets: (names: ReadonlyArray<string>) => void
 }
 
-export const NONE: MetricsPort = { cycle: () => {}, convertorRequest: () => {}, notification: () => {}, retry: () => {}, jwtSignFailure: () => {} }
+export const NONE: MetricsPort = { cycle: () => {}, convertorRequest: () => {}, notification: () => {}, retry: () => {}, jwtSignFailure: () => {}, targets: () => {} }
 
 export class Metrics extends Context.Reference<Metrics>()("reporter/Metrics", { defaultValue: (): MetricsPort => NONE }) {}
 

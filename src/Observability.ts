@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { phaseBudget } from "./Budget.js"
+import { Liveness, type LivenessState } from "./Liveness.js"
 import type { MetricsPort } from "./Metrics.js"
 
 /** The loop counts as stuck when no cycle has completed for 2 poll intervals plus both phase budgets. */
@@ -36,21 +37,7 @@ export const MAX_CONNECTIONS = 64
 const json = (status: number, value: Record<string, unknown>): Answer => ({ status, body: `${JSON.stringify(value)}\n`, type: "application/json" })
 
 /** What the daemon tells the endpoint, and what the endpoint says. */
-export interface HealthState {
-  /** When the last cycle completed (or the daemon started, before the first one), in ms. */
-  lastCycleAt: number
-  interval: Duration.Duration
-  /**
-   * A reloaded configuration's interval, taken up when its first cycle
-   * completes; until then the longer of the two applies (the last cycle ran
-   * on the old schedule).
-   */
-  nextInterval: Duration.Duration | undefined
-  /** Why the daemon is not ready yet; undefined once it is. */
-  notReady: string | undefined
-}
-
-export const healthz = (state: HealthState, now: number): Answer => {
+export const healthz = (state: LivenessState, now: number): Answer => {
   const age = Math.max(0, now - state.lastCycleAt) / 1000
   const limit = Duration.toSeconds(livenessLimit(state.nextInterval === undefined ? state.interval : Duration.max(state.interval, state.nextInterval)))
   return age <= limit
@@ -61,7 +48,7 @@ export const healthz = (state: HealthState, now: number): Answer => {
       })
 }
 
-export const readyz = (state: HealthState): Answer =>
+export const readyz = (state: LivenessState): Answer =>
   state.notReady === undefined ? json(200, { status: "ready" }) : json(503, { status: "not ready", reason: state.notReady })
 
 export class ListenError extends Data.TaggedError("ListenError")<{ readonly message: string }> {}
@@ -77,33 +64,30 @@ const listenProblem = (where: string, code: string | undefined): string =>
         : `cannot listen (${code ?? "unknown error"})`)
 
 export interface Endpoint {
-  /** The metrics port to count with: the Prometheus figures, and the liveness clock. */
+  /** The metrics port to count with: the Prometheus figures. */
   readonly metrics: MetricsPort
-  readonly state: HealthState
   /** Where it listens, as a URL (the port is the real one when 0 was asked for). */
   readonly url: string
-  readonly knownTargets: (names: ReadonlyArray<string>) => void
 }
 
 /** Opens the endpoint for the daemon's lifetime (the scope's). */
 export const serve = (
   address: { readonly host: string; readonly port: number },
-  version: string,
-  interval: Duration.Duration
-): Effect.Effect<Endpoint, ListenError, Scope.Scope> =>
+  version: string
+): Effect.Effect<Endpoint, ListenError, Scope.Scope | Liveness> =>
   Effect.gen(function* () {
     // Imported here, not at start-up: without the endpoint, prom-client is never initialised.
     const { makePrometheus } = yield* Effect.promise(() => import("./Observability/Prometheus.js"))
     const prometheus = makePrometheus(version)
     const runtime = yield* Effect.runtime<never>()
-    const state: HealthState = { lastCycleAt: yield* Clock.currentTimeMillis, interval, nextInterval: undefined, notReady: "starting: reading the configuration and setting up the targets" }
+    const liveness = yield* Liveness
     const route = (path: string): Promise<Answer> =>
       path === "/metrics"
         ? prometheus.render().then((body) => ({ status: 200, body, type: prometheus.contentType }))
         : path === "/healthz"
-          ? Runtime.runPromise(runtime)(Effect.map(Clock.currentTimeMillis, (now) => healthz(state, now)))
+          ? Runtime.runPromise(runtime)(Effect.zipWith(liveness.get, Clock.currentTimeMillis, healthz))
           : path === "/readyz"
-            ? Promise.resolve(readyz(state))
+            ? Runtime.runPromise(runtime)(Effect.map(liveness.get, readyz))
             : Promise.resolve(json(404, { status: "not found", reason: "try /metrics, /healthz or /readyz" }))
 
     const server = yield* Effect.acquireRelease(
@@ -155,13 +139,5 @@ export const serve = (
     )
     const bound = server.address()
     const where = typeof bound === "object" && bound !== null ? `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound)
-    const metrics: MetricsPort = {
-      ...prometheus.port,
-      cycle: (summary, finishedAt) => {
-        prometheus.port.cycle(summary, finishedAt)
-        state.lastCycleAt = finishedAt
-        if (state.nextInterval !== undefined) [state.interval, state.nextInterval] = [state.nextInterval, undefined]
-      }
-    }
-    return { metrics, state, url: `http://${where}`, knownTargets: prometheus.knownTargets }
+    return { metrics: prometheus.port, url: `http://${where}` }
   })

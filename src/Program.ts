@@ -13,29 +13,28 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { phaseBudget } from "./Budget.js"
 import { AppConfig, load, reportConfigError, type ReporterConfig } from "./Config.js"
 import { Convertor } from "./Convertor.js"
-import { Targets, type TargetStartError } from "./Dashboard.js"
-import { ADAPTERS, type TargetType } from "./Dashboard/adapters.js"
-import type { NotifySection } from "./Config/Fields.js"
 import { safeUrl } from "./Domain.js"
-import * as Maintenance from "./Maintenance.js"
-import * as Policy from "./Policy.js"
-import { defaultMode, policyFor } from "./Policy.js"
-import * as RateLimits from "./RateLimits.js"
-import type { Transport } from "./Transport.js"
+import * as Generations from "./Generations.js"
+import * as Hangups from "./Hangups.js"
+import * as Liveness from "./Liveness.js"
 import * as Logging from "./Logging.js"
-import { type CycleServices, DryRun, runCycle, runForever } from "./Reporter.js"
+import * as Maintenance from "./Maintenance.js"
 import { Metrics, NONE } from "./Metrics.js"
 import * as Observability from "./Observability.js"
-import { reloading } from "./Reload.js"
-import { validate } from "./Validate.js"
-import * as Context from "effect/Context"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
+import * as Policy from "./Policy.js"
+import * as PolicyStore from "./PolicyStore.js"
+import * as RateLimits from "./RateLimits.js"
+import { type CycleServices, DryRun, runCycle, runForever } from "./Reporter.js"
 import * as Shutdown from "./Shutdown.js"
+import { fileBackend } from "./State/File.js"
+import { Targets, type TargetStartError } from "./Target.js"
+import { adapterFor } from "./Target/adapters.js"
+import type { Transport } from "./Transport.js"
+import { validate } from "./Validate.js"
 
 export interface RunOptions {
   readonly configFile: string
@@ -52,29 +51,34 @@ export interface RunOptions {
 
 export const ExitCode = { Ok: 0, CycleFailed: 1, BadConfig: 2 } as const
 
-/** The reporter's services for one configuration: the convertor, and every target built by its adapter. */
+/** The reporter's services for one configuration: the convertor, every target built by its adapter, and the policy over the daemon's tracks. */
 export const servicesLayer = (
   config: ReporterConfig,
-  options: { readonly dryRun: boolean; readonly tracks?: Map<string, Policy.Track> }
-): Layer.Layer<CycleServices | DryRun, TargetStartError, Transport | FileSystem.FileSystem | RateLimits.RateLimits> => {
+  options: { readonly dryRun: boolean }
+): Layer.Layer<CycleServices | DryRun, TargetStartError, Transport | RateLimits.RateLimits | PolicyStore.PolicyStore> => {
   const context = { budget: phaseBudget(config.reporter.poll_interval), services: config.reporter.services }
   const targets = Layer.scoped(
     Targets,
-    Effect.forEach(config.targets, (spec) => ADAPTERS[spec.type as TargetType].make(spec, context))
-  )
-  const policies = new Map(
-    config.targets.map((t) => [t.name, policyFor(defaultMode(ADAPTERS[t.type as TargetType].kind), config.notify, (t.settings as { notify?: NotifySection }).notify)])
+    Effect.forEach(config.targets, (spec) => adapterFor(spec.type).make(spec, context))
   )
   const maintenance = Maintenance.layer.pipe(Layer.provide(Convertor.Default))
   const policy = Layer.unwrapEffect(
-    Effect.map(Maintenance.Maintenance, (m) =>
-      Policy.layer({ policies, inMaintenance: m.covers, stateFile: Option.fromNullable(config.reporter.state_file), services: config.reporter.services, ...(options.tracks ? { tracks: options.tracks } : {}) })
-    )
+    Effect.map(Maintenance.Maintenance, (m) => Policy.layer({ policies: Policy.policiesOf(config.notify, config.targets), inMaintenance: m.covers }))
   ).pipe(Layer.provide(maintenance))
   return Layer.mergeAll(Convertor.Default, targets, maintenance, policy, Layer.succeed(DryRun, options.dryRun)).pipe(
     Layer.provideMerge(Layer.succeed(AppConfig, config))
   )
 }
+
+/** What the policy's store keeps for a configuration: its services and targets, and where their state lives. */
+export const managed = (config: ReporterConfig): Effect.Effect<PolicyStore.Managed, never, FileSystem.FileSystem> =>
+  Effect.map(
+    config.reporter.state_file === undefined ? Effect.succeed(undefined) : fileBackend(config.reporter.state_file),
+    (backend) => ({ services: config.reporter.services, targets: config.targets, backend })
+  )
+
+/** The store for the first configuration, loaded from its backend. */
+const storeLayer = (config: ReporterConfig) => Layer.unwrapEffect(Effect.map(managed(config), PolicyStore.layer))
 
 const describe = (config: ReporterConfig, options: RunOptions): string =>
   `cloudmon-metrics-reporter ${options.version} starting${options.dryRun ? " (dry run: nothing is sent)" : ""}: ` +
@@ -110,8 +114,12 @@ const fatal = (message: string) => Effect.as(Logging.logErrorAlways(message), Ex
 /** `--once`: one cycle; SIGHUP is only logged. */
 const once = (config: ReporterConfig, options: RunOptions) =>
   Effect.gen(function* () {
-    yield* Shutdown.ignoreHangups
-    const services = yield* Effect.either(Layer.build(servicesLayer(config, options).pipe(Layer.provide(RateLimits.layer))))
+    const hangups = yield* Effect.flatMap(Hangups.Hangups, (h) => h.subscribe)
+    yield* hangups.pipe(
+      Stream.runForEach(() => Effect.logWarning("SIGHUP received: a --once run does not reload; still running")),
+      Effect.forkScoped
+    )
+    const services = yield* Effect.either(Layer.build(servicesLayer(config, options).pipe(Layer.provide(Layer.merge(RateLimits.layer, storeLayer(config))))))
     if (services._tag === "Left") return yield* fatal(services.left.message)
     const summary = yield* runCycle.pipe(
       Effect.onInterrupt(() =>
@@ -128,50 +136,35 @@ const once = (config: ReporterConfig, options: RunOptions) =>
   })
 
 /**
- * The daemon: the metrics and health endpoint when asked for, the first
- * configuration's services, live reload on SIGHUP, and the loop.
+ * The daemon: the metrics and health endpoint when asked for, the
+ * configuration generations (the first, and live reload on SIGHUP) over the
+ * daemon's policy store, and the loop.
  */
 const daemon = (config: ReporterConfig, options: RunOptions) =>
   Effect.gen(function* () {
     const listen = config.observability.listen
-    const endpoint = listen === undefined ? undefined : yield* Effect.either(Observability.serve(listen, options.version, config.reporter.poll_interval))
+    const endpoint = listen === undefined ? undefined : yield* Effect.either(Observability.serve(listen, options.version))
     if (endpoint?._tag === "Left") return yield* fatal(endpoint.left.message)
     const observed = endpoint?.right
     if (observed !== undefined) yield* Effect.logInfo(`Metrics and health endpoint on ${observed.url} (/metrics, /healthz, /readyz)`)
-    return yield* serveCycles(config, options, observed).pipe(Effect.provideService(Metrics, observed?.metrics ?? NONE))
-  })
+    return yield* cycles(config, options).pipe(Effect.provideService(Metrics, observed?.metrics ?? NONE))
+  }).pipe(Effect.provide(Layer.mergeAll(Liveness.layer(config.reporter.poll_interval), RateLimits.layer, storeLayer(config))))
 
-const serveCycles = (config: ReporterConfig, options: RunOptions, observed: Observability.Endpoint | undefined) =>
+/** The first generation, live reload, and the loop over whichever generation is in force. */
+const cycles = (config: ReporterConfig, options: RunOptions) =>
   Effect.gen(function* () {
-    const rateLimits = yield* Layer.build(RateLimits.layer)
-    /** A configuration's services, built in the scope it runs in; the policy's tracks are shared from the second on. */
-    const build = (c: ReporterConfig, tracks?: Map<string, Policy.Track>) =>
-      Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(servicesLayer(c, { dryRun: options.dryRun, ...(tracks ? { tracks } : {}) }), scope)).pipe(
-        Effect.provide(rateLimits)
-      )
-    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-    const first = yield* Effect.either(Scope.extend(build(config), scope))
-    if (first._tag === "Left") return yield* Effect.zipRight(Scope.close(scope, Exit.void), fatal(first.left.message))
-    const tracks = Context.get(first.right, Policy.Policy).tracks
-    const applied = (c: ReporterConfig) =>
-      Effect.sync(() => {
-        if (observed === undefined) return
-        observed.state.nextInterval = c.reporter.poll_interval
-        observed.knownTargets(c.targets.map((t) => t.name))
-        observed.state.notReady = undefined
-      })
-    yield* applied(config)
-    const current = yield* reloading({
+    const generations = Generations.layer<Transport | RateLimits.RateLimits | PolicyStore.PolicyStore | FileSystem.FileSystem>({
       file: options.configFile,
       env: options.env,
-      first: { config, context: first.right, scope },
-      tracks,
-      build: (c) => build(c, tracks),
-      describe: (e: TargetStartError) => e.message,
-      applied
+      first: config,
+      build: (c) => Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(servicesLayer(c, options), scope)),
+      managed
     })
+    const built = yield* Effect.either(Layer.build(generations))
+    if (built._tag === "Left") return yield* fatal(built.left.message)
     const stats = processStats()
-    return yield* runForever(() => stats.log, current).pipe(
+    return yield* runForever(() => stats.log, Effect.flatMap(Generations.Generations, (g) => g.next)).pipe(
+      Effect.provide(built.right),
       Effect.onInterrupt(() => Effect.logInfo("Stop requested: finished notifications in flight, exiting"))
     )
   })
@@ -189,6 +182,7 @@ export const run = (
 
     return yield* options.once ? once(config, options) : daemon(config, options)
   }).pipe(
+    Effect.provide(Hangups.layer),
     Effect.scoped,
     // A defect is a bug of ours: one line saying so, exit 1, and no stack trace for the user.
     Effect.catchAllDefect((defect) =>

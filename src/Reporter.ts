@@ -15,8 +15,9 @@ import * as Schedule from "effect/Schedule"
 import { AppConfig } from "./Config.js"
 import { type CycleSummary, type Outcome, summarize, summaryLine, type TargetResult } from "./Summary.js"
 import { Convertor } from "./Convertor.js"
-import { type DashboardPort, Targets } from "./Dashboard.js"
+import { type TargetPort, Targets } from "./Target.js"
 import { type Health, type Notification, type Reading, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
+import { Liveness } from "./Liveness.js"
 import { Maintenance } from "./Maintenance.js"
 import { count, Metrics, type MetricsPort } from "./Metrics.js"
 import { Policy, type PolicyService } from "./Policy.js"
@@ -37,7 +38,7 @@ const why = (health: Health): Record<string, string> => ({
  */
 interface Ports {
   readonly convertor: Convertor
-  readonly targets: ReadonlyArray<DashboardPort>
+  readonly targets: ReadonlyArray<TargetPort>
   readonly policy: PolicyService
   readonly dryRun: boolean
   readonly metrics: MetricsPort
@@ -57,7 +58,7 @@ const portsNow: Effect.Effect<Ports, never, Convertor | Targets | Policy> = Effe
 })
 
 /** One target, on its own: a failure here is logged and counted, and touches no other target. */
-const deliver = (p: Ports, target: DashboardPort, notification: Notification): Effect.Effect<TargetResult> =>
+const deliver = (p: Ports, target: TargetPort, notification: Notification): Effect.Effect<TargetResult> =>
   p.dryRun
     ? target.rehearse(notification).pipe(
         Effect.matchEffect({
@@ -110,7 +111,7 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
   }
   const health = reading.health
   const now = p.clock.unsafeCurrentTimeMillis()
-  const due: Array<readonly [DashboardPort, Notification]> = []
+  const due: Array<readonly [TargetPort, Notification]> = []
   for (const target of p.targets) {
     const notification = p.policy.decide(target.name, service, health, now)
     if (Option.isSome(notification)) due.push([target, notification.value])
@@ -245,7 +246,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
         `Cycle took ${Duration.format(summary.duration)}, longer than reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): the next cycle starts at once; raise reporter.concurrency or the interval`
       )
     }
-    // Counted once the cycle is really over (its state written): what /healthz calls a completed cycle.
+    // Counted once the cycle is really over (its state written).
     const ended = yield* Clock.currentTimeMillis
     yield* count((m) => m.cycle(summary, ended))
     return summary
@@ -278,6 +279,12 @@ export const runForever = <R = CycleServices>(
 ): Effect.Effect<never, never, R> =>
   Effect.gen(function* () {
     const backlog: Backlog = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
+    // A daemon tells its liveness (what /healthz reads) that each cycle completed, its state written.
+    const liveness = yield* Effect.serviceOption(Liveness)
+    const completed = Option.match(liveness, {
+      onNone: () => Effect.void,
+      onSome: (l) => Effect.flatMap(Clock.currentTimeMillis, l.cycleCompleted)
+    })
     let interval = 0
     const once = Effect.flatMap(services, (context) => {
       interval = Duration.toMillis(Context.get(context, AppConfig).reporter.poll_interval)
@@ -286,5 +293,5 @@ export const runForever = <R = CycleServices>(
     const pacing = Schedule.identity<CycleSummary>().pipe(
       Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))
     )
-    return yield* once.pipe(Effect.tap(afterCycle), Effect.repeat(pacing), Effect.zipRight(Effect.never))
+    return yield* once.pipe(Effect.tap(() => completed), Effect.tap(afterCycle), Effect.repeat(pacing), Effect.zipRight(Effect.never))
   })

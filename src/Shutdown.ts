@@ -2,35 +2,26 @@
  * How the process stops. SIGTERM and SIGINT interrupt the program (runMain
  * does that); a notification already on the wire is let finish, for a while;
  * this module remembers which signal came, so that a `--once` run cut short
- * exits as shells expect (143 for SIGTERM, 130 for SIGINT) instead of 0, and
- * keeps SIGHUP from ever killing the process (the daemon reloads on it:
- * Reload.ts).
+ * exits as shells expect (143 for SIGTERM, 130 for SIGINT) instead of 0.
+ * (SIGHUP, which reloads, is Hangups.ts.)
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Queue from "effect/Queue"
-import type * as Scope from "effect/Scope"
 
 type StopSignal = "SIGTERM" | "SIGINT"
 
 /** Process-wide by nature: signals are, and runMain's teardown reads the code outside any Effect. */
-const state: { signal: StopSignal | undefined; cutShort: boolean; hangups: number } = { signal: undefined, cutShort: false, hangups: 0 }
+const state: { signal: StopSignal | undefined; cutShort: boolean } = { signal: undefined, cutShort: false }
 
 /** Called once by main, before the program runs. */
 export const watchStopSignals = (): void => {
-  // Node's default for SIGHUP is to exit; this listener turns that off for good, and counts them,
-  // so that one that comes while the daemon is starting is not lost (Reload.ts).
-  process.on("SIGHUP", () => void state.hangups++)
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       state.signal ??= signal
     })
   }
 }
-
-/** SIGHUPs received so far. */
-export const hangupsSoFar = (): number => state.hangups
 
 /** The shell's convention: 128 + the signal's number. */
 export const signalExitCode = (): number => (state.signal === "SIGINT" ? 130 : 143)
@@ -42,21 +33,6 @@ export const markCutShort: Effect.Effect<void> = Effect.sync(() => {
 
 /** The exit code of a run that a stop signal interrupted: 0 for a daemon, 143/130 for a cut-short `--once`. */
 export const interruptedExitCode = (): number => (state.cutShort ? signalExitCode() : 0)
-
-/** `--once` has nothing to reload: SIGHUP (a terminal closing, an operator) is logged and ignored. */
-export const ignoreHangups: Effect.Effect<void, never, Scope.Scope> = Effect.gen(function* () {
-  const hangups = yield* Queue.sliding<void>(1)
-  const onHangup = () => void Queue.unsafeOffer(hangups, undefined)
-  yield* Effect.acquireRelease(
-    Effect.sync(() => process.on("SIGHUP", onHangup)),
-    () => Effect.sync(() => process.off("SIGHUP", onHangup))
-  )
-  yield* Queue.take(hangups).pipe(
-    Effect.zipRight(Effect.logWarning("SIGHUP received: a --once run does not reload; still running")),
-    Effect.forever,
-    Effect.forkScoped
-  )
-})
 
 /** How long a notification on the wire may go on after a stop was asked for. */
 export const IN_FLIGHT_GRACE = Duration.seconds(3)

@@ -18,8 +18,8 @@ import { AppConfig, load, reportConfigError, type ReporterConfig } from "./Confi
 import { logErrorAlways } from "./Logging.js"
 import { effective } from "./Config/Effective.js"
 import { Convertor } from "./Convertor.js"
-import { ADAPTERS, type TargetType } from "./Dashboard/adapters.js"
-import { type CheckResult, checkTarget } from "./Dashboard/Check.js"
+import { adapterFor } from "./Target/adapters.js"
+import { type CheckResult, checkTarget } from "./Target/Check.js"
 import { safeUrl, type ServiceRef } from "./Domain.js"
 import type { Transport } from "./Transport.js"
 
@@ -60,7 +60,7 @@ export const validate = (options: {
     yield* Effect.logInfo(`${options.configFile}: the configuration is valid${warnings.length > 0 ? `, with ${warnings.length} warning(s)` : ""}`)
     if (!options.connect) return 0
     const [convertor, targets] = yield* Effect.all(
-      [checkConvertor(config), Effect.forEach(config.targets, (spec) => checkTarget(ADAPTERS[spec.type as TargetType], spec), { concurrency: "unbounded" })],
+      [checkConvertor(config), Effect.forEach(config.targets, (spec) => checkTarget(adapterFor(spec.type), spec), { concurrency: "unbounded" })],
       { concurrency: "unbounded" }
     )
     const results = [...convertor, ...targets]

@@ -7,11 +7,13 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Runtime from "@effect/platform/Runtime"
 import { cli } from "./Cli.js"
+import * as Hangups from "./Hangups.js"
 import * as NodeTransport from "./Transport/Node.js"
 import * as Shutdown from "./Shutdown.js"
 
 const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTransport.layer)
 
+Hangups.watch()
 Shutdown.watchStopSignals()
 NodeRuntime.runMain(cli(process.argv, process.env).pipe(Effect.provide(MainLive)), {
   disablePrettyLogger: true,

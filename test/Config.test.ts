@@ -11,10 +11,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { load, type ReporterConfig } from "../src/Config.js"
-import { changes, sameTarget } from "../src/Config/Effective.js"
+import { changes } from "../src/Config/Effective.js"
 import { hideUserinfo } from "../src/Domain.js"
 import { dashboardSpec, testConfig } from "./helpers.js"
-import { ADAPTERS } from "../src/Dashboard/adapters.js"
+import { ADAPTERS } from "../src/Target/adapters.js"
+import { identityOf, REGISTRY } from "../src/Target/registry.js"
 import { defaultMode, policyFor } from "../src/Policy.js"
 import { unknownKeys } from "../src/Config/Keys.js"
 import { envOverrides } from "../src/Config/Sources.js"
@@ -388,7 +389,8 @@ describe("notifiers", () => {
       expect(pd!.settings).toMatchObject({ url: "https://events.pagerduty.com/v2/enqueue", severity: { "1": "warning", "2": "critical" } })
       expect(Redacted.value(slack!.secrets["webhook_url"]!)).toBe("https://hooks.slack.com/services/T0/B0/SECRET")
       expect(sp!.settings).toMatchObject({ url: "https://api.statuspage.io/v1", status: { "1": "degraded_performance", "2": "major_outage" } })
-      expect(Redacted.value(hook!.secrets["headers:X-Other"]!)).toBe("from-a-file")
+      expect(Redacted.value(hook!.secretMaps["headers"]!["X-Other"]!)).toBe("from-a-file")
+      expect(Redacted.value(hook!.secretMaps["headers"]!["X-Token"]!)).toBe("inline-token")
     })
   )
 
@@ -445,14 +447,14 @@ describe("services are told apart by name and environment, not by how they print
 
 describe("the notification policy's keys", () => {
   it("each target's policy: its type's default, under notify:, under its own notify:, key by key", () => {
-    expect(policyFor(defaultMode(ADAPTERS.generic.kind))).toMatchObject({ mode: "every_poll", sendResolved: false, failureThreshold: 1, successThreshold: 1 })
-    expect(policyFor(defaultMode(ADAPTERS.slack.kind))).toMatchObject({ mode: "on_change", sendResolved: true })
-    expect(Duration.toMillis(policyFor(defaultMode(ADAPTERS.pagerduty.kind)).repeatInterval)).toBe(0)
+    expect(policyFor(defaultMode(REGISTRY.generic.kind))).toMatchObject({ mode: "every_poll", sendResolved: false, failureThreshold: 1, successThreshold: 1 })
+    expect(policyFor(defaultMode(REGISTRY.slack.kind))).toMatchObject({ mode: "on_change", sendResolved: true })
+    expect(Duration.toMillis(policyFor(defaultMode(REGISTRY.pagerduty.kind)).repeatInterval)).toBe(0)
     const top = { mode: "on_change" as const, repeat_interval: Duration.seconds(3600) }
     const own = { failure_threshold: 3 }
-    expect(policyFor(defaultMode(ADAPTERS.generic.kind), top, own)).toMatchObject({ mode: "on_change", sendResolved: true, failureThreshold: 3 })
-    expect(Duration.toSeconds(policyFor(defaultMode(ADAPTERS.generic.kind), top, own).repeatInterval)).toBe(3600)
-    expect(policyFor(defaultMode(ADAPTERS.slack.kind), { send_resolved: false })).toMatchObject({ mode: "on_change", sendResolved: false })
+    expect(policyFor(defaultMode(REGISTRY.generic.kind), top, own)).toMatchObject({ mode: "on_change", sendResolved: true, failureThreshold: 3 })
+    expect(Duration.toSeconds(policyFor(defaultMode(REGISTRY.generic.kind), top, own).repeatInterval)).toBe(3600)
+    expect(policyFor(defaultMode(REGISTRY.slack.kind), { send_resolved: false })).toMatchObject({ mode: "on_change", sendResolved: false })
   })
 
   it.effect("notify:, maintenance: and reporter.state_file decode; the state file is relative to the config file", () =>
@@ -512,8 +514,8 @@ describe("what a reload changes (Config/Effective.ts)", () => {
     expect(JSON.stringify(said)).not.toContain("another-secret")
     expect(changes(base, base)).toEqual([])
     // A rotated key is the same dashboard (its notification state is kept); another URL is not.
-    expect(sameTarget(dashboardSpec, rotated.targets[0]!)).toBe(true)
-    expect(sameTarget(dashboardSpec, { ...dashboardSpec, settings: { ...(dashboardSpec.settings as object), url: "http://elsewhere.test" } })).toBe(false)
+    expect(identityOf(dashboardSpec)).toBe(identityOf(rotated.targets[0]!))
+    expect(identityOf({ ...dashboardSpec, settings: { ...(dashboardSpec.settings as object), url: "http://elsewhere.test" } })).not.toBe(identityOf(dashboardSpec))
   })
 })
 

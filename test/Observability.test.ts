@@ -3,8 +3,8 @@
  * convertor client, dashboard adapter and policy over a fake HTTP layer),
  * /healthz when the loop is stuck (TestClock), and the server's bounds.
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,19 +15,27 @@ import * as TestClock from "effect/TestClock"
 import * as net from "node:net"
 import { makeSigner } from "../src/Jwt.js"
 import { Metrics, type MetricsPort } from "../src/Metrics.js"
+import * as Liveness from "../src/Liveness.js"
 import * as Observability from "../src/Observability.js"
 import { Policy } from "../src/Policy.js"
 import { servicesLayer } from "../src/Program.js"
 import * as RateLimits from "../src/RateLimits.js"
 import { runCycle, runForever } from "../src/Reporter.js"
 import { healthBody } from "../demo/Simulator.js"
-import { advance, captureLogs, eventually, fakeHttp, json, policyLayers, testConfig } from "./helpers.js"
+import { advance, captureLogs, eventually, fakeHttp, json, policyLayers, storeLayer, testConfig } from "./helpers.js"
 import { Convertor } from "../src/Convertor.js"
-import { DELIVERED, Targets } from "../src/Dashboard.js"
+import { DELIVERED, Targets } from "../src/Target.js"
 import { AppConfig } from "../src/Config.js"
-import { summarize } from "../src/Summary.js"
 
 const LOOPBACK = { host: "127.0.0.1", port: 0 }
+
+/** The endpoint on loopback, over a liveness of its own (returned too: the daemon's loop and generations tell it). */
+const open = (interval: Duration.Duration) =>
+  Effect.gen(function* () {
+    const liveness = yield* Layer.build(Liveness.layer(interval))
+    const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9").pipe(Effect.provide(liveness))
+    return { endpoint, liveness, ...Context.get(liveness, Liveness.Liveness) }
+  })
 
 const get = (url: string, init?: RequestInit) =>
   Effect.promise(async () => {
@@ -48,8 +56,8 @@ describe("/metrics", () => {
     Effect.gen(function* () {
       const T0 = Date.parse("2026-11-28T12:00:00Z")
       yield* TestClock.setTime(T0)
-      const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
-      endpoint.knownTargets(["dashboard"])
+      const { endpoint } = yield* open(Duration.seconds(60))
+      endpoint.metrics.targets(["dashboard"])
       let flaky = 0
       const http = fakeHttp((req) => {
         const service = req.url.searchParams.get("service")
@@ -64,7 +72,7 @@ describe("/metrics", () => {
       })
       const config = testConfig({ services: ["api", "db", "web", "flaky", "gone"].map(svc), concurrency: 5 })
       const services = yield* Layer.build(
-        servicesLayer(config, { dryRun: false }).pipe(Layer.provide(Layer.mergeAll(http.layer, NodeFileSystem.layer, RateLimits.layer)))
+        servicesLayer(config, { dryRun: false }).pipe(Layer.provide(Layer.mergeAll(http.layer, RateLimits.layer, storeLayer(["dashboard"]))))
       )
       const logs = captureLogs()
       const cycle = runCycle.pipe(Effect.provide(services), Effect.provideService(Metrics, endpoint.metrics), Effect.provide(logs.layer), Effect.fork)
@@ -116,7 +124,7 @@ describe("/healthz and /readyz", () => {
   it.scoped("/healthz turns 503 when no cycle completes for 2 intervals + the budgets, and 200 once one does", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
-      const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
+      const { endpoint, liveness } = yield* open(Duration.seconds(60))
       // The state file cannot be written: the loop hangs in the first cycle's end until the gate opens.
       const gate = yield* Deferred.make<void>()
       const stuckPolicy = Layer.effect(Policy, Effect.map(Policy, (p) => ({ ...p, persist: Deferred.await(gate) }))).pipe(Layer.provide(policyLayers()))
@@ -127,7 +135,7 @@ describe("/healthz and /readyz", () => {
         stuckPolicy,
         Layer.succeed(AppConfig, testConfig({ services: [svc("api")] }))
       )
-      const loop = yield* Effect.fork(runForever().pipe(Effect.provide(layer), Effect.provideService(Metrics, endpoint.metrics), Effect.provide(logs.layer)))
+      const loop = yield* Effect.fork(runForever().pipe(Effect.provide(layer), Effect.provide(liveness), Effect.provide(logs.layer)))
       const limit = Duration.toSeconds(Observability.livenessLimit(Duration.seconds(60)))
       expect(limit).toBe(2 * 60 + 2 * 27)
 
@@ -153,11 +161,11 @@ describe("/healthz and /readyz", () => {
 
   it.scoped("after a reload to a shorter interval, /healthz keeps the longer one until a cycle on the new one completes", () =>
     Effect.gen(function* () {
-      const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(20))
-      endpoint.state.nextInterval = Duration.seconds(2) // what Program does when a reload is taken up
+      const { endpoint, configured, cycleCompleted } = yield* open(Duration.seconds(20))
+      yield* configured(Duration.seconds(2)) // what the generations do when a reload is taken up
       yield* TestClock.adjust("30 seconds")
       expect((yield* get(`${endpoint.url}/healthz`)).status).toBe(200) // within 2 x 20 s + budgets
-      endpoint.metrics.cycle(summarize([], Duration.millis(10)), 30_000)
+      yield* cycleCompleted(30_000)
       yield* TestClock.adjust("6 seconds")
       const after = yield* get(`${endpoint.url}/healthz`)
       expect(after.status).toBe(503)
@@ -167,11 +175,11 @@ describe("/healthz and /readyz", () => {
 
   it.scoped("/readyz is 503 until the daemon says it is ready", () =>
     Effect.gen(function* () {
-      const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
+      const { endpoint, configured } = yield* open(Duration.seconds(60))
       const before = yield* get(`${endpoint.url}/readyz`)
       expect(before.status).toBe(503)
       expect(JSON.parse(before.body).reason).toContain("setting up the targets")
-      endpoint.state.notReady = undefined
+      yield* configured(Duration.seconds(60))
       expect((yield* get(`${endpoint.url}/readyz`)).status).toBe(200)
     })
   )
@@ -196,7 +204,7 @@ const raw = (url: string, write: (socket: net.Socket) => void, limitMs = 10_000)
 describe("the endpoint's bounds", () => {
   it.scoped("other paths are 404, other methods 405, HEAD has no body", () =>
     Effect.gen(function* () {
-      const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
+      const { endpoint } = yield* open(Duration.seconds(60))
       expect((yield* get(`${endpoint.url}/`)).status).toBe(404)
       const post = yield* get(`${endpoint.url}/metrics`, { method: "POST", body: "x" })
       expect(post.status).toBe(405)
@@ -209,7 +217,7 @@ describe("the endpoint's bounds", () => {
   it.live("a path that only looks like /metrics is 404 (no normalising of ..)", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
+        const { endpoint } = yield* open(Duration.seconds(60))
         const result = yield* raw(endpoint.url, (socket) => socket.write("GET /metrics/../admin HTTP/1.1\r\nHost: x\r\n\r\n"))
         expect(result.text).toMatch(/^HTTP\/1\.1 404 /)
       })
@@ -219,7 +227,7 @@ describe("the endpoint's bounds", () => {
   it.live("idle connections held open at the cap give way: the probe still gets its answer", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
+        const { endpoint } = yield* open(Duration.seconds(60))
         const { hostname, port } = new URL(endpoint.url)
         const idle = Array.from({ length: Observability.MAX_CONNECTIONS + 6 }, () => net.connect(Number(port), hostname).on("error", () => {}))
         yield* Effect.addFinalizer(() => Effect.sync(() => idle.forEach((s) => s.destroy())))
@@ -232,7 +240,7 @@ describe("the endpoint's bounds", () => {
   it.live("a request with an endless body gets its answer and its connection closed; the body is never read", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
+        const { endpoint } = yield* open(Duration.seconds(60))
         const result = yield* raw(endpoint.url, (socket) => {
           socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
           const chunk = `10000\r\n${"x".repeat(0x10000)}\r\n`
@@ -252,7 +260,7 @@ describe("the endpoint's bounds", () => {
   it.live("a client that drips its headers is cut off after the 2 s header limit", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const endpoint = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
+        const { endpoint } = yield* open(Duration.seconds(60))
         const result = yield* raw(endpoint.url, (socket) => {
           socket.write("GET /metrics HTTP/1.1\r\n")
           const drip = setInterval(() => (socket.destroyed ? clearInterval(drip) : socket.write("X-A: b\r\n")), 500)
@@ -268,9 +276,9 @@ describe("the endpoint's bounds", () => {
 
   it.scoped("an address in use is a clear failure naming observability.listen", () =>
     Effect.gen(function* () {
-      const first = yield* Observability.serve(LOOPBACK, "9.9.9", Duration.seconds(60))
+      const { endpoint: first, liveness } = yield* open(Duration.seconds(60))
       const port = Number(new URL(first.url).port)
-      const second = yield* Effect.either(Observability.serve({ host: "127.0.0.1", port }, "9.9.9", Duration.seconds(60)))
+      const second = yield* Effect.either(Observability.serve({ host: "127.0.0.1", port }, "9.9.9").pipe(Effect.provide(liveness)))
       expect(second._tag === "Left" && second.left.message).toBe(
         `observability.listen 127.0.0.1:${port}: the address is already in use (another process listens there); choose another port`
       )

@@ -16,12 +16,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { AppConfig } from "../src/Config.js"
 import { Convertor } from "../src/Convertor.js"
-import { DashboardError, DELIVERED, type DashboardPort, Targets } from "../src/Dashboard.js"
+import { TargetError, DELIVERED, type TargetPort, Targets } from "../src/Target.js"
 import type { Notification, Reading } from "../src/Domain.js"
-import { type NotifyPolicy, observe, policyFor, FRESH, due, Policy, layer as policyLayer } from "../src/Policy.js"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { type NotifyPolicy, observe, policyFor, FRESH, due } from "../src/Policy.js"
+import { PolicyStore } from "../src/PolicyStore.js"
 import { runForever } from "../src/Reporter.js"
-import { captureLogs, policyLayers, testConfig } from "./helpers.js"
+import { captureLogs, policyLayers, storeLayer, testConfig } from "./helpers.js"
 
 const MINUTE = 60_000
 const reading = (status: number): Reading => ({ _tag: "Current", health: { status, timestamp: new Date(0), triggeredMetrics: [] }, readAsMillis: false })
@@ -62,14 +62,14 @@ const simulate = (o: {
             : Effect.succeed(reading(s))
         })
     })
-    const port = (name: string): DashboardPort => ({
+    const port = (name: string): TargetPort => ({
       name,
       target: name,
       rehearse: () => Effect.succeed(""),
       notify: (n: Notification) =>
         Effect.suspend(() =>
           o.fails?.(name, cycle)
-            ? Effect.fail(new DashboardError({ peer: name, label: name, service: n.service, reason: "Unavailable", detail: "down", retryable: false, retryAfter: Option.none() }))
+            ? Effect.fail(new TargetError({ peer: name, label: name, service: n.service, reason: "Unavailable", detail: "down", retryable: false, retryAfter: Option.none() }))
             : Effect.sync(() => sent.push({ target: name, status: n.status, message: n.message, at: cycle })).pipe(Effect.as(DELIVERED))
         )
     })
@@ -264,17 +264,11 @@ describe("the state file after a configuration change", () => {
         [["slack", "api"], ["slack", "gone"], ["removed-target", "api"]].map(([t, s]) => [JSON.stringify([t, s, "production"]), track])
       )
       writeFileSync(file, JSON.stringify({ version: 1, tracks }))
-      const policy = yield* Effect.provide(
-        Policy,
-        policyLayer({
-          policies: new Map([["slack", policyFor("on_change")]]),
-          inMaintenance: () => false,
-          stateFile: Option.some(file),
-          services: [{ name: "api", environment: "production" }]
-        }).pipe(Layer.provide(NodeFileSystem.layer))
-      )
-      expect([...policy.tracks.keys()]).toEqual([JSON.stringify(["slack", "api", "production"])])
-      yield* policy.persist
+      const store = yield* Effect.provide(PolicyStore, storeLayer(["slack"], file, [{ name: "api", environment: "production" }]))
+      expect(store.get(JSON.stringify(["slack", "gone", "production"]))).toEqual(FRESH)
+      expect(store.get(JSON.stringify(["removed-target", "api", "production"]))).toEqual(FRESH)
+      expect(store.get(JSON.stringify(["slack", "api", "production"]))).toEqual(track)
+      yield* store.persist
       expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).tracks)).toEqual([JSON.stringify(["slack", "api", "production"])])
     })
   )

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { AppConfig } from "../src/Config.js"
 import { Convertor, ConvertorError } from "../src/Convertor.js"
-import { DashboardError, type Delivery, DELIVERED, Targets } from "../src/Dashboard.js"
+import { TargetError, type Delivery, DELIVERED, Targets } from "../src/Target.js"
 import type { Notification, Reading, ServiceRef } from "../src/Domain.js"
 import { DryRun, runCycle, runForever } from "../src/Reporter.js"
 import type { CycleSummary } from "../src/Summary.js"
@@ -25,7 +25,7 @@ const noData: Reading = { _tag: "NoData" }
 interface Fakes {
   /** Per service name: what the convertor answers. */
   readonly read: (service: ServiceRef) => Effect.Effect<Reading, ConvertorError>
-  readonly notify?: (n: Notification) => Effect.Effect<void, DashboardError>
+  readonly notify?: (n: Notification) => Effect.Effect<void, TargetError>
   readonly services: ReadonlyArray<ServiceRef>
   readonly pollInterval?: Duration.Duration
   readonly concurrency?: number
@@ -112,7 +112,7 @@ describe("one cycle", () => {
         read: () => Effect.succeed(health(2)),
         notify: (n) =>
           Effect.fail(
-            new DashboardError({ peer: "fake", label: "Dashboard", service: n.service, reason: "AuthFailed", detail: "", status: 401, retryable: false, retryAfter: Option.none() })
+            new TargetError({ peer: "fake", label: "Dashboard", service: n.service, reason: "AuthFailed", detail: "", status: 401, retryable: false, retryAfter: Option.none() })
           )
       })
       const summary = yield* runCycle.pipe(Effect.provide(w.layer))
@@ -289,7 +289,7 @@ describe("the loop", () => {
                 ? Effect.sync(() => failedAttempts.push(now)).pipe(
                     Effect.zipRight(
                       Effect.fail(
-                        new DashboardError({ peer: "fake", label: "Dashboard", service: n.service, reason: "Unavailable", detail: "answered 503", retryable: true, retryAfter: Option.none() })
+                        new TargetError({ peer: "fake", label: "Dashboard", service: n.service, reason: "Unavailable", detail: "answered 503", retryable: true, retryAfter: Option.none() })
                       )
                     )
                   )
@@ -403,14 +403,14 @@ describe("several targets", () => {
     Effect.gen(function* () {
       const logs = captureLogs()
       const fineAt: Array<number> = []
-      const port = (name: string, notify: (n: Notification) => Effect.Effect<Delivery, DashboardError>) => ({
+      const port = (name: string, notify: (n: Notification) => Effect.Effect<Delivery, TargetError>) => ({
         name,
         target: name,
         notify,
         rehearse: () => Effect.succeed(name)
       })
       const down = port("oncall", (n) =>
-        Effect.fail(new DashboardError({ peer: "pagerduty", label: "Notifier oncall", service: n.service, reason: "Unavailable", detail: "connection refused", retryable: false, retryAfter: Option.none() }))
+        Effect.fail(new TargetError({ peer: "pagerduty", label: "Notifier oncall", service: n.service, reason: "Unavailable", detail: "connection refused", retryable: false, retryAfter: Option.none() }))
       )
       const slow = port("slack", () => Effect.sleep("20 seconds").pipe(Effect.as(DELIVERED)))
       const fine = port("dashboard", () => Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => fineAt.push(t))).pipe(Effect.as(DELIVERED)))

@@ -6,12 +6,13 @@ import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Context from "effect/Context"
-import * as Option from "effect/Option"
 import { Maintenance } from "../src/Maintenance.js"
 import * as Policy from "../src/Policy.js"
+import * as PolicyStore from "../src/PolicyStore.js"
+import { fileBackend } from "../src/State/File.js"
 import { type InMaintenance, type NotifyPolicy, policyFor } from "../src/Policy.js"
 import type { ReporterConfig } from "../src/Config.js"
-import type { Adapter, AdapterContext, DashboardPort, TargetSpec } from "../src/Dashboard.js"
+import type { Adapter, AdapterContext, TargetPort, TargetSpec } from "../src/Target.js"
 import * as RateLimits from "../src/RateLimits.js"
 import type { ServiceRef } from "../src/Domain.js"
 import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport } from "../src/Transport.js"
@@ -25,7 +26,8 @@ export const dashboardSpec: TargetSpec = {
   name: "dashboard",
   path: "status_dashboard",
   settings: { url: "http://dashboard.test", timeout: Duration.seconds(10) },
-  secrets: { secret: Redacted.make(SECRET) }
+  secrets: { secret: Redacted.make(SECRET) },
+  secretMaps: {}
 }
 
 /** A configuration as the loader would produce it; the overrides are what tests vary. */
@@ -50,18 +52,18 @@ export const testConfig = (
 })
 
 /** One target's port, for tests that drive an adapter directly. */
-export class TestTarget extends Context.Tag("test/Target")<TestTarget, DashboardPort>() {}
+export class TestTarget extends Context.Tag("test/Target")<TestTarget, TargetPort>() {}
 
 /** The port `adapter` builds for `spec` over `transport`, with the default 27 s budget (45% of 60 s). */
-export const targetLayer = (
-  adapter: Adapter,
+export const targetLayer = <Settings>(
+  adapter: Adapter<Settings>,
   spec: TargetSpec,
   transport: Layer.Layer<Transport>,
   context: Partial<AdapterContext> = {}
 ) =>
   Layer.scoped(
     TestTarget,
-    adapter.make(spec, { budget: context.budget ?? Duration.seconds(27), services: context.services ?? [{ name: "api", environment: "production" }] })
+    adapter.make(spec as TargetSpec<Settings>, { budget: context.budget ?? Duration.seconds(27), services: context.services ?? [{ name: "api", environment: "production" }] })
   ).pipe(Layer.provide(Layer.merge(transport, RateLimits.layer)))
 
 export const api: ServiceRef = { name: "api", environment: "production" }
@@ -135,10 +137,18 @@ export const eventually = (what: string, cond: () => boolean) =>
     if (!cond()) return yield* Effect.die(new Error(`never happened: ${what}`))
   })
 
+/** The policy's store for `targets` (each a generic dashboard by that name) over every service, with a state file when given. */
+export const storeLayer = (targets: ReadonlyArray<string>, stateFile?: string, services?: ReadonlyArray<ServiceRef>) =>
+  Layer.unwrapEffect(
+    Effect.map(stateFile === undefined ? Effect.succeed(undefined) : fileBackend(stateFile), (backend) =>
+      PolicyStore.layer({ services: services ?? [api], targets: targets.map((name) => ({ ...dashboardSpec, name })), backend })
+    )
+  ).pipe(Layer.provide(NodeFileSystem.layer))
+
 /** The policy and maintenance services for cycle tests: each named target with its mode (default: every poll, as the generic dashboard). */
 export const policyLayers = (
   policies: Record<string, Partial<NotifyPolicy>> = { dashboard: {} },
-  options: { readonly stateFile?: string; readonly inMaintenance?: InMaintenance } = {}
+  options: { readonly stateFile?: string; readonly inMaintenance?: InMaintenance; readonly services?: ReadonlyArray<ServiceRef> } = {}
 ) => {
   const maintenance = Layer.succeed(Maintenance, {
     refresh: Effect.void,
@@ -146,8 +156,7 @@ export const policyLayers = (
   })
   const policy = Policy.layer({
     policies: new Map(Object.entries(policies).map(([name, p]) => [name, { ...policyFor(p.mode ?? "every_poll"), ...p }])),
-    inMaintenance: options.inMaintenance ?? (() => false),
-    stateFile: Option.fromNullable(options.stateFile)
-  }).pipe(Layer.provide(NodeFileSystem.layer))
+    inMaintenance: options.inMaintenance ?? (() => false)
+  }).pipe(Layer.provideMerge(storeLayer(Object.keys(policies), options.stateFile, options.services)))
   return Layer.merge(maintenance, policy)
 }

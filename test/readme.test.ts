@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { unknownKeys } from "../src/Config/Keys.js"
 import { targetSchema } from "../src/Config/Schema.js"
-import { TARGET_TYPES, type TargetType } from "../src/Dashboard/adapters.js"
+import { TARGET_TYPES, type TargetType } from "../src/Target/registry.js"
 
 const readme = readFileSync("README.md", "utf8")
 const section = (type: string) => {

@@ -15,12 +15,13 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { decodeProtectedHeader, jwtVerify } from "jose"
 import { targetSchema } from "../src/Config/Schema.js"
-import { DELIVERED, type TargetSpec } from "../src/Dashboard.js"
-import { ADAPTERS, type TargetType } from "../src/Dashboard/adapters.js"
+import { type Adapter, DELIVERED, type TargetSpec } from "../src/Target.js"
+import { ADAPTERS } from "../src/Target/adapters.js"
+import { REGISTRY, type SecretKey, type TargetType } from "../src/Target/registry.js"
 import { type Notification, notificationFor, type ServiceRef } from "../src/Domain.js"
 import { layer as RateLimitsLayer } from "../src/RateLimits.js"
 import * as NodeTransport from "../src/Transport/Node.js"
-import type { DashboardPort } from "../src/Dashboard.js"
+import type { TargetPort } from "../src/Target.js"
 import * as Context from "effect/Context"
 import { advance, api, captureLogs, fakeHttp, json, SECRET, targetLayer, TestTarget, text } from "./helpers.js"
 import { startPeer } from "./peer.js"
@@ -28,12 +29,14 @@ import { startPeer } from "./peer.js"
 /** A target as the loader resolves it from `raw` (defaults filled by the type's own schema). */
 export const specOf = (type: TargetType, raw: Record<string, unknown>, path = "notifiers[0]"): TargetSpec => {
   const decoded = Schema.decodeUnknownSync(targetSchema(type) as unknown as Schema.Schema<Record<string, unknown>>)({ type, ...raw })
-  const secrets = Object.fromEntries(ADAPTERS[type].secrets.flatMap(({ key }) => (decoded[key] === undefined ? [] : [[key, decoded[key]]])))
-  return { type, name: (raw["name"] as string | undefined) ?? type, path, settings: decoded, secrets } as TargetSpec
+  const keys = REGISTRY[type].secrets as ReadonlyArray<SecretKey>
+  const secrets = Object.fromEntries(keys.flatMap(({ key, map }) => (map || decoded[key] === undefined ? [] : [[key, decoded[key]]])))
+  const secretMaps = Object.fromEntries(keys.flatMap(({ key, map }) => (map ? [[key, decoded[key] ?? {}]] : [])))
+  return { type, name: (raw["name"] as string | undefined) ?? type, path, settings: decoded, secrets, secretMaps } as TargetSpec
 }
 
 /** A second port beside TestTarget, for two notifiers in one process. */
-class Second extends Context.Tag("test/Second")<Second, DashboardPort>() {}
+class Second extends Context.Tag("test/Second")<Second, TargetPort>() {}
 
 const T = Date.parse("2024-01-20T12:03:00Z")
 const outage = (service: ServiceRef = api): Notification =>
@@ -41,7 +44,7 @@ const outage = (service: ServiceRef = api): Notification =>
 
 /** The port for `spec` over the real Node transport, for one effect. */
 const live = <A, E>(spec: TargetSpec, use: (port: TestTarget["Type"]) => Effect.Effect<A, E>, services: ReadonlyArray<ServiceRef> = [api]) =>
-  Effect.flatMap(TestTarget, use).pipe(Effect.provide(targetLayer(ADAPTERS[spec.type as TargetType], spec, NodeTransport.layer, { services })))
+  Effect.flatMap(TestTarget, use).pipe(Effect.provide(targetLayer(ADAPTERS[spec.type as TargetType] as Adapter, spec, NodeTransport.layer, { services })))
 
 const closing = (peer: { close: () => Promise<void> }) => Effect.ensuring(Effect.promise(() => peer.close())) as <B, E, R>(self: Effect.Effect<B, E, R>) => Effect.Effect<B, E, R>
 
@@ -217,8 +220,8 @@ describe("Statuspage", () => {
       const spec = (name: string) => specOf("statuspage", { ...settings("http://sp.test"), name, components })
       // Two notifiers, one process: the same RateLimits service for both.
       const both = Layer.merge(
-        Layer.scoped(TestTarget, ADAPTERS.statuspage.make(spec("public"), { budget: Duration.minutes(1), services })),
-        Layer.scoped(Second, ADAPTERS.statuspage.make(spec("internal"), { budget: Duration.minutes(1), services }))
+        Layer.scoped(TestTarget, (ADAPTERS.statuspage as Adapter).make(spec("public"), { budget: Duration.minutes(1), services })),
+        Layer.scoped(Second, (ADAPTERS.statuspage as Adapter).make(spec("internal"), { budget: Duration.minutes(1), services }))
       ).pipe(Layer.provide(Layer.merge(http.layer, RateLimitsLayer)))
       const fiber = yield* Effect.fork(
         Effect.gen(function* () {

@@ -10,8 +10,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import { PHASE_SHARE, phaseBudget } from "../Budget.js"
-import type { TargetSpec } from "../Dashboard.js"
-import { ADAPTERS } from "../Dashboard/adapters.js"
+import { REGISTRY, type SecretKey, type TargetSpec } from "../Target/registry.js"
 import { serviceId } from "../Domain.js"
 import type { ConfigFile, TargetConfig } from "./Schema.js"
 import { MAX_SECRET_BYTES, readBounded, readProblem } from "./Sources.js"
@@ -106,19 +105,25 @@ export const resolveTargets = (
       if (first !== undefined) problems.push(`${path}.name: "${name}" is also the name of ${first}; names must be unique`)
       seen.set(name, path)
       const secrets: Record<string, Redacted.Redacted<string> | undefined> = {}
-      for (const { key, required } of ADAPTERS[target.type].secrets) {
+      const secretMaps: Record<string, Record<string, Redacted.Redacted<string>>> = {}
+      for (const { key, required, map } of REGISTRY[target.type].secrets as ReadonlyArray<SecretKey>) {
+        if (map) {
+          // A mapping of secrets (webhook headers): inline values, and a `*_file` twin whose every value is a file.
+          const entries = { ...((target[key] ?? {}) as Record<string, Redacted.Redacted<string>>) }
+          for (const [entry, file] of Object.entries((target[`${key}_file`] ?? {}) as Record<string, string>)) {
+            const text = yield* read(file)
+            if (Either.isLeft(text)) problems.push(`${path}.${key}_file.${entry}: ${text.left}`)
+            else entries[entry] = Redacted.make(trimSecret(text.right))
+          }
+          secretMaps[key] = entries
+          continue
+        }
         const secret = yield* readSecret(target, path, key, required, read)
         if (Either.isLeft(secret)) problems.push(secret.left)
         else secrets[key] = Option.getOrUndefined(secret.right)
       }
-      // A mapping's `*_file` twin (webhook headers): each value is a file holding that entry's secret.
-      for (const [header, file] of Object.entries((target["headers_file"] ?? {}) as Record<string, string>)) {
-        const text = yield* read(file)
-        if (Either.isLeft(text)) problems.push(`${path}.headers_file.${header}: ${text.left}`)
-        else secrets[`headers:${header}`] = Redacted.make(trimSecret(text.right))
-      }
       const { type, name: _name, ...settings } = target
-      specs.push({ type, name, path, settings, secrets })
+      specs.push({ type, name, path, settings, secrets, secretMaps })
     }
     return problems.length > 0 ? Either.left(problems) : Either.right(specs)
   })

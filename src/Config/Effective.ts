@@ -7,7 +7,7 @@ import { createHash } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import type { TargetSpec } from "../Dashboard.js"
+import type { TargetSpec } from "../Target/registry.js"
 import { hideUserinfo, serviceKey } from "../Domain.js"
 import { ConfigFile } from "./Schema.js"
 
@@ -45,14 +45,6 @@ export const effective = (config: Loaded): unknown => {
 
 const digest = (r: Redacted.Redacted<unknown>) => `sha256:${createHash("sha256").update(String(Redacted.value(r))).digest("hex")}`
 const same = (a: unknown, b: unknown) => JSON.stringify(plain(a, digest, (s) => s)) === JSON.stringify(plain(b, digest, (s) => s))
-
-/** A target's identity for the notification policy: its type and where it is, secrets aside (a rotated key is the same dashboard). */
-export const sameTarget = (a: TargetSpec, b: TargetSpec): boolean =>
-  a.type === b.type && same(Object.fromEntries(Object.entries(a.settings as object).filter(([k]) => !notIdentity(a, k))), Object.fromEntries(Object.entries(b.settings as object).filter(([k]) => !notIdentity(b, k))))
-
-/** Keys that do not make it another target: its secrets, and how and how long it is told. */
-const notIdentity = (t: TargetSpec, key: string) =>
-  key in t.secrets || key.replace(/_file$/, "") in t.secrets || ["headers", "headers_file", "notify", "timeout"].includes(key)
 
 const list = (items: ReadonlyArray<string>) => (items.length <= 5 ? items.join(", ") : `${items.slice(0, 5).join(", ")} and ${items.length - 5} more`)
 

@@ -4,7 +4,7 @@
  * Config/Schema.ts is known here without being listed twice.
  */
 import type * as AST from "effect/SchemaAST"
-import { TARGET_TYPES, type TargetType } from "../Dashboard/adapters.js"
+import { TARGET_TYPES, type TargetType } from "../Target/registry.js"
 import { ConfigFile, targetSchema, TargetTypes } from "./Schema.js"
 
 /**

@@ -6,9 +6,10 @@
  */
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { ADAPTERS, DASHBOARD_TYPES, TARGET_TYPES, type TargetType } from "../Dashboard/adapters.js"
+import { DASHBOARD_TYPES, REGISTRY, type SecretKey, TARGET_TYPES, type TargetType } from "../Target/registry.js"
 import {
   BaseUrl,
+  Mapping,
   expected,
   Concurrency,
   list,
@@ -25,7 +26,7 @@ import {
   show,
   Timeout,
   WindowSeconds
-} from "./Fields.js"
+} from "../Fields.js"
 
 /**
  * Services polled at once within a cycle. Each request is mostly waiting on the
@@ -33,7 +34,7 @@ import {
  */
 export const DEFAULT_CONCURRENCY = 32
 
-/** A target as configured: its `type`, an optional `name`, and the keys of that type (Dashboard/*.ts). */
+/** A target as configured: its `type`, an optional `name`, and the keys of that type (Target/registry.ts). */
 export interface TargetConfig {
   readonly type: TargetType
   readonly name?: string
@@ -45,8 +46,14 @@ export interface TargetConfig {
  * its adapter's fields, and each of its secrets with its `*_file` twin.
  */
 export const targetSchema = (type: TargetType) => {
-  const a = ADAPTERS[type]
-  const secrets = Object.fromEntries(a.secrets.flatMap((x) => [[x.key, optional(Secret)], [`${x.key}_file`, optional(NonEmptyString)]]))
+  const a = REGISTRY[type]
+  const secrets: Schema.Struct.Fields = Object.fromEntries(
+    (a.secrets as ReadonlyArray<SecretKey>).flatMap((x): ReadonlyArray<readonly [string, Schema.Struct.Field]> =>
+      x.map
+        ? [[x.key, orElse(Mapping(Secret), {})], [`${x.key}_file`, orElse(Mapping(NonEmptyString), {})]]
+        : [[x.key, optional(Secret)], [`${x.key}_file`, optional(NonEmptyString)]]
+    )
+  )
   return Schema.Struct({
     type: Schema.Literal(type),
     name: optional(NonEmptyString),

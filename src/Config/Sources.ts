@@ -9,15 +9,12 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as YAML from "yaml"
-import { ADAPTERS } from "../Dashboard/adapters.js"
-import { show } from "./Fields.js"
+import { SECRET_KEYS } from "../Target/registry.js"
+import { show } from "../Fields.js"
 
 export type Tree = Record<string, unknown>
 
 export const isTree = (u: unknown): u is Tree => typeof u === "object" && u !== null && !Array.isArray(u)
-
-/** Every secret key of every target type: `K` and `K_file` are two ways to say one thing. */
-const SECRET_KEYS = new Set(Object.values(ADAPTERS).flatMap((a) => a.secrets.map((x) => x.key)))
 
 const twinOf = (key: string): string | undefined =>
   SECRET_KEYS.has(key) ? `${key}_file` : key.endsWith("_file") && SECRET_KEYS.has(key.slice(0, -5)) ? key.slice(0, -5) : undefined

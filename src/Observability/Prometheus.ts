@@ -15,8 +15,6 @@ const P = "cloudmon_reporter_"
 
 export interface Prometheus {
   readonly port: MetricsPort
-  /** Every target gets its series at zero, so that ratios exist before the first notification. */
-  readonly knownTargets: (names: ReadonlyArray<string>) => void
   readonly contentType: string
   readonly render: () => Promise<string>
 }
@@ -59,7 +57,8 @@ export const makePrometheus = (version: string): Prometheus => {
   retries.inc({ peer: "convertor" }, 0)
   cycles.inc(0)
 
-  const knownTargets = (names: ReadonlyArray<string>) => {
+  /** Every target gets its series at zero, so that ratios exist before the first notification. */
+  const targets = (names: ReadonlyArray<string>) => {
     for (const target of names) {
       for (const outcome of ["delivered", "failed"]) notifications.inc({ target, outcome }, 0)
       retries.inc({ peer: target }, 0)
@@ -76,7 +75,8 @@ export const makePrometheus = (version: string): Prometheus => {
     convertorRequest: (outcome) => convertor.inc({ outcome }),
     notification: (target, outcome) => notifications.inc({ target, outcome }),
     retry: (peer) => retries.inc({ peer }),
-    jwtSignFailure: () => jwt.inc()
+    jwtSignFailure: () => jwt.inc(),
+    targets
   }
-  return { port, knownTargets, contentType: registry.contentType, render: () => registry.metrics() }
+  return { port, contentType: registry.contentType, render: () => registry.metrics() }
 }

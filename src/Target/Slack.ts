@@ -6,14 +6,11 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { adapter } from "../Dashboard.js"
+import type { Adapter } from "../Target.js"
 import { type Notification, statusLabel } from "../Domain.js"
 import { forSecret } from "../RateLimits.js"
+import type { SettingsOf } from "./registry.js"
 import { makeSender } from "./Sender.js"
-
-export interface Settings {
-  readonly timeout: Duration.Duration
-}
 
 /** `*api* in *production* is *degraded* (status 1)`, then why, when the convertor said. */
 export const textOf = (n: Notification): string =>
@@ -22,10 +19,7 @@ export const textOf = (n: Notification): string =>
     : `*${n.service.name}* in *${n.service.environment}* is *${statusLabel(n.status)}* (status ${n.status}) since ${n.timestamp.toISOString()}` +
       (n.why ? `\nWhy: ${n.why}` : "")
 
-export const Slack = adapter<Settings>({
-  fields: {},
-  secrets: [{ key: "webhook_url", required: true }],
-  kind: "notifier",
+export const Slack: Adapter<SettingsOf<"slack">> = {
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const webhook = spec.secrets["webhook_url"]!
@@ -42,4 +36,4 @@ export const Slack = adapter<Settings>({
         rehearse: (n) => Effect.succeed(`POST <${spec.path}.webhook_url, redacted> ${body(n)}`)
       }
     })
-})
+}

@@ -4,10 +4,9 @@
  * webhook target (Dashboard/Webhook.ts).
  */
 import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { BaseUrl } from "../Config/Fields.js"
-import { adapter } from "../Dashboard.js"
+import type { Adapter } from "../Target.js"
+import type { SettingsOf } from "./registry.js"
 import { isoSeconds, type Notification, safeUrl } from "../Domain.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
 
@@ -28,15 +27,9 @@ export const claimsOf = (n: Notification) => ({
   timestamp: Math.floor(n.timestamp.getTime() / 1000)
 })
 
-export interface Settings {
-  readonly url: string
-  readonly timeout: Duration.Duration
-}
+export type Settings = SettingsOf<"generic">
 
-export const Generic = adapter<Settings>({
-  fields: { url: BaseUrl },
-  secrets: [{ key: "secret", required: true }],
-  kind: "dashboard",
+export const Generic: Adapter<Settings> = {
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const signer = yield* signerFor(spec, spec.secrets["secret"]!)
@@ -63,4 +56,4 @@ export const Generic = adapter<Settings>({
           )
       }
     })
-})
+}

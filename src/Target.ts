@@ -1,23 +1,23 @@
 /**
  * The port every notification target implements: the status dashboard and
- * each notifier. Adapters live in Dashboard/, one file each, chosen by their
- * `type` from the table in Dashboard/adapters.ts.
+ * each notifier. What a type is (keys, secrets, kind) is in
+ * Target/registry.ts; how its port is built is its adapter, Target/<Type>.ts,
+ * chosen by `type` in Target/adapters.ts.
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Redacted from "effect/Redacted"
-import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Notification, ServiceRef } from "./Domain.js"
 import { type PeerErrorFields, who } from "./PeerError.js"
 import type { RateLimits } from "./RateLimits.js"
+import type { TargetSpec } from "./Target/registry.js"
 import type { Request, Transport } from "./Transport.js"
 
 type Reason = "AuthFailed" | "Rejected" | "Unavailable" | "Timeout" | "BadResponse"
 
-const MESSAGES: { readonly [R in Reason]: (e: DashboardError) => string } = {
+const MESSAGES: { readonly [R in Reason]: (e: TargetError) => string } = {
   // The adapter's detail names the credential to check (`status_dashboard.secret`, `notifiers[1].api_key`).
   AuthFailed: (e) => `${e.label} authentication failed: ${e.detail} (${e.status ?? "?"} from ${e.peer} for ${who(e.service)})`,
   Rejected: (e) => `${e.label} at ${e.peer} rejected the notification for ${who(e.service)} (${e.status ?? "?"}${e.detail ? `: ${e.detail}` : ""})`,
@@ -26,7 +26,7 @@ const MESSAGES: { readonly [R in Reason]: (e: DashboardError) => string } = {
   BadResponse: (e) => `${e.label} at ${e.peer} sent an unreadable answer for ${who(e.service)}: ${e.detail}`
 }
 
-export class DashboardError extends Data.TaggedError("DashboardError")<
+export class TargetError extends Data.TaggedError("TargetError")<
   PeerErrorFields<Reason> & {
     /** Which target: `Dashboard` (the primary), or `Notifier "oncall" (pagerduty)`. */
     readonly label: string
@@ -50,32 +50,24 @@ export type Delivery =
 
 export const DELIVERED: Delivery = { _tag: "Delivered" }
 
-export interface DashboardPort {
+export interface TargetPort {
   /** The target's label in logs and the summary: `dashboard`, or a notifier's name (default `type#index`). */
   readonly name: string
   /** Shown in logs: the target's kind and URL, never its credentials. */
   readonly target: string
   /** Delivers one notification, retries included; fails only when it was not delivered. */
-  readonly notify: (notification: Notification) => Effect.Effect<Delivery, DashboardError>
+  readonly notify: (notification: Notification) => Effect.Effect<Delivery, TargetError>
   /**
    * `--dry-run`: builds and signs the request `notify` would send, and
    * describes it (method, URL, body; never a credential). Sends nothing.
    */
-  readonly rehearse: (notification: Notification) => Effect.Effect<string, DashboardError>
+  readonly rehearse: (notification: Notification) => Effect.Effect<string, TargetError>
 }
 
 /** Every target, the primary dashboard first: the cycle notifies them all, each on its own. */
-export class Targets extends Context.Tag("reporter/Targets")<Targets, ReadonlyArray<DashboardPort>>() {}
+export class Targets extends Context.Tag("reporter/Targets")<Targets, ReadonlyArray<TargetPort>>() {}
 
-/** One target as configured: its decoded settings, and its secrets as read (from the value or its `*_file` twin). */
-export interface TargetSpec<Settings = unknown> {
-  readonly type: string
-  readonly name: string
-  /** Where it is configured, for messages: `status_dashboard`, `notifiers[1]`. */
-  readonly path: string
-  readonly settings: Settings
-  readonly secrets: Readonly<Record<string, Redacted.Redacted<string> | undefined>>
-}
+export type { TargetSpec } from "./Target/registry.js"
 
 /** How messages name a target. */
 export const labelOf = (spec: Pick<TargetSpec, "path" | "name" | "type">): string =>
@@ -91,28 +83,13 @@ export interface AdapterContext {
   readonly services: ReadonlyArray<ServiceRef>
 }
 
-/**
- * A target type: the keys it takes (besides `type`, `name`, `timeout` and
- * `notify`), its secret keys (each with a `*_file` twin), its kind, and how
- * to build its port.
- */
+/** How a target type's port is built (its keys and secrets are its entry in Target/registry.ts). */
 export interface Adapter<Settings = unknown> {
-  readonly fields: Schema.Struct.Fields
-  readonly secrets: ReadonlyArray<{ readonly key: string; readonly required: boolean }>
-  /**
-   * `dashboard`: may be `status_dashboard`, and de-duplicates, so it takes
-   * every poll unless told otherwise; `notifier` (chat, paging, status pages):
-   * takes changes, and recoveries.
-   */
-  readonly kind: "dashboard" | "notifier"
-  readonly make: (spec: TargetSpec<Settings>, context: AdapterContext) => Effect.Effect<DashboardPort, TargetStartError, Transport | RateLimits | Scope.Scope>
+  readonly make: (spec: TargetSpec<Settings>, context: AdapterContext) => Effect.Effect<TargetPort, TargetStartError, Transport | RateLimits | Scope.Scope>
   /**
    * `validate --connect`: the protocol's read-only request that needs our
-   * credentials, where it has one (Dashboard/Check.ts; undefined: none in
+   * credentials, where it has one (Target/Check.ts; undefined: none in
    * this configuration); fails with what stopped it from being built.
    */
   readonly readOnly?: (spec: TargetSpec<Settings>) => Effect.Effect<{ readonly request: Request; readonly what: string } | undefined, string>
 }
-
-/** Erases an adapter's settings type for the table: its settings are what its own fields decoded. */
-export const adapter = <Settings>(a: Adapter<Settings>): Adapter => a as unknown as Adapter

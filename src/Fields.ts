@@ -7,7 +7,7 @@
 import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { hideUserinfo } from "../Domain.js"
+import { hideUserinfo } from "./Domain.js"
 
 /** A value as a message may show it: never a URL's userinfo, never too long. */
 export const show = (u: unknown): string => {

@@ -6,35 +6,20 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { BaseUrl, Mapping, NonEmptyString, orElse, Secret } from "../Config/Fields.js"
-import { adapter } from "../Dashboard.js"
+import type { Adapter } from "../Target.js"
 import { type Notification, safeUrl } from "../Domain.js"
-import { bodyOf, claimsOf, type Settings as GenericSettings } from "./Generic.js"
+import { bodyOf, claimsOf } from "./Generic.js"
+import type { SettingsOf } from "./registry.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
 
-export interface Settings extends GenericSettings {
-  readonly headers: Readonly<Record<string, Redacted.Redacted<string>>>
-}
-
-/** Header values read from files (`headers_file`) arrive as secrets named `headers:<Name>`. */
-export const HEADER_SECRET = "headers:"
-
-export const Webhook = adapter<Settings>({
-  fields: {
-    url: BaseUrl,
-    headers: orElse(Mapping(Secret), {}),
-    // Each value a file holding that header's value (read by the loader, as secrets `headers:<Name>`).
-    headers_file: orElse(Mapping(NonEmptyString), {})
-  },
-  secrets: [{ key: "secret", required: false }],
-  kind: "notifier",
+export const Webhook: Adapter<SettingsOf<"webhook">> = {
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const s = spec.settings
       const secret = spec.secrets["secret"]
       const signer = secret === undefined ? undefined : yield* signerFor(spec, secret)
-      const fromFiles = Object.entries(spec.secrets).flatMap(([k, v]) => (k.startsWith(HEADER_SECRET) && v !== undefined ? [[k.slice(HEADER_SECRET.length), v] as const] : []))
-      const configured = [...Object.entries(s.headers), ...fromFiles]
+      // Inline and from files alike (the loader merged them).
+      const configured = Object.entries(spec.secretMaps["headers"] ?? {})
       const sender = yield* makeSender(spec, budget, { peer: safeUrl(s.url), authHint: `check ${spec.path}.headers and ${spec.path}.secret` })
       const headers = (n: Notification, now: number) =>
         Effect.map(
@@ -59,4 +44,4 @@ export const Webhook = adapter<Settings>({
           )
       }
     })
-})
+}

@@ -13,21 +13,13 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { BaseUrl, Mapping, NonEmptyString, orElse } from "../Config/Fields.js"
-import { adapter, DELIVERED, type Delivery, TargetStartError } from "../Dashboard.js"
+import { type Adapter, DELIVERED, type Delivery, TargetStartError } from "../Target.js"
 import { isoSeconds, type Notification, safeUrl, serviceKey } from "../Domain.js"
 import { peerMessage } from "../PeerError.js"
 import { type Reply, type Request, Transport } from "../Transport.js"
 import { makeSigner, type SignFailed } from "../Jwt.js"
+import type { SettingsOf } from "./registry.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
-
-export interface Settings {
-  readonly url: string
-  readonly timeout: Duration.Duration
-  readonly api: "v2" | "v1"
-  readonly environments: Readonly<Record<string, Readonly<Record<string, string>>>>
-  readonly components: Readonly<Record<string, string>>
-}
 
 const Component = Schema.Struct({
   id: Schema.Number,
@@ -50,15 +42,7 @@ const STARTUP_RETRY = Schedule.exponential(Duration.seconds(1)).pipe(Schedule.in
 const describeAttributes = (attributes: Readonly<Record<string, string>>) =>
   Object.keys(attributes).length === 0 ? "" : ` with ${Object.entries(attributes).map(([k, v]) => `${k}=${v}`).join(", ")}`
 
-export const Stackmon = adapter<Settings>({
-  fields: {
-    url: BaseUrl,
-    api: orElse(Schema.Literal("v2", "v1"), "v2"),
-    environments: orElse(Mapping(Mapping(Schema.String)), {}),
-    components: orElse(Mapping(NonEmptyString), {})
-  },
-  secrets: [{ key: "secret", required: false }],
-  kind: "dashboard",
+export const Stackmon: Adapter<SettingsOf<"stackmon">> = {
   readOnly: (spec) =>
     Effect.gen(function* () {
       if (spec.settings.api !== "v2") return undefined
@@ -236,4 +220,4 @@ export const Stackmon = adapter<Settings>({
           })
       }
     })
-})
+}

@@ -6,9 +6,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { jwtVerify, decodeProtectedHeader } from "jose"
-import { DELIVERED } from "../src/Dashboard.js"
+import { DELIVERED } from "../src/Target.js"
 import { type Notification, notificationFor } from "../src/Domain.js"
-import { Generic } from "../src/Dashboard/Generic.js"
+import { Generic } from "../src/Target/Generic.js"
 import { advance, type Answer, api, dashboardSpec, eventually, fakeHttp, json, type Recorded, SECRET, targetLayer, TestTarget, text } from "./helpers.js"
 
 const NOW = Date.parse("2024-01-20T12:05:00Z")

@@ -8,11 +8,11 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
-import { type Adapter, labelOf, type TargetSpec } from "../Dashboard.js"
+import { type Adapter, labelOf } from "../Target.js"
 import { safeUrl } from "../Domain.js"
 import { peerMessage } from "../PeerError.js"
 import { type Request, Transport } from "../Transport.js"
+import { addressOf, REGISTRY, type TargetSpec, type TargetType } from "./registry.js"
 
 export interface CheckResult {
   readonly ok: boolean
@@ -23,13 +23,6 @@ export interface CheckResult {
 export interface ReadOnly {
   readonly request: Request
   readonly what: string
-}
-
-const addressOf = (spec: TargetSpec): string | undefined => {
-  const url = (spec.settings as { url?: unknown }).url
-  if (typeof url === "string") return url
-  const secret = Object.entries(spec.secrets).find(([k]) => k.endsWith("url"))?.[1]
-  return secret === undefined ? undefined : Redacted.value(secret)
 }
 
 export const checkTarget = (adapter: Adapter, spec: TargetSpec): Effect.Effect<CheckResult, never, Transport> =>
@@ -52,7 +45,7 @@ export const checkTarget = (adapter: Adapter, spec: TargetSpec): Effect.Effect<C
       return { ok: true, line: `${label} at ${where}: reachable (answered ${status}); credentials not checked: its protocol has no read-only request` }
     }
     if (status === 401 || status === 403) {
-      return { ok: false, line: `${label} at ${where}: reachable, but the credentials were refused (${status}${said}); check ${spec.path}.${adapter.secrets[0]?.key ?? "secret"}` }
+      return { ok: false, line: `${label} at ${where}: reachable, but the credentials were refused (${status}${said}); check ${spec.path}.${REGISTRY[spec.type as TargetType].secrets[0]?.key ?? "secret"}` }
     }
     if (status < 200 || status > 299) return { ok: false, line: `${label} at ${where}: reachable, but answered ${status}${said}` }
     return { ok: true, line: `${label} at ${where}: reachable, credentials accepted` }

@@ -7,36 +7,19 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
-import { BaseUrl, Mapping, NonEmptyString, orElse } from "../Config/Fields.js"
-import { adapter, DELIVERED } from "../Dashboard.js"
+import { type Adapter, DELIVERED } from "../Target.js"
 import { type Notification, safeUrl, serviceKey } from "../Domain.js"
 import { forSecret } from "../RateLimits.js"
+import type { SettingsOf } from "./registry.js"
 import { makeSender } from "./Sender.js"
 
-const ComponentStatus = Schema.Literal("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
-type ComponentStatus = typeof ComponentStatus.Type
-
-export interface Settings {
-  readonly url: string
-  readonly page_id: string
-  readonly components: Readonly<Record<string, string>>
-  readonly status: Readonly<Record<string, ComponentStatus>>
-  readonly timeout: Duration.Duration
-}
+type Settings = SettingsOf<"statuspage">
+type ComponentStatus = Settings["status"][string]
 
 /** One request per second per key (Statuspage allows 60 a rolling minute). */
 export const PER_KEY = { limit: 1, interval: Duration.seconds(1) } as const
 
-export const Statuspage = adapter<Settings>({
-  fields: {
-    url: orElse(BaseUrl, "https://api.statuspage.io/v1"),
-    page_id: NonEmptyString,
-    components: orElse(Mapping(NonEmptyString), {}),
-    status: orElse(Mapping(ComponentStatus), { "1": "degraded_performance", "2": "major_outage" })
-  },
-  secrets: [{ key: "api_key", required: true }],
-  kind: "notifier",
+export const Statuspage: Adapter<Settings> = {
   readOnly: (spec) =>
     Effect.succeed({
       request: {
@@ -85,4 +68,4 @@ export const Statuspage = adapter<Settings>({
         }
       }
     })
-})
+}

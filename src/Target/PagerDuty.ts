@@ -4,35 +4,18 @@
  * travels in the body, so a rehearsal shows it redacted. 202 is success, 400
  * is not retried, 429 and 5xx are.
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
-import { BaseUrl, Mapping, orElse } from "../Config/Fields.js"
-import { adapter } from "../Dashboard.js"
+import type { Adapter } from "../Target.js"
 import { type Notification, safeUrl, serviceKey, statusLabel } from "../Domain.js"
+import type { SettingsOf } from "./registry.js"
 import { makeSender } from "./Sender.js"
-
-const Severity = Schema.Literal("critical", "error", "warning", "info")
-type Severity = typeof Severity.Type
-
-export interface Settings {
-  readonly url: string
-  readonly severity: Readonly<Record<string, Severity>>
-  readonly timeout: Duration.Duration
-}
 
 /** `api in production: outage (why)`: what the person paged reads first. */
 export const summaryOf = (n: Notification): string =>
   `${n.service.name} in ${n.service.environment}: ${statusLabel(n.status)}${n.why ? ` (${n.why})` : ""}`
 
-export const PagerDuty = adapter<Settings>({
-  fields: {
-    url: orElse(BaseUrl, "https://events.pagerduty.com/v2/enqueue"),
-    severity: orElse(Mapping(Severity), { "1": "warning", "2": "critical" })
-  },
-  secrets: [{ key: "routing_key", required: true }],
-  kind: "notifier",
+export const PagerDuty: Adapter<SettingsOf<"pagerduty">> = {
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const s = spec.settings
@@ -69,4 +52,4 @@ export const PagerDuty = adapter<Settings>({
         rehearse: (n) => Effect.succeed(`POST ${safeUrl(s.url)} ${JSON.stringify(bodyOf(n, "<redacted>"))}`)
       }
     })
-})
+}

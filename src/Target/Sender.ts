@@ -11,7 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { attemptTimeout, budgetHint } from "../Budget.js"
-import { DashboardError, DELIVERED, type Delivery, labelOf, TargetStartError, type TargetSpec } from "../Dashboard.js"
+import { TargetError, DELIVERED, type Delivery, labelOf, TargetStartError, type TargetSpec } from "../Target.js"
 import type { Notification } from "../Domain.js"
 import { makeSigner } from "../Jwt.js"
 import { badResponse, fromFault, fromReply, type PeerFailure } from "../PeerError.js"
@@ -40,7 +40,7 @@ interface Timed {
   readonly timeout: Duration.Duration
 }
 
-type Failure = PeerFailure<DashboardError["reason"]>
+type Failure = PeerFailure<TargetError["reason"]>
 
 export const makeSender = (spec: TargetSpec<Timed>, budget: Duration.Duration, options: SenderOptions) =>
   Effect.map(Transport, (transport) => sender({ ...options, transport, name: spec.name, label: labelOf(spec), budget, timeout: { key: `${spec.path}.timeout`, timeout: spec.settings.timeout }, urlKey: options.urlKey ?? `${spec.path}.url`, retry: options.retry ?? RETRY }))
@@ -56,11 +56,11 @@ const sender = (
     readonly retry: Omit<RetryOptions, "budget">
   }
 ) => {
-  const fail = (n: Notification, failure: Failure) => new DashboardError({ peer: o.peer, label: o.label, service: n.service, ...failure })
+  const fail = (n: Notification, failure: Failure) => new TargetError({ peer: o.peer, label: o.label, service: n.service, ...failure })
   const budgetSpent = (n: Notification) => fail(n, { ...badResponse(`not delivered before ${budgetHint(o.budget)}`), reason: "Timeout" })
 
   /** 2xx is delivered; 401/403 is the credential; anything else as every peer reads it. */
-  const judgeStatus = (n: Notification, reply: Reply, now: number): Effect.Effect<Delivery, DashboardError> => {
+  const judgeStatus = (n: Notification, reply: Reply, now: number): Effect.Effect<Delivery, TargetError> => {
     if (reply.status >= 200 && reply.status < 300) return Effect.succeed(DELIVERED)
     const failure = fromReply(reply, o.urlKey, now)
     return reply.status === 401 || reply.status === 403
@@ -70,9 +70,9 @@ const sender = (
 
   const send = (
     n: Notification,
-    build: (nowMillis: number) => Effect.Effect<Request, DashboardError>,
-    judge: (reply: Reply, nowMillis: number) => Effect.Effect<Delivery, DashboardError> = (reply, now) => judgeStatus(n, reply, now)
-  ): Effect.Effect<Delivery, DashboardError> => {
+    build: (nowMillis: number) => Effect.Effect<Request, TargetError>,
+    judge: (reply: Reply, nowMillis: number) => Effect.Effect<Delivery, TargetError> = (reply, now) => judgeStatus(n, reply, now)
+  ): Effect.Effect<Delivery, TargetError> => {
     const attempt = (remaining: Duration.Duration) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
@@ -98,7 +98,7 @@ const sender = (
 }
 
 /** A signing failure, as a target's error: never a word of the key. */
-export const signFailed = (failure: { readonly fail: (n: Notification, f: Failure) => DashboardError }, n: Notification) =>
+export const signFailed = (failure: { readonly fail: (n: Notification, f: Failure) => TargetError }, n: Notification) =>
   failure.fail(n, { ...badResponse("could not sign the token"), reason: "Rejected" })
 
 /** The target's signer, its key imported once; a secret that cannot be an HMAC key stops the start-up with its path. */

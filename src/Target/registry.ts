@@ -1,0 +1,160 @@
+/**
+ * What each target type is, as the configuration sees it: its keys (made of
+ * Fields.ts), its secrets, its kind, the settings that make two targets "the
+ * same" (the notification policy's tracks survive a reload across them), and
+ * the address `validate --connect` reaches. The configuration decodes targets
+ * from this table alone; how a port is built is the adapter's business
+ * (Target/<Type>.ts, chosen in Target/adapters.ts), so nothing in Config/
+ * imports an adapter. A new type is one entry here and one adapter file.
+ */
+import * as Duration from "effect/Duration"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { BaseUrl, Mapping, NonEmptyString, type NotifySection, orElse } from "../Fields.js"
+
+/** A secret key: `key` and its `key_file` twin. `map`: a mapping whose every value is a secret (`headers`, `headers_file`). */
+export interface SecretKey {
+  readonly key: string
+  readonly required: boolean
+  readonly map?: true
+}
+
+export interface TargetKind<Fields extends Schema.Struct.Fields> {
+  /**
+   * `dashboard`: may be `status_dashboard`, and de-duplicates, so it takes
+   * every poll unless told otherwise; `notifier` (chat, paging, status pages):
+   * takes changes, and recoveries.
+   */
+  readonly kind: "dashboard" | "notifier"
+  /** Its own keys, besides `type`, `name`, `timeout`, `notify` and the secrets. */
+  readonly fields: Fields
+  readonly secrets: ReadonlyArray<SecretKey>
+  /** The settings that make it another target when they change; secrets, `timeout` and `notify` never do. */
+  readonly identity: ReadonlyArray<keyof Fields & string>
+  /** Where it is reached, for `validate --connect` when it has no read-only request: a URL, or a secret's name holding one. */
+  readonly address: { readonly setting: keyof Fields & string } | { readonly secret: string }
+}
+
+const kind = <Fields extends Schema.Struct.Fields>(k: TargetKind<Fields>): TargetKind<Fields> => k
+
+const Severity = Schema.Literal("critical", "error", "warning", "info")
+const ComponentStatus = Schema.Literal("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
+
+export const REGISTRY = {
+  generic: kind({
+    kind: "dashboard",
+    fields: { url: BaseUrl },
+    secrets: [{ key: "secret", required: true }],
+    identity: ["url"],
+    address: { setting: "url" }
+  }),
+  stackmon: kind({
+    kind: "dashboard",
+    fields: {
+      url: BaseUrl,
+      api: orElse(Schema.Literal("v2", "v1"), "v2"),
+      environments: orElse(Mapping(Mapping(Schema.String)), {}),
+      components: orElse(Mapping(NonEmptyString), {})
+    },
+    secrets: [{ key: "secret", required: false }],
+    identity: ["url", "api", "environments", "components"],
+    address: { setting: "url" }
+  }),
+  statuspage: kind({
+    kind: "notifier",
+    fields: {
+      url: orElse(BaseUrl, "https://api.statuspage.io/v1"),
+      page_id: NonEmptyString,
+      components: orElse(Mapping(NonEmptyString), {}),
+      status: orElse(Mapping(ComponentStatus), { "1": "degraded_performance", "2": "major_outage" })
+    },
+    secrets: [{ key: "api_key", required: true }],
+    identity: ["url", "page_id", "components", "status"],
+    address: { setting: "url" }
+  }),
+  pagerduty: kind({
+    kind: "notifier",
+    fields: {
+      url: orElse(BaseUrl, "https://events.pagerduty.com/v2/enqueue"),
+      severity: orElse(Mapping(Severity), { "1": "warning", "2": "critical" })
+    },
+    secrets: [{ key: "routing_key", required: true }],
+    identity: ["url", "severity"],
+    address: { setting: "url" }
+  }),
+  slack: kind({
+    kind: "notifier",
+    fields: {},
+    // The webhook URL is the credential: it is never shown.
+    secrets: [{ key: "webhook_url", required: true }],
+    identity: [],
+    address: { secret: "webhook_url" }
+  }),
+  webhook: kind({
+    kind: "notifier",
+    fields: { url: BaseUrl },
+    // Header values are often tokens: every one is a secret, given inline or each in a file of its own.
+    secrets: [{ key: "secret", required: false }, { key: "headers", required: false, map: true }],
+    identity: ["url"],
+    address: { setting: "url" }
+  })
+} as const
+
+export type TargetType = keyof typeof REGISTRY
+
+export const TARGET_TYPES = Object.keys(REGISTRY) as ReadonlyArray<TargetType>
+
+/** The types `status_dashboard` may be: the dashboards. */
+export const DASHBOARD_TYPES = TARGET_TYPES.filter((t) => REGISTRY[t].kind === "dashboard")
+
+/** Every secret key of every type: `K` and `K_file` are two ways to say one thing (maps excepted: their entries merge). */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(Object.values(REGISTRY).flatMap((t) => (t.secrets as ReadonlyArray<SecretKey>).filter((s) => !s.map).map((s) => s.key)))
+
+/** What every target's settings have besides its type's own fields. */
+export interface CommonSettings {
+  readonly timeout: Duration.Duration
+  readonly notify?: NotifySection
+}
+
+/** A type's settings, as its fields decode them. */
+export type SettingsOf<T extends TargetType> = Schema.Struct.Type<(typeof REGISTRY)[T]["fields"]> & CommonSettings
+
+/** One target as configured: its decoded settings, and its secrets as read (from the value or its `*_file` twin). */
+export interface TargetSpec<Settings = unknown> {
+  readonly type: string
+  readonly name: string
+  /** Where it is configured, for messages: `status_dashboard`, `notifiers[1]`. */
+  readonly path: string
+  readonly settings: Settings
+  readonly secrets: Readonly<Record<string, Redacted.Redacted<string> | undefined>>
+  /** Map-valued secrets (a webhook's `headers`, inline and from files together), by key. */
+  readonly secretMaps: Readonly<Record<string, Readonly<Record<string, Redacted.Redacted<string>>>>>
+}
+
+const plain = (v: unknown): unknown =>
+  Duration.isDuration(v)
+    ? Duration.toMillis(v)
+    : Array.isArray(v)
+      ? v.map(plain)
+      : typeof v === "object" && v !== null
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, plain(x)]))
+        : v
+
+/**
+ * A target's identity for the notification policy: its type and the settings
+ * its type names, secrets aside (a rotated key is the same dashboard; a new
+ * URL is another one).
+ */
+export const identityOf = (spec: TargetSpec): string => {
+  const settings = spec.settings as Record<string, unknown>
+  const keys = REGISTRY[spec.type as TargetType].identity as ReadonlyArray<string>
+  return JSON.stringify([spec.type, keys.map((k) => plain(settings[k]))])
+}
+
+/** Where `validate --connect` reaches a target that has no read-only request, if anywhere. */
+export const addressOf = (spec: TargetSpec): string | undefined => {
+  const where = REGISTRY[spec.type as TargetType].address
+  if ("setting" in where) return (spec.settings as Record<string, string | undefined>)[where.setting]
+  const secret = spec.secrets[where.secret]
+  return secret === undefined ? undefined : Redacted.value(secret)
+}

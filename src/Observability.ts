@@ -2,41 +2,26 @@
  * The endpoint that lets people alert on the alerter (`observability.listen`,
  * off unless set): `GET /metrics` (Prometheus), `/healthz` (has a cycle
  * completed lately?), `/readyz` (configuration loaded, every target set up).
- *
- * Bounded: every request gets its answer on a connection of its own that is
- * then closed, request bodies are never read, a client gets 2 s for its
- * headers and 5 s for its request, at most 64 connections are open (an idle
- * one gives way to a new one); other paths are 404, other methods 405; the
- * server stops with the daemon.
+ * What it answers is decided here, from Liveness.ts and the metrics; how it
+ * is served, and its bounds, are Observability/Server.ts. Both that server
+ * and prom-client are loaded only when the endpoint is on.
  */
-import * as http from "node:http"
-import type { Socket } from "node:net"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { phaseBudget } from "./Budget.js"
 import { Liveness, type LivenessState } from "./Liveness.js"
 import type { MetricsPort } from "./Metrics.js"
+import type { Answer } from "./Observability/Server.js"
 
 /** The loop counts as stuck when no cycle has completed for 2 poll intervals plus both phase budgets. */
 export const livenessLimit = (interval: Duration.Duration): Duration.Duration =>
   Duration.sum(Duration.times(interval, 2), Duration.times(phaseBudget(interval), 2))
 
-export interface Answer {
-  readonly status: number
-  readonly body: string
-  readonly type?: string
-}
-
-/** Connections open at once, all clients together. */
-export const MAX_CONNECTIONS = 64
-
 const json = (status: number, value: Record<string, unknown>): Answer => ({ status, body: `${JSON.stringify(value)}\n`, type: "application/json" })
 
-/** What the daemon tells the endpoint, and what the endpoint says. */
 export const healthz = (state: LivenessState, now: number): Answer => {
   const age = Math.max(0, now - state.lastCycleAt) / 1000
   const limit = Duration.toSeconds(livenessLimit(state.nextInterval === undefined ? state.interval : Duration.max(state.interval, state.nextInterval)))
@@ -76,68 +61,15 @@ export const serve = (
   version: string
 ): Effect.Effect<Endpoint, ListenError, Scope.Scope | Liveness> =>
   Effect.gen(function* () {
-    // Imported here, not at start-up: without the endpoint, prom-client is never initialised.
-    const { makePrometheus } = yield* Effect.promise(() => import("./Observability/Prometheus.js"))
+    // Imported here, not at start-up: without the endpoint, neither prom-client nor the server is initialised.
+    const [{ makePrometheus }, Server] = yield* Effect.promise(() => Promise.all([import("./Observability/Prometheus.js"), import("./Observability/Server.js")]))
     const prometheus = makePrometheus(version)
-    const runtime = yield* Effect.runtime<never>()
     const liveness = yield* Liveness
-    const route = (path: string): Promise<Answer> =>
-      path === "/metrics"
-        ? prometheus.render().then((body) => ({ status: 200, body, type: prometheus.contentType }))
-        : path === "/healthz"
-          ? Runtime.runPromise(runtime)(Effect.zipWith(liveness.get, Clock.currentTimeMillis, healthz))
-          : path === "/readyz"
-            ? Runtime.runPromise(runtime)(Effect.map(liveness.get, readyz))
-            : Promise.resolve(json(404, { status: "not found", reason: "try /metrics, /healthz or /readyz" }))
-
-    const server = yield* Effect.acquireRelease(
-      Effect.async<http.Server, ListenError>((resume) => {
-        const s = http.createServer({ maxHeaderSize: 8 * 1024, requestTimeout: 5_000, headersTimeout: 2_000, connectionsCheckingInterval: 500 }, (req, res) => {
-          // One request per connection, closed after the answer; its body, if any, is never read.
-          res.shouldKeepAlive = false
-          open.set(req.socket, true)
-          const send = (a: Answer) => {
-            res.writeHead(a.status, { "content-type": a.type ?? "text/plain", "content-length": Buffer.byteLength(a.body), "cache-control": "no-store" })
-            res.end(req.method === "HEAD" ? undefined : a.body)
-          }
-          if (req.method !== "GET" && req.method !== "HEAD") {
-            res.setHeader("allow", "GET, HEAD")
-            return send(json(405, { status: "method not allowed", reason: "only GET and HEAD" }))
-          }
-          route((req.url ?? "").split("?")[0]!).then(send, () => send(json(500, { status: "error" })))
-        })
-        // At most MAX_CONNECTIONS open. At the cap, a new connection displaces the oldest one that has
-        // not even sent its request (Node's own maxConnections would refuse the new one instead, so a
-        // client holding idle sockets could starve the kubelet's probe); only when every open one is
-        // being answered is the new one closed.
-        const open = new Map<Socket, boolean>()
-        s.on("connection", (socket: Socket) => {
-          if (open.size >= MAX_CONNECTIONS) {
-            const idle = [...open].find(([, requested]) => !requested)?.[0]
-            if (idle === undefined) return void socket.destroy()
-            idle.destroy()
-            open.delete(idle)
-          }
-          open.set(socket, false)
-          socket.once("close", () => open.delete(socket))
-        })
-        s.setTimeout(5_000, (socket) => socket.destroy())
-        const failed = (e: NodeJS.ErrnoException) => resume(Effect.fail(new ListenError({ message: listenProblem(`${address.host}:${address.port}`, e.code) })))
-        s.once("error", failed)
-        s.listen(address.port, address.host === "" ? undefined : address.host, () => {
-          // Once listening, a server error must not crash the daemon: the endpoint is not its job.
-          s.off("error", failed)
-          s.on("error", () => {})
-          resume(Effect.succeed(s))
-        })
-      }),
-      (s) =>
-        Effect.async<void>((resume) => {
-          s.closeAllConnections()
-          s.close(() => resume(Effect.void))
-        })
-    )
-    const bound = server.address()
-    const where = typeof bound === "object" && bound !== null ? `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound)
+    const bound = yield* Server.serve(address, {
+      "/metrics": Effect.map(Effect.promise(prometheus.render), (body): Answer => ({ status: 200, body, type: prometheus.contentType })),
+      "/healthz": Effect.zipWith(liveness.get, Clock.currentTimeMillis, healthz),
+      "/readyz": Effect.map(liveness.get, readyz)
+    }).pipe(Effect.mapError((e) => new ListenError({ message: listenProblem(`${address.host}:${address.port}`, e.code) })))
+    const where = bound._tag === "TcpAddress" ? `${bound.hostname.includes(":") ? `[${bound.hostname}]` : bound.hostname}:${bound.port}` : bound.path
     return { metrics: prometheus.port, url: `http://${where}` }
   })

@@ -17,6 +17,7 @@ import { makeSigner } from "../src/Jwt.js"
 import { Metrics, type MetricsPort } from "../src/Metrics.js"
 import * as Liveness from "../src/Liveness.js"
 import * as Observability from "../src/Observability.js"
+import * as Server from "../src/Observability/Server.js"
 import { Policy } from "../src/Policy.js"
 import { servicesLayer } from "../src/Program.js"
 import * as RateLimits from "../src/RateLimits.js"
@@ -229,7 +230,7 @@ describe("the endpoint's bounds", () => {
       Effect.gen(function* () {
         const { endpoint } = yield* open(Duration.seconds(60))
         const { hostname, port } = new URL(endpoint.url)
-        const idle = Array.from({ length: Observability.MAX_CONNECTIONS + 6 }, () => net.connect(Number(port), hostname).on("error", () => {}))
+        const idle = Array.from({ length: Server.MAX_CONNECTIONS + 6 }, () => net.connect(Number(port), hostname).on("error", () => {}))
         yield* Effect.addFinalizer(() => Effect.sync(() => idle.forEach((s) => s.destroy())))
         yield* Effect.promise(() => Promise.all(idle.map((s) => new Promise((r) => (s.connecting ? s.once("connect", r).once("close", r) : r(undefined))))))
         for (let i = 0; i < 5; i++) expect((yield* get(`${endpoint.url}/healthz`)).status).toBe(200)

@@ -190,34 +190,24 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const deadline = started + Duration.toMillis(config.reporter.poll_interval)
     const waiting = yield* Ref.get(backlog)
     yield* Effect.flatMap(Maintenance, (m) => m.refresh)
-    // One deadline for the whole cycle (not a racing timeout per service): each service records its
-    // outcome as it finishes; when time runs out, those started are out of time, the rest late.
+    // At most `reporter.concurrency` services at a time, and one deadline for the whole cycle (not a
+    // racing timeout per service): each service records its outcome as it finishes; when time runs
+    // out, those started are out of time, the rest late.
     const inOrder = inTurn(config.reporter.services, waiting)
     const done = new Array<Outcome | undefined>(inOrder.length)
     const begun = new Array<boolean>(inOrder.length).fill(false)
     const ports = yield* portsNow
-    const unannotated = yield* FiberRef.get(FiberRef.currentLogAnnotations)
-    // `concurrency` workers take the services in turn: one fiber per worker, not one per service.
-    let next = 0
-    const worker = Effect.whileLoop({
-      while: () => next < inOrder.length,
-      body: () => {
-        const i = next++
+    yield* Effect.forEach(
+      inOrder,
+      (service, i) => {
         begun[i] = true
-        const service = inOrder[i]!
-        // The worker's log annotations name the service it is on (one write, where `annotateLogs`
-        // around each service would set and restore them), and go back as they were when it ends.
-        return FiberRef.set(FiberRef.currentLogAnnotations, HashMap.set(HashMap.set(unannotated, "service", service.name), "environment", service.environment)).pipe(
-          Effect.zipRight(poll(ports, service)),
+        return poll(ports, service).pipe(
+          Effect.annotateLogs({ service: service.name, environment: service.environment }),
           Effect.map((outcome) => (done[i] = outcome))
         )
       },
-      step: () => {}
-    }).pipe(Effect.ensuring(FiberRef.set(FiberRef.currentLogAnnotations, unannotated)))
-    yield* Effect.all(Array.from({ length: Math.min(config.reporter.concurrency, inOrder.length) }, () => worker), {
-      concurrency: "unbounded",
-      discard: true
-    }).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
+      { concurrency: config.reporter.concurrency, discard: true }
+    ).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
     const outcomes = inOrder.map(
       (service, i): Outcome => done[i] ?? (begun[i] ? { _tag: "OutOfTime", service } : { _tag: "Late", service })
     )

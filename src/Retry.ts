@@ -3,13 +3,10 @@
  * exponential backoff with jitter, bounded in count and in time, never longer
  * than the peer's own `Retry-After`, and only for failures marked retryable.
  */
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import { count } from "./Metrics.js"
 
 export interface Retryable {
@@ -62,15 +59,16 @@ export interface Attempted extends Retryable {
 }
 
 /**
- * `attempt`, retried by `retryPolicy(options)`, all within `options.budget`.
- * Each attempt is told how much of the budget is left and must end by
- * itself within it, through its own timeout: nothing races the first
- * attempt, and an attempt that is let finish on shutdown cannot outlive the
- * budget either. Each failed attempt that will be
- * retried is logged at debug with its number and the delay. When the budget
- * runs out between attempts, the failure is the last attempt's error (it says
- * what was actually wrong: refused, 503, ...); when it runs out during one,
- * it is `onBudgetSpent()`.
+ * `attempt`, retried by `retryPolicy(options)`, all within `options.budget`:
+ * one Schedule, run by `Effect.retryOrElse`. Each attempt is told how much
+ * of the budget is left and must end by itself within it, through its own
+ * timeout, so nothing races an attempt, and one that is let finish on
+ * shutdown cannot outlive the budget either. A retry that would start in
+ * the budget's last moments (its last tenth, at most 50 ms) is not made: it
+ * would only be cut off, and its "out of time" would hide what was actually
+ * wrong, so the failure is then the last attempt's own error (refused, 503,
+ * ...). Each retry is logged at debug with its number and delay, and counted.
+ * `onBudgetSpent` is the error when the budget ran out before any attempt said why.
  */
 export const retryWithin = <A, E extends Attempted, R>(
   attempt: (remaining: Duration.Duration) => Effect.Effect<A, E, R>,
@@ -78,70 +76,23 @@ export const retryWithin = <A, E extends Attempted, R>(
   onBudgetSpent: () => E
 ): Effect.Effect<A, E, R> =>
   Effect.clockWith((clock) => {
-    const start = clock.unsafeCurrentTimeMillis()
-    // The first attempt runs on its own: it ends by itself within the budget (every attempt's
-    // timeout is at most what is left of it), and most succeed. The retry machinery (a schedule,
-    // and a timeout racing it for what is left of the budget) is set up only after a failure.
-    return Effect.catchAll(attempt(Duration.millis(Math.max(1, Duration.toMillis(options.budget)))), (first) => retrying(attempt, options, onBudgetSpent, start, first))
-  })
-
-/** `retryWithin` after its first attempt failed with `first`. */
-const retrying = <A, E extends Attempted, R>(
-  attempt: (remaining: Duration.Duration) => Effect.Effect<A, E, R>,
-  options: RetryWithinOptions,
-  onBudgetSpent: () => E,
-  start: number,
-  first: E
-): Effect.Effect<A, E, R> =>
-  Effect.gen(function* () {
     const budget = Duration.toMillis(options.budget)
-    let last: Option.Option<E> = Option.some(first)
-    let attempts = 1
-    let inFlight = false
-    const once = Clock.currentTimeMillis.pipe(
-      Effect.flatMap((now) => {
-        attempts++
-        inFlight = true
-        return attempt(Duration.millis(Math.max(1, budget - (now - start))))
-      }),
-      // Not on interruption: then the budget ended this attempt.
-      Effect.tapBoth({
-        onFailure: (e) => Effect.sync(() => ((last = Option.some(e)), (inFlight = false))),
-        onSuccess: () => Effect.sync(() => (inFlight = false))
-      })
-    )
-    // A retry that would start in the budget's last moments would only be cut off by it, and
-    // its "out of time" would hide what was actually wrong: no such retry is made.
-    const deadline = start + budget
-    const lastStart = deadline - Math.min(50, budget / 10)
-    let tooLate = false
-    const policy = retryPolicy<E>(options).pipe(
-      Schedule.whileInput(() => !tooLate),
-      Schedule.onDecision(([, error], decision) => {
-        if (!ScheduleDecision.isContinue(decision)) return Effect.void
-        const at = ScheduleIntervals.start(decision.intervals)
-        if (at > lastStart) return Effect.sync(() => (tooLate = true))
-        return Effect.zipRight(count((m) => m.retry(options.metric)), Clock.currentTimeMillis).pipe(
-          Effect.flatMap((now) =>
-            Effect.logDebug(`${options.peer} attempt ${attempts} failed, retrying in ${(Math.max(0, at - now) / 1000).toFixed(2)}s: ${error.message}`)
-          )
+    const start = clock.unsafeCurrentTimeMillis()
+    const lastStart = start + budget - Math.min(50, budget / 10)
+    const left = () => budget - (clock.unsafeCurrentTimeMillis() - start)
+    const retries = Schedule.delays(retryPolicy<E>(options)).pipe(
+      Schedule.intersect(Schedule.count),
+      Schedule.checkEffect((error: E, [delay, retried]) => {
+        if (clock.unsafeCurrentTimeMillis() + Duration.toMillis(delay) > lastStart) return Effect.succeed(false)
+        return count((m) => m.retry(options.metric)).pipe(
+          Effect.zipRight(Effect.logDebug(`${options.peer} attempt ${retried + 1} failed, retrying in ${(Duration.toMillis(delay) / 1000).toFixed(2)}s: ${error.message}`)),
+          Effect.as(true)
         )
       })
     )
-    let replay = true
-    // The schedule is shown the first failure again, so it decides on it as it would have.
-    const again = Effect.suspend(() =>
-      replay ? ((replay = false), Effect.fail(first)) : tooLate ? Effect.fail(Option.getOrElse(last, () => first)) : once
-    )
-    const left = budget - ((yield* Clock.currentTimeMillis) - start)
-    return yield* again.pipe(
-      Effect.retry(policy),
-      Effect.timeoutOption(Duration.millis(Math.max(0, left))),
-      Effect.flatMap(
-        Option.match({
-          onNone: () => Effect.fail(inFlight ? onBudgetSpent() : Option.getOrElse(last, onBudgetSpent)),
-          onSome: Effect.succeed
-        })
-      )
+    return Effect.retryOrElse(
+      Effect.suspend(() => (left() > 0 ? attempt(Duration.millis(Math.max(1, left()))) : Effect.fail(onBudgetSpent()))),
+      retries,
+      (last) => Effect.fail(last)
     )
   })

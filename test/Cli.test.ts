@@ -1,9 +1,14 @@
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import { HELP, parse } from "../src/Cli.js"
+import { HELP, parse as parseCli } from "../src/Cli.js"
 
+const parse = (args: ReadonlyArray<string>) => Effect.runSync(parseCli(args).pipe(Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))))
 const problem = (args: ReadonlyArray<string>) => Either.getLeft(parse(args)).pipe(Option.getOrThrow)
 
 describe("the command line", () => {

@@ -21,7 +21,7 @@ import type { Notification, Reading } from "../src/Domain.js"
 import { type NotifyPolicy, observe, policyFor, FRESH, due } from "../src/Policy.js"
 import { PolicyStore } from "../src/PolicyStore.js"
 import { runForever } from "../src/Reporter.js"
-import { captureLogs, policyLayers, storeLayer, testConfig } from "./helpers.js"
+import { captureLogs, eventually, policyLayers, storeLayer, testConfig } from "./helpers.js"
 
 const MINUTE = 60_000
 const reading = (status: number): Reading => ({ _tag: "Current", health: { status, timestamp: new Date(0), triggeredMetrics: [] }, readAsMillis: false })
@@ -86,8 +86,8 @@ const simulate = (o: {
     const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(layer), Effect.provide(logs.layer)))
     for (let i = 0; i < o.statuses.length; i++) yield* TestClock.adjust(i === 0 ? Duration.zero : interval)
     yield* TestClock.adjust("1 second")
-    // The state file is real I/O: let it finish before the loop is stopped.
-    yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
+    // The state file is real I/O: the last cycle's summary comes after it is written.
+    yield* eventually("every cycle to end", () => logs.lines.filter((l) => l.includes("Cycle complete")).length === o.statuses.length)
     yield* Fiber.interrupt(fiber)
     return { sent, logs: logs.lines }
   })

@@ -130,10 +130,15 @@ export const advance = (total: Duration.DurationInput, step: Duration.DurationIn
     }
   })
 
-/** Waits in real time (bounded) for what real async work must have done by now. */
+/**
+ * Waits for what real async work (file I/O, sockets, WebCrypto) must bring
+ * about, turn by turn of the event loop, for at most 5 s of real time: a
+ * condition, never a fixed sleep.
+ */
 export const eventually = (what: string, cond: () => boolean) =>
   Effect.gen(function* () {
-    for (let spin = 0; spin < 2000 && !cond(); spin++) yield* macrotask
+    const until = performance.now() + 5_000
+    while (!cond() && performance.now() < until) yield* macrotask
     if (!cond()) return yield* Effect.die(new Error(`never happened: ${what}`))
   })
 

@@ -1,8 +1,8 @@
 /**
  * The building blocks of the configuration's schema: numbers with bounds,
  * seconds as Durations, base URLs, secrets that are never echoed, and the
- * messages they give. Config/Schema.ts and each target's settings
- * (Dashboard/*.ts) are made of these.
+ * messages they give. Config/Schema.ts and each target type's keys
+ * (Target/registry.ts) are made of these.
  */
 import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"

@@ -5,7 +5,7 @@
  * and the warnings; exit 0, or 2 with the problems. Contacts no peer.
  *
  * `validate --connect` then asks each peer once, read-only: one convertor
- * request per environment, one request per target (Dashboard/Check.ts);
+ * request per environment, one request per target (Target/Check.ts);
  * exit 0 when every one is fine, else 1. Never a notification.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"

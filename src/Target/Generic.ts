@@ -1,7 +1,7 @@
 /**
  * The generic status dashboard (docs/protocols.md §2): POST /api/incidents
  * with an HS256 JWT whose claims repeat the body. Also the body of the
- * webhook target (Dashboard/Webhook.ts).
+ * webhook target (Target/Webhook.ts).
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"

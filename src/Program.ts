@@ -71,7 +71,7 @@ export const servicesLayer = (
 }
 
 /** What the policy's store keeps for a configuration: its services and targets, and where their state lives. */
-export const managed = (config: ReporterConfig): Effect.Effect<PolicyStore.Managed, never, FileSystem.FileSystem> =>
+export const managed = (config: ReporterConfig): Effect.Effect<PolicyStore.Managed, never, FileSystem.FileSystem | Path.Path> =>
   Effect.map(
     config.reporter.state_file === undefined ? Effect.succeed(undefined) : fileBackend(config.reporter.state_file),
     (backend) => ({ services: config.reporter.services, targets: config.targets, backend })
@@ -153,7 +153,7 @@ const daemon = (config: ReporterConfig, options: RunOptions) =>
 /** The first generation, live reload, and the loop over whichever generation is in force. */
 const cycles = (config: ReporterConfig, options: RunOptions) =>
   Effect.gen(function* () {
-    const generations = Generations.layer<Transport | RateLimits.RateLimits | PolicyStore.PolicyStore | FileSystem.FileSystem>({
+    const generations = Generations.layer<Transport | RateLimits.RateLimits | PolicyStore.PolicyStore | FileSystem.FileSystem | Path.Path>({
       file: options.configFile,
       env: options.env,
       first: config,

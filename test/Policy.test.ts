@@ -84,10 +84,12 @@ const simulate = (o: {
     )
     const logs = captureLogs()
     const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(layer), Effect.provide(logs.layer)))
-    for (let i = 0; i < o.statuses.length; i++) yield* TestClock.adjust(i === 0 ? Duration.zero : interval)
-    yield* TestClock.adjust("1 second")
-    // The state file is real I/O: the last cycle's summary comes after it is written.
-    yield* eventually("every cycle to end", () => logs.lines.filter((l) => l.includes("Cycle complete")).length === o.statuses.length)
+    // Each cycle ends (its state file written: real I/O) before the clock moves on to the next.
+    const ended = () => logs.lines.filter((l) => l.includes("Cycle complete")).length
+    for (let i = 0; i < o.statuses.length; i++) {
+      yield* TestClock.adjust(i === 0 ? Duration.zero : interval)
+      yield* eventually(`cycle ${i + 1} to end`, () => ended() > i)
+    }
     yield* Fiber.interrupt(fiber)
     return { sent, logs: logs.lines }
   })
@@ -270,6 +272,24 @@ describe("the state file after a configuration change", () => {
       expect(store.get(JSON.stringify(["slack", "api", "production"]))).toEqual(track)
       yield* store.persist
       expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).tracks)).toEqual([JSON.stringify(["slack", "api", "production"])])
+    })
+  )
+})
+
+describe("the state file's leftovers", () => {
+  it.effect("a temporary file that a killed process left behind is removed at start; a live process's is not", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "cmr-state-"))
+      const file = join(dir, "state.json")
+      // No process has this pid (above Linux's pid_max default of 4194304); the parent of this test is alive.
+      const gone = `${file}.4194999.tmp`
+      const live = `${file}.${process.ppid}.tmp`
+      writeFileSync(gone, "{")
+      writeFileSync(live, "{")
+      const store = yield* Effect.provide(PolicyStore, storeLayer(["slack"], file))
+      expect(store.get(JSON.stringify(["slack", "api", "production"]))).toEqual(FRESH)
+      expect(existsSync(gone)).toBe(false)
+      expect(existsSync(live)).toBe(true)
     })
   )
 })

@@ -5,6 +5,7 @@ import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as Context from "effect/Context"
 import { Maintenance } from "../src/Maintenance.js"
 import * as Policy from "../src/Policy.js"
@@ -148,7 +149,7 @@ export const storeLayer = (targets: ReadonlyArray<string>, stateFile?: string, s
     Effect.map(stateFile === undefined ? Effect.succeed(undefined) : fileBackend(stateFile), (backend) =>
       PolicyStore.layer({ services: services ?? [api], targets: targets.map((name) => ({ ...dashboardSpec, name })), backend })
     )
-  ).pipe(Layer.provide(NodeFileSystem.layer))
+  ).pipe(Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
 
 /** The policy and maintenance services for cycle tests: each named target with its mode (default: every poll, as the generic dashboard). */
 export const policyLayers = (

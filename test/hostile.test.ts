@@ -2,6 +2,9 @@
  * The built program against a hostile world: its log reader going away,
  * signals at awkward moments, a convertor whose answers cannot be believed.
  */
+import { execFileSync } from "node:child_process"
+import { truncateSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { startConvertor, startDashboard } from "../demo/Simulator.js"
 import { cleanUpAfterEach, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
@@ -77,5 +80,46 @@ describe("configuration errors come with the warnings found before them", () => 
     expect(lines.slice(1).every((l) => l.includes(`ERROR Configuration error in ${file}: `))).toBe(true)
     expect(result.stderr).toContain("convertor.url: is required but missing")
     expect(result.stderr).toContain("reporter.poll_interval: expected a positive number of seconds from 1 to 86400, got 0.001")
+  })
+})
+
+describe("a state file that is not one cannot stop the reporter", () => {
+  const withState = (w: Awaited<ReturnType<typeof world>>, make: (path: string) => void) => {
+    const file = writeConfig(
+      configText({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: ["api/production"], secret: SECRET, interval: 1, timeout: 0.4 }),
+      { "state.yaml": "reporter:\n  state_file: state.json\n" }
+    )
+    make(join(dirname(file), "state.json"))
+    return file
+  }
+
+  it("a FIFO: one warning, the daemon runs, and SIGTERM still stops it", async () => {
+    const w = await world()
+    const file = withState(w, (path) => execFileSync("mkfifo", [path]))
+    const p = start(["--config", file])
+    await waitFor("a cycle", () => p.output().includes("Cycle complete"))
+    expect(p.output()).toContain("state.json is not a regular file (a FIFO or a device?): starting with no notification state")
+    expect((await stop(p)).result.code).toBe(0)
+  })
+
+  it("a 1 GB file is refused by its size, not read into memory", async () => {
+    const w = await world()
+    const file = withState(w, (path) => truncateSync((writeFileSync(path, ""), path), 1024 * 1024 * 1024))
+    const p = start(["--config", file])
+    await waitFor("a cycle", () => p.output().includes("Cycle complete"))
+    expect(p.output()).toContain("state.json is larger than 8 MiB, more than any state file of this program: starting with no notification state")
+    expect((await stop(p)).result.code).toBe(0)
+  })
+
+  it("tracks under keys that are not tracks: a warning and an empty start, never an internal error", async () => {
+    for (const key of ["x", "null", "5", "{}"]) {
+      const w = await world()
+      const track = { candidate: 2, streak: 1, effective: 2, delivered: 2, lastSentAt: 0, maintained: false }
+      const file = withState(w, (path) => writeFileSync(path, JSON.stringify({ version: 1, tracks: { [key]: track } })))
+      const result = await run(["--config", file, "--once"])
+      expect(result.stderr).not.toContain("Internal error")
+      expect(result.stderr).toContain("state.json cannot be read (not a state file of this program): starting with no notification state")
+      expect(result.code).toBe(0)
+    }
   })
 })

@@ -13,7 +13,8 @@ import { PHASE_SHARE, phaseBudget } from "../Budget.js"
 import { REGISTRY, type SecretKey, type TargetSpec } from "../Target/registry.js"
 import { serviceId } from "../Domain.js"
 import type { ConfigFile, TargetConfig } from "./Schema.js"
-import { MAX_SECRET_BYTES, readBounded, readProblem } from "./Sources.js"
+import { readBounded, readProblem } from "../Files.js"
+import { MAX_SECRET_BYTES } from "./Sources.js"
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`), "")

@@ -7,10 +7,10 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as YAML from "yaml"
 import { SECRET_KEYS } from "../Target/registry.js"
 import { show } from "../Fields.js"
+import { readBounded, readProblem } from "../Files.js"
 
 export type Tree = Record<string, unknown>
 
@@ -114,39 +114,6 @@ export const parseYaml = (text: string): Either.Either<unknown, string> => {
 /** Reads are bounded: a configuration is small, and /dev/zero is not a file. */
 export const MAX_CONFIG_BYTES = 1024 * 1024
 export const MAX_SECRET_BYTES = 64 * 1024
-
-/**
- * A regular file's text, at most `maxBytes`: a FIFO, a device (/dev/zero) or a
- * file past the cap is refused with what to do, never read into memory.
- */
-export const readBounded = (name: string, maxBytes: number) =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const info = yield* fs.stat(name)
-    if (info.type !== "File") return yield* Effect.fail("NotRegular" as const)
-    if (Number(info.size) > maxBytes) return yield* Effect.fail("TooLarge" as const)
-    const bytes = yield* Effect.scoped(
-      Effect.flatMap(fs.open(name, { flag: "r" }), (file) => file.readAlloc(FileSystem.Size(maxBytes + 1)))
-    )
-    const data = Option.getOrElse(bytes, () => new Uint8Array(0))
-    if (data.length > maxBytes) return yield* Effect.fail("TooLarge" as const)
-    return new TextDecoder().decode(data)
-  }).pipe(
-    Effect.mapError((e) =>
-      typeof e === "string" ? e : e._tag === "SystemError" ? e.reason : ("Unknown" as const)
-    )
-  )
-
-export const readProblem = (it: string, reason: string, maxBytes: number): string =>
-  reason === "NotFound"
-    ? `${it} does not exist`
-    : reason === "PermissionDenied"
-      ? `${it} cannot be read: permission denied (check its owner and mode)`
-      : reason === "NotRegular"
-        ? `${it} is not a regular file`
-        : reason === "TooLarge"
-          ? `${it} is larger than ${maxBytes / 1024} KiB`
-          : `${it} cannot be read (is it a regular file?)`
 
 const readYaml = (name: string, label: string, missingHint: string) =>
   Effect.gen(function* () {

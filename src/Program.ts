@@ -77,6 +77,9 @@ export const managed = (config: ReporterConfig): Effect.Effect<PolicyStore.Manag
     (backend) => ({ services: config.reporter.services, targets: config.targets, backend })
   )
 
+/** Saves the policy's tracks now (on a stop: the cycle that would have saved them was cut short). */
+const persistNow = Effect.flatMap(PolicyStore.PolicyStore, (store) => store.persist)
+
 /** The store for the first configuration, loaded from its backend. */
 const storeLayer = (config: ReporterConfig) => Layer.unwrapEffect(Effect.map(managed(config), PolicyStore.layer))
 
@@ -119,21 +122,23 @@ const once = (config: ReporterConfig, options: RunOptions) =>
       Stream.runForEach(() => Effect.logWarning("SIGHUP received: a --once run does not reload; still running")),
       Effect.forkScoped
     )
-    const services = yield* Effect.either(Layer.build(servicesLayer(config, options).pipe(Layer.provide(Layer.merge(RateLimits.layer, storeLayer(config))))))
+    const services = yield* Effect.either(Layer.build(servicesLayer(config, options)))
     if (services._tag === "Left") return yield* fatal(services.left.message)
     const summary = yield* runCycle.pipe(
       Effect.onInterrupt(() =>
-        Effect.zipRight(
+        Effect.all([
           Shutdown.markCutShort,
+          // What was delivered before the stop is kept: the cycle that would have written it was cut short.
+          persistNow,
           Effect.logError(
             `Stop requested during --once: the cycle was cut short (notifications in flight were given time to finish); exiting with ${Shutdown.signalExitCode()}`
           )
-        )
+        ])
       ),
       Effect.provide(services.right)
     )
     return summary.failed > 0 || summary.late > 0 ? ExitCode.CycleFailed : ExitCode.Ok
-  })
+  }).pipe(Effect.provide(Layer.merge(RateLimits.layer, storeLayer(config))))
 
 /**
  * The daemon: the metrics and health endpoint when asked for, the
@@ -165,7 +170,8 @@ const cycles = (config: ReporterConfig, options: RunOptions) =>
     const stats = processStats()
     return yield* runForever(() => stats.log, Effect.flatMap(Generations.Generations, (g) => g.next)).pipe(
       Effect.provide(built.right),
-      Effect.onInterrupt(() => Effect.logInfo("Stop requested: finished notifications in flight, exiting"))
+      // What was delivered before the stop is written now, not only at the end of a whole cycle.
+      Effect.onInterrupt(() => Effect.zipRight(persistNow, Effect.logInfo("Stop requested: finished notifications in flight, exiting")))
     )
   })
 

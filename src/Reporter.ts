@@ -21,6 +21,7 @@ import { Liveness } from "./Liveness.js"
 import { Maintenance } from "./Maintenance.js"
 import { count, Metrics, type MetricsPort } from "./Metrics.js"
 import { Policy, type PolicyService } from "./Policy.js"
+import { finishInFlight } from "./Shutdown.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
@@ -125,12 +126,16 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
   if (due.length === 0) {
     return Effect.as(said, health.status === 0 ? ({ _tag: "Healthy", service } as const) : ({ _tag: "Held", service, status: health.status } as const))
   }
+  // A stop lets a notification in flight finish, and what it came to is recorded with it: a
+  // delivery the peer took is never forgotten (and so never sent again after a restart).
   const toOne = ([target, notification]: (typeof due)[number]) =>
-    Effect.map(deliver(p, target, notification), (result) => {
-      // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
-      if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
-      return result
-    })
+    finishInFlight(
+      Effect.map(deliver(p, target, notification), (result) => {
+        // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
+        if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
+        return result
+      })
+    )
   // Every target at once; one alone needs no fiber of its own.
   const sent = due.length === 1 ? Effect.map(toOne(due[0]!), (r) => [r]) : Effect.forEach(due, toOne, { concurrency: "unbounded" })
   return Effect.zipRight(said, sent).pipe(

@@ -123,3 +123,31 @@ describe("a state file that is not one cannot stop the reporter", () => {
     }
   })
 })
+
+describe("a stop does not lose what was sent", () => {
+  it("SIGTERM while another service's read is in flight: what the hook got is recorded, and a restart does not send it again", async () => {
+    const convertor = track(await startConvertor({ services: { "api/production": { status: 2 }, "slow/production": { fault: "hang" } } }))
+    const dashboard = track(await startDashboard({ secret: SECRET }))
+    const hook = track(await startDashboard({ secret: SECRET }))
+    const file = writeConfig(
+      configText({
+        convertor: convertor.url,
+        dashboard: dashboard.url,
+        services: ["api/production", "slow/production"],
+        secret: SECRET,
+        interval: 10,
+        timeout: 4,
+        notifiers: [{ type: "webhook", name: "hook", url: `${hook.url}/api/incidents`, secret: SECRET }]
+      }),
+      { "state.yaml": "reporter:\n  state_file: state.json\n" }
+    )
+    const first = start(["--config", file])
+    await waitFor("the hook told of api's outage", () => hook.incidents.length === 1 && first.output().includes("Sent notification to hook"))
+    expect(first.output()).not.toContain("Cycle complete") // the slow read holds the cycle open
+    expect((await stop(first)).result.code).toBe(0)
+    const again = start(["--config", file])
+    await waitFor("a whole cycle after the restart", () => again.output().includes("Cycle complete"), 12_000)
+    expect((await stop(again)).result.code).toBe(0)
+    expect(hook.incidents).toHaveLength(1)
+  })
+})

@@ -177,7 +177,11 @@ const FLAGS: ReadonlyMap<string, { readonly name: string; readonly value?: strin
   ["--log-format", { name: "--log-format", value: "FORMAT" }],
   ["--once", { name: "--once" }],
   ["--dry-run", { name: "--dry-run" }],
-  ["--connect", { name: "--connect" }]
+  ["--connect", { name: "--connect" }],
+  ["--help", { name: "--help" }],
+  ["-h", { name: "--help" }],
+  ["--version", { name: "--version" }],
+  ["-V", { name: "--version" }]
 ])
 
 /** What is wrong with `args` that the parser leaves for us to say (see the top of this file), if anything. */
@@ -220,12 +224,12 @@ const NO_TERMINAL = Terminal.Terminal.of({
 export const parse = (all: ReadonlyArray<string>): Effect.Effect<Either.Either<Parsed, string>, never, FileSystem.FileSystem | Path.Path> => {
   const validating = all[0] === "validate"
   const args = validating ? all.slice(1) : all
+  const problem = problemWith(args, validating)
+  if (problem !== undefined) return Effect.succeed(Either.left(problem))
   const asked = (...names: ReadonlyArray<string>) => args.some((a) => names.includes(a))
   const defaults = { configFile: DEFAULT_CONFIG, once: false, dryRun: false, connect: false, logLevel: Option.none(), logFormat: "text" } as const
   if (asked("--help", "-h")) return Effect.succeed(Either.right({ ...defaults, command: "help" }))
   if (asked("--version", "-V")) return Effect.succeed(Either.right({ ...defaults, command: "version" }))
-  const problem = problemWith(args, validating)
-  if (problem !== undefined) return Effect.succeed(Either.left(problem))
   const descriptor = (validating ? parsers.validate : parsers.run) as CommandDescriptor.Command<Record<string, unknown>>
   return CommandDescriptor.parse(descriptor, [validating ? "validate" : NAME, `--${SHIELD}`, ...args], CLI_CONFIG).pipe(
     Effect.map((directive): Either.Either<Parsed, string> => {

@@ -14,13 +14,11 @@ import type * as Scope from "effect/Scope"
 import { phaseBudget } from "./Budget.js"
 import { Liveness, type LivenessState } from "./Liveness.js"
 import type { MetricsPort } from "./Metrics.js"
-import type { Answer } from "./Observability/Server.js"
+import { type Answer, json } from "./Observability/Answer.js"
 
 /** The loop counts as stuck when no cycle has completed for 2 poll intervals plus both phase budgets. */
 export const livenessLimit = (interval: Duration.Duration): Duration.Duration =>
   Duration.sum(Duration.times(interval, 2), Duration.times(phaseBudget(interval), 2))
-
-const json = (status: number, value: Record<string, unknown>): Answer => ({ status, body: `${JSON.stringify(value)}\n`, type: "application/json" })
 
 export const healthz = (state: LivenessState, now: number): Answer => {
   const age = Math.max(0, now - state.lastCycleAt) / 1000

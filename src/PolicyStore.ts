@@ -38,8 +38,6 @@ export interface StateBackend {
   readonly load: Effect.Effect<ReadonlyMap<string, Track>>
   /** Fails with why, for the store to say. */
   readonly save: (tracks: ReadonlyMap<string, Track>) => Effect.Effect<void, string>
-  /** Two configurations with the same `where` share one backend. */
-  readonly where: string
 }
 
 /** What the store needs of a configuration: its services and targets, and where its state lives. */

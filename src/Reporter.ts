@@ -89,7 +89,7 @@ const deliver = (p: Ports, target: TargetPort, notification: Notification): Effe
 /**
  * One info line with extra annotations. (`annotateLogs` around the line sets and
  * restores them in an uninterruptible scope, several times the work; a line
- * cannot be cut half-way, and a worker's annotations are reset per service.)
+ * cannot be cut half-way, and the service's own annotations are restored after it.)
  */
 const logInfoWith = (message: string, extra: Record<string, string>): Effect.Effect<void> =>
   Effect.flatMap(

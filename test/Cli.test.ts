@@ -54,6 +54,10 @@ describe("the command line", () => {
     expect(problem(["--log-level", "loud"])).toBe('--log-level: expected one of trace, debug, info, warn, error, off; got "loud"')
     expect(problem(["--log-level", "x=debug"])).toMatch(/^--log-level: expected/)
     expect(problem(["--log-format", "xml"])).toBe('--log-format: expected text or json; got "xml"')
+    // --help and --version do not hide what is wrong beside them.
+    expect(problem(["--bogus", "--help"])).toBe('unknown option "--bogus"')
+    expect(problem(["validate", "--once", "--version"])).toBe("--once does not go with validate")
+    expect(problem(["--help=1"])).toBe("--help takes no value")
   })
 
   it("help: one line per option with its default, the exit codes and an example; nothing but plain text", () => {

@@ -513,6 +513,9 @@ describe("what a reload changes (Config/Effective.ts)", () => {
     expect(said).toEqual(["services added: web/staging", "services removed: db/production", "reporter.poll_interval 60s -> 30s", "target dashboard: secrets changed"])
     expect(JSON.stringify(said)).not.toContain("another-secret")
     expect(changes(base, base)).toEqual([])
+    // A header read from a file (a webhook's headers_file) that was rotated is a secret that changed.
+    const hook = (token: string): ReporterConfig => ({ ...base, targets: [{ ...dashboardSpec, secretMaps: { headers: { "X-Token": Redacted.make(token) } } }] })
+    expect(changes(hook("old-token"), hook("new-token"))).toEqual(["target dashboard: secrets changed"])
     // A rotated key is the same dashboard (its notification state is kept); another URL is not.
     expect(identityOf(dashboardSpec)).toBe(identityOf(rotated.targets[0]!))
     expect(identityOf({ ...dashboardSpec, settings: { ...(dashboardSpec.settings as object), url: "http://elsewhere.test" } })).not.toBe(identityOf(dashboardSpec))

@@ -75,7 +75,7 @@ export const changes = (before: Loaded, after: Loaded): ReadonlyArray<string> =>
     if (old === undefined) continue
     const what = [
       ...(same(old.settings, t.settings) ? [] : ["settings"]),
-      ...(same({ ...old.secrets }, { ...t.secrets }) ? [] : ["secrets"])
+      ...(same({ ...old.secrets, ...old.secretMaps }, { ...t.secrets, ...t.secretMaps }) ? [] : ["secrets"])
     ]
     if (what.length > 0) out.push(`target ${t.name}: ${what.join(" and ")} changed`)
   }

@@ -43,7 +43,7 @@ export interface TargetConfig {
 
 /**
  * Each type's whole schema: what every target has (`type`, `name`, `timeout`),
- * its adapter's fields, and each of its secrets with its `*_file` twin.
+ * its own fields (Target/registry.ts), and each of its secrets with its `*_file` twin.
  */
 export const targetSchema = (type: TargetType) => {
   const a = REGISTRY[type]

@@ -27,17 +27,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import { type Answer, json } from "./Answer.js"
 
 /** Connections open at once, all clients together. */
 export const MAX_CONNECTIONS = 64
 
-export interface Answer {
-  readonly status: number
-  readonly body: string
-  readonly type?: string
-}
-
-export const json = (status: number, value: Record<string, unknown>): Answer => ({ status, body: `${JSON.stringify(value)}\n`, type: "application/json" })
 
 const HEADERS = { "cache-control": "no-store", connection: "close" } as const
 

@@ -85,7 +85,6 @@ export const fileBackend = (file: string): Effect.Effect<StateBackend, never, Fi
       )
     ).pipe(Effect.provideService(FileSystem.FileSystem, fs))
     return {
-      where: file,
       load,
       save: (tracks) =>
         Effect.gen(function* () {

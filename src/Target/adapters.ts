@@ -3,7 +3,7 @@
  * (Program.ts) and `validate --connect` pick adapters here; the
  * configuration knows types only from Target/registry.ts, never from this
  * table. The check below keeps the two tables in step: every registered type
- * has an adapter that takes exactly the settings its fields decode to.
+ * has an adapter, and each adapter takes the settings its type's fields decode to.
  */
 import type { Adapter } from "../Target.js"
 import { Generic } from "./Generic.js"

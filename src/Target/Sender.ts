@@ -1,8 +1,7 @@
 /**
  * What every target does with one notification: build the request (signing
  * it, if the protocol signs), send it within what is left of the phase
- * budget, judge the reply, retry what is worth retrying, and let an attempt
- * already on the wire finish when asked to stop. Adapters give the request
+ * budget, judge the reply, and retry what is worth retrying. Adapters give the request
  * and, where their protocol needs it, their own judgement of a reply.
  */
 import * as Clock from "effect/Clock"
@@ -16,7 +15,6 @@ import type { Notification } from "../Domain.js"
 import { makeSigner } from "../Jwt.js"
 import { badResponse, fromFault, fromReply, type PeerFailure } from "../PeerError.js"
 import { type RetryOptions, retryWithin } from "../Retry.js"
-import { finishInFlight } from "../Shutdown.js"
 import { type Reply, type Request, Transport } from "../Transport.js"
 
 export interface SenderOptions {
@@ -86,11 +84,9 @@ const sender = (
           : // Waiting for a shared rate limit counts against the budget too: an attempt ends within it.
             o.gate(exchange).pipe(Effect.timeoutFail({ duration: remaining, onTimeout: () => budgetSpent(n) }))
         return yield* judge(reply, now)
-      }).pipe(
-        // A notification already on the wire finishes even when we are asked to stop;
-        // the exchange's own timeout still bounds it.
-        finishInFlight
-      )
+      })
+    // A notification already on the wire finishes when we are asked to stop, for a while: the
+    // cycle lets each delivery finish, and records what it came to (Reporter.ts, finishInFlight).
     return retryWithin(attempt, { ...o.retry, budget: o.budget, peer: `Target ${o.name}`, metric: o.name }, () => budgetSpent(n))
   }
 

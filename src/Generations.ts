@@ -112,7 +112,8 @@ export const layer = <R>(
         // Published first, then the generation it displaces (never used) is closed.
         const what = yield* SynchronizedRef.modifyEffect(inForce, (s) =>
           Effect.as(s.pending === undefined ? Effect.void : Scope.close(s.pending.scope, Exit.void), [
-            changes((s.pending ?? s.running).config, config),
+            // The endpoint stays where the daemon started it: a reload is compared with that address.
+            changes({ ...(s.pending ?? s.running).config, observability: options.first.observability }, config),
             { ...s, pending: built.right }
           ] as const)
         )

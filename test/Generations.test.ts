@@ -26,8 +26,8 @@ import { TargetStartError } from "../src/Target.js"
 import { captureLogs, eventually } from "./helpers.js"
 
 const SECRET = "a-secret-of-more-than-thirty-two-bytes-0123"
-const configText = (o: { interval: number; services: ReadonlyArray<string>; url?: string }) => `
-convertor: {url: "http://127.0.0.1:1"}
+const configText = (o: { interval: number; services: ReadonlyArray<string>; url?: string; listen?: string }) => `
+convertor: {url: "http://127.0.0.1:1"}${o.listen === undefined ? "" : `\nobservability: {listen: "${o.listen}"}`}
 status_dashboard: {url: "${o.url ?? "http://127.0.0.1:2"}", secret: ${SECRET}}
 reporter:
   poll_interval: ${o.interval}
@@ -135,6 +135,23 @@ describe("configuration generations", () => {
       yield* eventually("the second reload", () => logs.lines.filter((l) => l.includes("Configuration reloaded")).length === 2)
       yield* w.next
       expect(store.get(api)).toEqual(FRESH)
+    })
+  )
+
+  it.scoped("the endpoint's address is compared with where it listens, not with the last reload", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const w = yield* world(configText({ interval: 60, services: ["api"], listen: "127.0.0.1:9464" })).pipe(Effect.provide(logs.layer))
+      const reloaded = (n: number) => eventually(`reload ${n}`, () => logs.lines.filter((l) => l.includes("Configuration reloaded")).length === n)
+      writeFileSync(w.file, configText({ interval: 60, services: ["api"], listen: "127.0.0.1:9465" }))
+      yield* Queue.offer(w.hangups, "signal")
+      yield* reloaded(1)
+      yield* w.next
+      expect(logs.lines.at(-1)).toContain("observability.listen changed: that takes a restart")
+      writeFileSync(w.file, configText({ interval: 60, services: ["api"], listen: "127.0.0.1:9464" }))
+      yield* Queue.offer(w.hangups, "signal")
+      yield* reloaded(2)
+      expect(logs.lines.filter((l) => l.includes("Configuration reloaded")).at(-1)).toContain("nothing changed")
     })
   )
 })

@@ -108,6 +108,22 @@ describe("/metrics", () => {
     })
   )
 
+  it.scoped("a target that a reload removed or renamed loses its series", () =>
+    Effect.gen(function* () {
+      const { endpoint } = yield* open(Duration.seconds(60))
+      endpoint.metrics.targets(["dashboard", "old-name"])
+      endpoint.metrics.notification("old-name", "delivered")
+      expect((yield* get(`${endpoint.url}/metrics`)).body).toContain('target="old-name"')
+      for (let i = 0; i < 30; i++) endpoint.metrics.targets(["dashboard", `name-${i}`])
+      const body = (yield* get(`${endpoint.url}/metrics`)).body
+      expect(body).not.toContain('target="old-name"')
+      expect(body).not.toContain('peer="old-name"')
+      expect(body).not.toContain('target="name-28"')
+      expect(body).toContain('target="name-29"')
+      expect(body.split("\n").filter((l) => l.startsWith("cloudmon_reporter_notifications_total{"))).toHaveLength(4)
+    })
+  )
+
   it.effect("a token that cannot be signed is counted", () =>
     Effect.gen(function* () {
       let failures = 0

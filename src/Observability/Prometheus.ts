@@ -57,12 +57,23 @@ export const makePrometheus = (version: string): Prometheus => {
   retries.inc({ peer: "convertor" }, 0)
   cycles.inc(0)
 
-  /** Every target gets its series at zero, so that ratios exist before the first notification. */
+  /**
+   * Every target configured now gets its series at zero, so that ratios exist
+   * before the first notification; a target a reload removed (or renamed)
+   * loses its series, so /metrics does not grow with every rename.
+   */
+  let known = new Set<string>()
   const targets = (names: ReadonlyArray<string>) => {
+    for (const target of known) {
+      if (names.includes(target)) continue
+      for (const outcome of ["delivered", "failed"]) notifications.remove({ target, outcome })
+      if (target !== "convertor") retries.remove({ peer: target })
+    }
     for (const target of names) {
       for (const outcome of ["delivered", "failed"]) notifications.inc({ target, outcome }, 0)
       retries.inc({ peer: target }, 0)
     }
+    known = new Set(names)
   }
 
   const port: MetricsPort = {

@@ -119,6 +119,28 @@ export const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optionalWi
 export const Mapping = <A, I>(value: Schema.Schema<A, I>) =>
   Schema.Record({ key: Schema.String, value }).annotations(mapping)
 
+/** An HTTP header's name is a token (RFC 9110 §5.6.2), which a name with a space or a colon is not. */
+const isToken = (name: string) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)
+
+/** A header value may not break the request: no line break or NUL (RFC 9110 §5.5). Never echoed. */
+export const headerValueProblem = (value: string): string | undefined =>
+  /[\r\n\0]/.test(value) ? "expected a header value on one line (no CR, LF or NUL; not shown: it is a secret)" : undefined
+
+export const HeaderValue = Schema.Redacted(
+  Schema.String.pipe(Schema.filter((s) => s.length > 0 && headerValueProblem(s) === undefined)).annotations(expected("a non-empty header value on one line (no CR, LF or NUL)", false))
+).annotations(expected("a non-empty header value on one line (no CR, LF or NUL)", false))
+
+/** HTTP headers by name: each name a token, each value as `value` says. (A record drops keys its key schema refuses, so names are checked here.) */
+export const Headers = <A, I>(value: Schema.Schema<A, I>) =>
+  Schema.Record({ key: Schema.String, value })
+    .annotations(mapping)
+    .pipe(
+      Schema.filter((headers) => {
+        const bad = Object.keys(headers).find((name) => !isToken(name))
+        return bad === undefined || { path: [bad], message: "expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or colons)" }
+      })
+    )
+
 /** An ISO 8601 time with a zone (`2026-12-01T02:00:00Z`), as Unix milliseconds. */
 export const IsoInstant = Schema.transformOrFail(Schema.String, Schema.Number, {
   strict: true,

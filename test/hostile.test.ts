@@ -151,3 +151,27 @@ describe("a stop does not lose what was sent", () => {
     expect(hook.incidents).toHaveLength(1)
   })
 })
+
+describe("a webhook header that would break every send is refused at load", () => {
+  const hook = (lines: ReadonlyArray<string>) => {
+    const text = configText({ convertor: "http://127.0.0.1:1", dashboard: "http://127.0.0.1:2", services: ["api/production"], secret: SECRET })
+    return writeConfig(text, { "hook.yaml": ["notifiers:", "  - type: webhook", "    url: http://127.0.0.1:3/hook", ...lines.map((l) => `    ${l}`), ""].join("\n") })
+  }
+  const cases = [
+    { why: "a value with CR/LF", lines: ['headers: {X-Token: "s3cr3t\\r\\nX-Injected: 1"}'], said: "notifiers[0].headers.X-Token: expected a non-empty header value on one line (no CR, LF or NUL)" },
+    { why: "a name that is not a token", lines: ['headers: {"X Bad": s3cr3t}'], said: "notifiers[0].headers.X Bad: expected an HTTP header name" },
+    { why: "a file holding a line break", lines: ["headers_file: {X-Other: other.txt}"], said: "notifiers[0].headers_file.X-Other: expected a header value on one line (no CR, LF or NUL; not shown: it is a secret)" }
+  ]
+  for (const c of cases) {
+    it(`${c.why}: exit 2 in validate and in a run, named by its key, the value never shown`, async () => {
+      const file = hook(c.lines)
+      writeFileSync(join(dirname(file), "other.txt"), "s3cr3t\nline-two\n")
+      for (const args of [["validate", "--config", file], ["--config", file, "--once"]]) {
+        const result = await run(args)
+        expect(result.code).toBe(2)
+        expect(result.stderr).toContain(c.said)
+        expect(result.stderr).not.toContain("s3cr3t")
+      }
+    })
+  }
+})

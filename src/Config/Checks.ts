@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import { PHASE_SHARE, phaseBudget } from "../Budget.js"
+import { headerValueProblem } from "../Fields.js"
 import { REGISTRY, type SecretKey, type TargetSpec } from "../Target/registry.js"
 import { serviceId } from "../Domain.js"
 import type { ConfigFile, TargetConfig } from "./Schema.js"
@@ -113,8 +114,10 @@ export const resolveTargets = (
           const entries = { ...((target[key] ?? {}) as Record<string, Redacted.Redacted<string>>) }
           for (const [entry, file] of Object.entries((target[`${key}_file`] ?? {}) as Record<string, string>)) {
             const text = yield* read(file)
-            if (Either.isLeft(text)) problems.push(`${path}.${key}_file.${entry}: ${text.left}`)
-            else entries[entry] = Redacted.make(trimSecret(text.right))
+            const value = Either.map(text, trimSecret)
+            const problem = Either.isLeft(value) ? value.left : headerValueProblem(value.right)
+            if (problem !== undefined) problems.push(`${path}.${key}_file.${entry}: ${problem}`)
+            else entries[entry] = Redacted.make(Either.getOrThrow(value))
           }
           secretMaps[key] = entries
           continue

@@ -9,7 +9,8 @@ import * as Schema from "effect/Schema"
 import { DASHBOARD_TYPES, REGISTRY, type SecretKey, TARGET_TYPES, type TargetType } from "../Target/registry.js"
 import {
   BaseUrl,
-  Mapping,
+  Headers,
+  HeaderValue,
   expected,
   Concurrency,
   list,
@@ -50,7 +51,7 @@ export const targetSchema = (type: TargetType) => {
   const secrets: Schema.Struct.Fields = Object.fromEntries(
     (a.secrets as ReadonlyArray<SecretKey>).flatMap((x): ReadonlyArray<readonly [string, Schema.Struct.Field]> =>
       x.map
-        ? [[x.key, orElse(Mapping(Secret), {})], [`${x.key}_file`, orElse(Mapping(NonEmptyString), {})]]
+        ? [[x.key, orElse(Headers(HeaderValue), {})], [`${x.key}_file`, orElse(Headers(NonEmptyString), {})]]
         : [[x.key, optional(Secret)], [`${x.key}_file`, optional(NonEmptyString)]]
     )
   )

@@ -12,11 +12,15 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { BaseUrl, Mapping, NonEmptyString, type NotifySection, orElse } from "../Fields.js"
 
-/** A secret key: `key` and its `key_file` twin. `map`: a mapping whose every value is a secret (`headers`, `headers_file`). */
+/**
+ * A secret key: `key` and its `key_file` twin. `map: "headers"`: a mapping
+ * of HTTP headers whose every value is a secret (`headers`, and
+ * `headers_file` naming a file for each).
+ */
 export interface SecretKey {
   readonly key: string
   readonly required: boolean
-  readonly map?: true
+  readonly map?: "headers"
 }
 
 export interface TargetKind<Fields extends Schema.Struct.Fields> {
@@ -94,7 +98,7 @@ export const REGISTRY = {
     kind: "notifier",
     fields: { url: BaseUrl },
     // Header values are often tokens: every one is a secret, given inline or each in a file of its own.
-    secrets: [{ key: "secret", required: false }, { key: "headers", required: false, map: true }],
+    secrets: [{ key: "secret", required: false }, { key: "headers", required: false, map: "headers" }],
     identity: ["url"],
     address: { setting: "url" }
   })

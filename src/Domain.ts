@@ -72,6 +72,13 @@ export const notificationFor = (service: ServiceRef, health: Health): Notificati
   }
 }
 
+/**
+ * At most `max` characters, the cut marked with an ellipsis: a convertor's
+ * million-character expression must not become a million-character
+ * message, summary or log line.
+ */
+export const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`)
+
 /** `2024-01-20T12:00:00Z`: what docs/protocols.md shows, without milliseconds. */
 export const isoSeconds = (millis: number): string => {
   const seconds = Math.floor(millis / 1000)

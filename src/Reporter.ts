@@ -16,7 +16,7 @@ import { AppConfig } from "./Config.js"
 import { type CycleSummary, type Outcome, summarize, summaryLine, type TargetResult } from "./Summary.js"
 import { Convertor } from "./Convertor.js"
 import { type TargetPort, Targets } from "./Target.js"
-import { type Health, type Notification, type Reading, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
+import { clip, type Health, type Notification, type Reading, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
 import { Liveness } from "./Liveness.js"
 import { Maintenance } from "./Maintenance.js"
 import { count, Metrics, type MetricsPort } from "./Metrics.js"
@@ -26,11 +26,15 @@ import { finishInFlight } from "./Shutdown.js"
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
 
+/** What the convertor said about why, for the log line: each field at most MAX_LOGGED characters. */
 const why = (health: Health): Record<string, string> => ({
-  ...(health.matchedExpression ? { matched_expression: health.matchedExpression } : {}),
-  ...(health.triggeredMetrics.length > 0 ? { triggered_metrics: health.triggeredMetrics.join(",") } : {}),
-  ...(health.region ? { region: health.region } : {})
+  ...(health.matchedExpression ? { matched_expression: clip(health.matchedExpression, MAX_LOGGED) } : {}),
+  ...(health.triggeredMetrics.length > 0 ? { triggered_metrics: clip(health.triggeredMetrics.join(","), MAX_LOGGED) } : {}),
+  ...(health.region ? { region: clip(health.region, MAX_LOGGED) } : {})
 })
+
+/** A log line stays readable (and a log pipeline's line limit far away) whatever the convertor sends. */
+export const MAX_LOGGED = 500
 
 /**
  * What reading and notifying one service needs, resolved once per cycle

@@ -76,6 +76,23 @@ const readFailure = (service: ServiceRef) =>
   })
 
 describe("one cycle", () => {
+  it.effect("a convertor's million-character expression makes one log line of a sane length, the cut marked", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const huge: Reading = {
+        _tag: "Current",
+        health: { status: 2, timestamp: new Date(0), triggeredMetrics: ["m".repeat(1_000_000)], matchedExpression: "e".repeat(1_000_000), region: "r".repeat(1_000_000) },
+        readAsMillis: false
+      }
+      const w = world({ read: () => Effect.succeed(huge), services: [svc("api")] })
+      yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      const line = logs.lines.find((l) => l.includes("Health status: 2"))!
+      expect(line.length).toBeLessThan(2_000)
+      expect(line).toContain(`matched_expression=${"e".repeat(499)}…`)
+      expect(line).toContain(`triggered_metrics=${"m".repeat(499)}…`)
+    })
+  )
+
   it.effect("notifies degraded and outage services, and not healthy or no-data ones", () =>
     Effect.gen(function* () {
       const statuses: Record<string, Reading> = { a: health(0), b: health(1), c: health(2), d: noData }

@@ -304,6 +304,20 @@ describe("PagerDuty", () => {
   )
 })
 
+describe("PagerDuty's documented limits", () => {
+  it.effect("a summary past 1024 characters is cut there, the cut marked", () =>
+    Effect.gen(function* () {
+      const http = fakeHttp(() => ({ status: 202, headers: {}, body: "{}" }))
+      const long = notificationFor(api, { status: 2, timestamp: new Date(T), triggeredMetrics: [], matchedExpression: "y".repeat(1_000_000) })
+      yield* Effect.flatMap(TestTarget, (p) => p.notify(long)).pipe(Effect.provide(targetLayer(ADAPTERS.pagerduty, specOf("pagerduty", { url: "http://pd.test/v2/enqueue", routing_key: "R0UT1NGKEY0123456789abcdef012345", name: "oncall" }), http.layer)))
+      const summary = JSON.parse(http.requests[0]!.body).payload.summary as string
+      expect(summary).toHaveLength(1024)
+      expect(summary.startsWith("api in production: outage (matched yyy")).toBe(true)
+      expect(summary.endsWith("…")).toBe(true)
+    })
+  )
+})
+
 describe("Slack", () => {
   it.live("posts one readable message: service, environment, status word and why", () =>
     Effect.gen(function* () {
@@ -315,6 +329,24 @@ describe("Slack", () => {
       expect(JSON.parse(req.body)).toEqual({
         text: "*api* in *production* is *outage* (status 2) since 2024-01-20T12:03:00.000Z\nWhy: matched api.api_down; triggered api.api_down; region eu-de"
       })
+    })
+  )
+
+  it.live("escapes what the convertor and the configuration say (no mention, no link), and cuts a field past 1000 characters", () =>
+    Effect.gen(function* () {
+      const peer = yield* Effect.promise(() => startPeer(() => ({ status: 200, body: "ok" })))
+      const spec = specOf("slack", { webhook_url: `${peer.url}/services/T000/B000/XXXX` })
+      const hostile = notificationFor(
+        { name: "api<@U123>", environment: "prod&<!here>" },
+        { status: 2, timestamp: new Date(T), triggeredMetrics: [], matchedExpression: `<!channel> <@U123> <http://evil.example|click here> ${"x".repeat(1_000_000)}` }
+      )
+      yield* live(spec, (p) => p.notify(hostile)).pipe(closing(peer))
+      const text = JSON.parse(peer.seen[0]!.body).text as string
+      expect(text).toContain("*api&lt;@U123&gt;* in *prod&amp;&lt;!here&gt;*")
+      expect(text).toContain("Why: matched &lt;!channel&gt; &lt;@U123&gt; &lt;http://evil.example|click here&gt; xxx")
+      expect(text).not.toMatch(/<[!@h]/)
+      expect(text.length).toBeLessThan(1200)
+      expect(text.endsWith("…")).toBe(true)
     })
   )
 

@@ -7,13 +7,16 @@
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type { Adapter } from "../Target.js"
-import { type Notification, safeUrl, serviceKey, statusLabel } from "../Domain.js"
+import { clip, type Notification, safeUrl, serviceKey, statusLabel } from "../Domain.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender } from "./Sender.js"
 
-/** `api in production: outage (why)`: what the person paged reads first. */
+/** PagerDuty's Events API v2 documents `payload.summary` as at most 1024 characters (docs/protocols.md §5). */
+export const MAX_SUMMARY = 1024
+
+/** `api in production: outage (why)`: what the person paged reads first, cut (and marked) at the documented length. */
 export const summaryOf = (n: Notification): string =>
-  `${n.service.name} in ${n.service.environment}: ${statusLabel(n.status)}${n.why ? ` (${n.why})` : ""}`
+  clip(`${n.service.name} in ${n.service.environment}: ${statusLabel(n.status)}${n.why ? ` (${n.why})` : ""}`, MAX_SUMMARY)
 
 export const PagerDuty: Adapter<SettingsOf<"pagerduty">> = {
   make: (spec, { budget }) =>

@@ -7,17 +7,33 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type { Adapter } from "../Target.js"
-import { type Notification, statusLabel } from "../Domain.js"
+import { clip, type Notification, statusLabel } from "../Domain.js"
 import { forSecret } from "../RateLimits.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender } from "./Sender.js"
 
+/**
+ * Slack reads `&`, `<` and `>` as control characters (`<!channel>` notifies
+ * everyone, `<http://x|text>` is a link): in text we did not write they are
+ * escaped, as Slack's "Formatting text for app surfaces" documents.
+ */
+export const escape = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+/**
+ * Each field from the convertor or the configuration at most this long. Slack
+ * documents 40,000 characters for a message's text and truncates past it;
+ * a readable alert needs far less, and a few fields must fit.
+ */
+export const MAX_FIELD = 1000
+
+const field = (text: string) => escape(clip(text, MAX_FIELD))
+
 /** `*api* in *production* is *degraded* (status 1)`, then why, when the convertor said. */
 export const textOf = (n: Notification): string =>
   n.status === 0
-    ? `*${n.service.name}* in *${n.service.environment}* has *recovered* (status 0) at ${n.timestamp.toISOString()}`
-    : `*${n.service.name}* in *${n.service.environment}* is *${statusLabel(n.status)}* (status ${n.status}) since ${n.timestamp.toISOString()}` +
-      (n.why ? `\nWhy: ${n.why}` : "")
+    ? `*${field(n.service.name)}* in *${field(n.service.environment)}* has *recovered* (status 0) at ${n.timestamp.toISOString()}`
+    : `*${field(n.service.name)}* in *${field(n.service.environment)}* is *${statusLabel(n.status)}* (status ${n.status}) since ${n.timestamp.toISOString()}` +
+      (n.why ? `\nWhy: ${field(n.why)}` : "")
 
 export const Slack: Adapter<SettingsOf<"slack">> = {
   make: (spec, { budget }) =>

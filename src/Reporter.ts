@@ -6,6 +6,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
 import * as LogLevel from "effect/LogLevel"
@@ -198,7 +199,8 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const started = yield* Clock.currentTimeMillis
     const deadline = started + Duration.toMillis(config.reporter.poll_interval)
     const waiting = yield* Ref.get(backlog)
-    yield* Effect.flatMap(Maintenance, (m) => m.refresh)
+    // The convertor's maintenance windows are read alongside the polls (a slow answer delays no read).
+    const maintenance = yield* Effect.flatMap(Maintenance, (m) => Effect.fork(m.refresh))
     // At most `reporter.concurrency` services at a time, and one deadline for the whole cycle (not a
     // racing timeout per service): each service records its outcome as it finishes; when time runs
     // out, those started are out of time, the rest late.
@@ -217,6 +219,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
       },
       { concurrency: config.reporter.concurrency, discard: true }
     ).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
+    yield* Fiber.join(maintenance)
     const outcomes = inOrder.map(
       (service, i): Outcome => done[i] ?? (begun[i] ? { _tag: "OutOfTime", service } : { _tag: "Late", service })
     )

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
@@ -59,7 +60,31 @@ describe("maintenance windows", () => {
         return [m.covers(api, at(), NOW), m.covers({ name: "dns", environment: "production" }, at(), NOW)]
       }).pipe(Effect.provide(layer), Effect.provide(logs.layer))
       expect(covered).toEqual([true, false])
-      expect(logs.lines.join("\n")).toContain("Maintenance windows from the convertor cannot be read (answered 404): none are applied this cycle")
+      expect(logs.lines.join("\n")).toContain("Maintenance windows from the convertor cannot be read (answered 404): none were read before, so none apply")
+    })
+  )
+
+  it.effect("an endpoint that never answers is given up within the phase budget, and the windows read last still apply", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(NOW)
+      const logs = captureLogs()
+      let asked = 0
+      const { layer } = withWindows(() =>
+        ++asked === 1 ? json(200, [{ service: "api", start: "2026-12-01T02:00:00Z", end: "2026-12-01T04:00:00Z" }]) : "hang"
+      )
+      const covered = yield* Effect.gen(function* () {
+        const m = yield* Maintenance.Maintenance
+        yield* m.refresh
+        const second = yield* Effect.fork(m.refresh)
+        yield* TestClock.adjust("9 seconds") // the convertor's own timeout is 10 s; the budget of a 60 s interval 27 s
+        expect(second.unsafePoll()).toBeNull()
+        yield* TestClock.adjust("18 seconds")
+        yield* Fiber.join(second)
+        return m.covers(api, at(), NOW)
+      }).pipe(Effect.provide(layer), Effect.provide(logs.layer))
+      expect(covered).toBe(true)
+      expect(logs.lines.join("\n")).toContain("Maintenance windows from the convertor cannot be read (")
+      expect(logs.lines.join("\n")).toContain("the 1 window(s) read last still apply")
     })
   )
 

@@ -10,6 +10,7 @@ import { AppConfig } from "../src/Config.js"
 import { Convertor, ConvertorError } from "../src/Convertor.js"
 import { TargetError, type Delivery, DELIVERED, Targets } from "../src/Target.js"
 import type { Notification, Reading, ServiceRef } from "../src/Domain.js"
+import { Maintenance } from "../src/Maintenance.js"
 import { DryRun, runCycle, runForever } from "../src/Reporter.js"
 import type { CycleSummary } from "../src/Summary.js"
 import { captureLogs, policyLayers, testConfig } from "./helpers.js"
@@ -76,6 +77,19 @@ const readFailure = (service: ServiceRef) =>
   })
 
 describe("one cycle", () => {
+  it.effect("a slow maintenance read delays no poll: the windows are read alongside them", () =>
+    Effect.gen(function* () {
+      const w = world({ read: () => Effect.succeed(health(1)), services: [svc("api")] })
+      const slow = Layer.succeed(Maintenance, { refresh: Effect.sleep("10 seconds"), covers: () => false })
+      const fiber = yield* Effect.fork(runCycle.pipe(Effect.provide(slow), Effect.provide(w.layer)))
+      yield* TestClock.adjust("1 second")
+      expect(w.reads).toEqual([{ service: "api", at: 0 }])
+      expect(w.sent).toHaveLength(1)
+      yield* TestClock.adjust("10 seconds")
+      expect((yield* Fiber.join(fiber)).polled).toBe(1)
+    })
+  )
+
   it.effect("a convertor's million-character expression makes one log line of a sane length, the cut marked", () =>
     Effect.gen(function* () {
       const logs = captureLogs()

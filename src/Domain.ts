@@ -97,6 +97,19 @@ const recentSeconds = new Map<number, string>()
 /** `http://user:pa/ss@host` -> `http://***@host`: everything up to the last `@` after the scheme. */
 export const hideUserinfo = (text: string): string => text.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)\S*@/i, "$1***@")
 
+/**
+ * Only the origin: for a URL whose path may be its credential (a Discord or
+ * Slack-style webhook, `…/webhooks/123/T0KEN`), as the userinfo is for others.
+ */
+export const originOf = (raw: string): string => {
+  try {
+    const url = new URL(raw)
+    return url.pathname === "/" && url.search === "" ? url.origin : `${url.origin}/<path hidden>`
+  } catch {
+    return "<invalid url>"
+  }
+}
+
 /** Userinfo and query removed: what of a URL may appear in a log line. */
 export const safeUrl = (raw: string): string => {
   try {

@@ -7,7 +7,7 @@ import { truncateSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { startConvertor, startDashboard } from "../demo/Simulator.js"
-import { cleanUpAfterEach, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
+import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
 
@@ -174,4 +174,27 @@ describe("a webhook header that would break every send is refused at load", () =
       }
     })
   }
+})
+
+describe("a token in a webhook URL's path is a secret", () => {
+  it("validate, --dry-run and the error when the hook is down show its origin only", async () => {
+    const w = await world()
+    const port = await closedPort()
+    const file = writeConfig(
+      configText({
+        convertor: w.convertor.url,
+        dashboard: w.dashboard.url,
+        services: ["api/production"],
+        secret: SECRET,
+        timeout: 0.4,
+        notifiers: [{ type: "webhook", name: "discord", url: `http://127.0.0.1:${port}/api/webhooks/123/T0KENsecretPART` }]
+      })
+    )
+    const outputs = await Promise.all([run(["validate", "--config", file]), run(["--config", file, "--once", "--dry-run"]), run(["--config", file, "--once"])])
+    const [validated, rehearsed, failed] = outputs
+    expect(validated!.stdout).toContain(`url: http://127.0.0.1:${port}/<path hidden>`)
+    expect(rehearsed!.stderr).toContain(`Dry run: would send notification to discord: POST http://127.0.0.1:${port}/<path hidden>`)
+    expect(failed!.stderr).toContain(`at http://127.0.0.1:${port}/<path hidden>`)
+    for (const o of outputs) expect(`${o.stdout}${o.stderr}`).not.toContain("T0KEN")
+  })
 })

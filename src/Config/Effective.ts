@@ -7,8 +7,8 @@ import { createHash } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import type { TargetSpec } from "../Target/registry.js"
-import { hideUserinfo, serviceKey } from "../Domain.js"
+import { hideUserinfo, originOf, serviceKey } from "../Domain.js"
+import { REGISTRY, type TargetSpec, type TargetType } from "../Target/registry.js"
 import { ConfigFile } from "./Schema.js"
 
 interface Loaded extends ConfigFile {
@@ -31,7 +31,11 @@ const encode = Schema.encodeSync(ConfigFile)
 export const effective = (config: Loaded): unknown => {
   const { targets, ...file } = config
   const encoded = encode(file as ConfigFile) as unknown as Record<string, unknown>
-  const named = (t: unknown, i: number) => ({ ...(t as object), name: targets[i]!.name })
+  const named = (t: unknown, i: number) => {
+    const spec = targets[i]!
+    const hidden = ((REGISTRY[spec.type as TargetType] as { pathSecret?: ReadonlyArray<string> }).pathSecret ?? []).filter((k) => typeof (t as Record<string, unknown>)[k] === "string")
+    return { ...(t as object), ...Object.fromEntries(hidden.map((k) => [k, originOf((t as Record<string, string>)[k]!)])), name: spec.name }
+  }
   return plain(
     {
       ...encoded,

@@ -37,6 +37,8 @@ export interface TargetKind<Fields extends Schema.Struct.Fields> {
   readonly identity: ReadonlyArray<keyof Fields & string>
   /** Where it is reached, for `validate --connect` when it has no read-only request: a URL, or a secret's name holding one. */
   readonly address: { readonly setting: keyof Fields & string } | { readonly secret: string }
+  /** Settings that are URLs whose path may be a credential: shown by their origin only. */
+  readonly pathSecret?: ReadonlyArray<keyof Fields & string>
 }
 
 const kind = <Fields extends Schema.Struct.Fields>(k: TargetKind<Fields>): TargetKind<Fields> => k
@@ -100,7 +102,8 @@ export const REGISTRY = {
     // Header values are often tokens: every one is a secret, given inline or each in a file of its own.
     secrets: [{ key: "secret", required: false }, { key: "headers", required: false, map: "headers" }],
     identity: ["url"],
-    address: { setting: "url" }
+    address: { setting: "url" },
+    pathSecret: ["url"]
   })
 } as const
 

@@ -15,12 +15,28 @@ import * as Stream from "effect/Stream"
 /** Process-wide by nature: signals are. `taken`: how many a subscriber has already been told of. */
 const process_ = { received: 0, taken: 0, listeners: new Set<() => void>() }
 
-/** Installs the one SIGHUP listener. Called once, before the program runs. */
+/** What the entry point (main.ts) held while the program loaded. */
+const EARLY = Symbol.for("cloudmon-metrics-reporter/early-hangups")
+
+interface Early {
+  readonly received: () => number
+  readonly release: () => void
+}
+
+/**
+ * Installs the program's SIGHUP listener. Called once, before the program
+ * runs; it takes over from the entry point's, and counts what that one held.
+ */
 export const watch = (): void => {
   process.on("SIGHUP", () => {
     process_.received++
     for (const listener of process_.listeners) listener()
   })
+  const early = (globalThis as { [EARLY]?: Early })[EARLY]
+  if (early !== undefined) {
+    process_.received += early.received()
+    early.release()
+  }
 }
 
 /** `early`: one or more came before anyone listened (while the program was starting). */

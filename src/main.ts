@@ -8,4 +8,13 @@ import pkg from "../package.json" with { type: "json" }
 
 const args = process.argv.slice(2)
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) process.stdout.write(`${pkg.version}\n`)
-else await import("./wiring.js")
+else {
+  // SIGHUP's default is to end the process, and the program takes a few hundred
+  // milliseconds to load: a hang-up in that time is held here, and handed to the
+  // program's own listener when it takes over (Hangups.ts, `watch`).
+  const early = { received: 0 }
+  const hold = () => void early.received++
+  process.on("SIGHUP", hold)
+  Object.assign(globalThis, { [Symbol.for("cloudmon-metrics-reporter/early-hangups")]: { received: () => early.received, release: () => process.off("SIGHUP", hold) } })
+  await import("./wiring.js")
+}

@@ -2,8 +2,8 @@
  * The built program as users run it: `node dist/main.js` against loopback
  * simulators (the dashboard one verifies every JWT with jose).
  */
-import { spawnSync } from "node:child_process"
-import { copyFileSync, mkdtempSync } from "node:fs"
+import { spawn, spawnSync } from "node:child_process"
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -233,6 +233,28 @@ describe("command line and configuration errors", () => {
     const other = spawnSync(process.execPath, [join(alone, "main.js"), "--version", "--once"], { encoding: "utf8" })
     expect(other.status).not.toBe(0)
     expect(other.stderr).toMatch(/wiring\.js/)
+  })
+
+  it("a SIGHUP while the program is still loading does not end the process: the entry point holds it", async () => {
+    // The entry beside a stand-in program that takes a second to load, then says how many hang-ups it was handed.
+    const alone = mkdtempSync(join(tmpdir(), "entry-"))
+    for (const file of ["main.js", "package.json"]) copyFileSync(join("dist", file), join(alone, file))
+    writeFileSync(
+      join(alone, "wiring.js"),
+      'await new Promise((r) => setTimeout(r, 1000)); const e = globalThis[Symbol.for("cloudmon-metrics-reporter/early-hangups")]; console.log(`held ${e.received()}`); e.release()\n'
+    )
+    const child = spawn(process.execPath, [join(alone, "main.js"), "--once"], { stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    child.stdout.on("data", (d) => (out += d))
+    // The entry's listener shows in the kernel's mask of caught signals (SIGHUP is bit 0).
+    const caught = () => {
+      const mask = /SigCgt:\s+([0-9a-f]+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? "0"
+      return (parseInt(mask.slice(-1), 16) & 1) === 1
+    }
+    await waitFor("the entry's SIGHUP listener", caught, 900)
+    child.kill("SIGHUP")
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on("exit", (c, s) => resolve([c, s])))
+    expect([code, signal, out.trim()]).toEqual([0, null, "held 1"])
   })
 
   it("usage errors name the program, say what is wrong and end with see --help; exit 2", async () => {

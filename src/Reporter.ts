@@ -13,6 +13,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { AppConfig } from "./Config.js"
 import { type CycleSummary, type Outcome, summarize, summaryLine, type TargetResult } from "./Summary.js"
 import { Convertor } from "./Convertor.js"
@@ -51,9 +52,12 @@ interface Ports {
   readonly clock: Clock.Clock
   /** Whether debug lines are written at all: a line that would be dropped is not even built. */
   readonly debug: boolean
+  /** Where notifications go: each target's own line, for this cycle. */
+  readonly outbox: Outbox
 }
 
-const portsNow: Effect.Effect<Ports, never, Convertor | Targets | Policy> = Effect.all({
+const portsNow = (outbox: Outbox): Effect.Effect<Ports, never, Convertor | Targets | Policy> => Effect.all({
+  outbox: Effect.succeed(outbox),
   convertor: Convertor,
   targets: Targets,
   policy: Policy,
@@ -106,8 +110,22 @@ const logInfoWith = (message: string, extra: Record<string, string>): Effect.Eff
 
 const LEVELS = { warn: LogLevel.Warning, info: LogLevel.Info, debug: LogLevel.Debug } as const
 
-/** What a reading came to, once it is in: the policy's decisions are plain calls, and only sending is an Effect. */
-const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effect<Outcome> => {
+/**
+ * A service read whose notifications are on their way: each target's result
+ * lands in `results` as its delivery ends (`pending` until then).
+ */
+interface Sending {
+  readonly _tag: "Sending"
+  readonly service: ServiceRef
+  readonly status: number
+  readonly results: Record<string, TargetResult | "pending">
+}
+
+/** What a poll comes to by the end of its read: an outcome, or notifications still on their way. */
+type Read = Outcome | Sending
+
+/** What a reading came to, once it is in: the policy's decisions are plain calls; notifications are handed to each target's own line. */
+const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effect<Read> => {
   p.metrics.convertorRequest(reading._tag === "NoData" ? "no_data" : reading._tag === "Stale" ? "stale" : "ok")
   if (reading._tag === "NoData") {
     return Effect.as(Effect.logInfo("No data from convertor for this window: nothing sent"), { _tag: "NoData", service } as const)
@@ -131,29 +149,65 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
   if (due.length === 0) {
     return Effect.as(said, health.status === 0 ? ({ _tag: "Healthy", service } as const) : ({ _tag: "Held", service, status: health.status } as const))
   }
+  const sending: Sending = { _tag: "Sending", service, status: health.status, results: {} }
   // A stop lets a notification in flight finish, and what it came to is recorded with it: a
   // delivery the peer took is never forgotten (and so never sent again after a restart).
-  const toOne = ([target, notification]: (typeof due)[number]) =>
-    finishInFlight(
-      Effect.map(deliver(p, target, notification), (result) => {
-        // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
-        if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
-        return result
-      })
+  const toOne = ([target, notification]: (typeof due)[number]) => {
+    sending.results[target.name] = "pending"
+    return p.outbox.post(
+      target,
+      finishInFlight(
+        Effect.map(deliver(p, target, notification), (result) => {
+          // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
+          if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
+          sending.results[target.name] = result
+        })
+      )
     )
-  // Every target at once; one alone needs no fiber of its own.
-  const sent = due.length === 1 ? Effect.map(toOne(due[0]!), (r) => [r]) : Effect.forEach(due, toOne, { concurrency: "unbounded" })
-  return Effect.zipRight(said, sent).pipe(
-    Effect.map((results): Outcome => {
-      const byTarget = Object.fromEntries(due.map(([t], i) => [t.name, results[i]!]))
-      const tag = results.includes("failed") ? "NotifyFailed" : health.status === 0 ? "Healthy" : p.dryRun ? "Rehearsed" : "Notified"
-      return { _tag: tag, service, status: health.status, targets: byTarget }
-    })
-  )
+  }
+  return Effect.zipRight(said, Effect.as(Effect.forEach(due, toOne, { discard: true }), sending))
 }
 
-/** Reads one service and, when it is not healthy, notifies every target. Never fails: a failure is an outcome. */
-const poll = (p: Ports, service: ServiceRef): Effect.Effect<Outcome> =>
+/** What a service came to once its notifications are delivered, or were not by the cycle's end (then they stay due). */
+const settled = (read: Read, dryRun: boolean): Outcome => {
+  if (read._tag !== "Sending") return read
+  const targets = Object.fromEntries(Object.entries(read.results).map(([name, r]) => [name, r === "pending" ? ("deferred" as const) : r]))
+  const results = Object.values(targets)
+  const tag = results.includes("failed") ? "NotifyFailed" : read.status === 0 ? "Healthy" : dryRun ? "Rehearsed" : "Notified"
+  return { _tag: tag, service: read.service, status: read.status, targets }
+}
+
+/**
+ * Each target's own line of deliveries for one cycle: at most `concurrency`
+ * of its notifications at a time, so a slow or rate-limited target delays
+ * only itself, and the reads never wait for any. `settle` waits for every
+ * line until the cycle's deadline; what has not been delivered by then is
+ * dropped, and stays due (the policy did not record it), so it is neither
+ * lost nor sent twice.
+ */
+interface Outbox {
+  readonly post: (target: TargetPort, delivery: Effect.Effect<void>) => Effect.Effect<void>
+  readonly settle: (within: Duration.Duration) => Effect.Effect<void>
+}
+
+const outbox = (concurrency: number): Effect.Effect<Outbox, never, Scope.Scope> =>
+  Effect.map(Effect.scope, (scope) => {
+    const lines = new Map<string, Effect.Semaphore>()
+    const posted: Array<Fiber.RuntimeFiber<void>> = []
+    return {
+      post: (target, delivery) =>
+        Effect.suspend(() => {
+          let line = lines.get(target.name)
+          if (line === undefined) lines.set(target.name, (line = Effect.unsafeMakeSemaphore(concurrency)))
+          return Effect.map(Effect.forkIn(line.withPermits(1)(delivery), scope), (fiber) => void posted.push(fiber))
+        }),
+      // Past the deadline, what has not started is dropped; what is on the wire gets its grace (finishInFlight).
+      settle: (within) => Effect.zipRight(Effect.timeoutOption(Fiber.awaitAll(posted), within), Fiber.interruptAll(posted))
+    }
+  })
+
+/** Reads one service and, when it is not healthy, hands its notifications to the targets. Never fails: a failure is an outcome. */
+const poll = (p: Ports, service: ServiceRef): Effect.Effect<Read> =>
   Effect.zipRight(
     Effect.logInfo(`Polling convertor for service: ${service.name}`),
     Effect.matchEffect(p.convertor.health(service), {
@@ -193,7 +247,7 @@ const inTurn = (services: ReadonlyArray<ServiceRef>, waiting: ReadonlyMap<string
  * starts on time. Then one summary line.
  */
 export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets | Policy | Maintenance> =>
-  Effect.gen(function* () {
+  Effect.scoped(Effect.gen(function* () {
     const config = yield* AppConfig
     const dryRun = yield* DryRun
     const started = yield* Clock.currentTimeMillis
@@ -205,24 +259,40 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     // racing timeout per service): each service records its outcome as it finishes; when time runs
     // out, those started are out of time, the rest late.
     const inOrder = inTurn(config.reporter.services, waiting)
-    const done = new Array<Outcome | undefined>(inOrder.length)
+    const done = new Array<Read | undefined>(inOrder.length)
     const begun = new Array<boolean>(inOrder.length).fill(false)
-    const ports = yield* portsNow
+    const sent = yield* outbox(config.reporter.concurrency)
+    const ports = yield* portsNow(sent)
     yield* Effect.forEach(
       inOrder,
       (service, i) => {
         begun[i] = true
         return poll(ports, service).pipe(
           Effect.annotateLogs({ service: service.name, environment: service.environment }),
-          Effect.map((outcome) => (done[i] = outcome))
+          Effect.map((read) => (done[i] = read))
         )
       },
       { concurrency: config.reporter.concurrency, discard: true }
     ).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
+    // The reads are done; each target delivers what it was handed, until the cycle's deadline.
+    yield* sent.settle(Duration.millis(Math.max(0, deadline - (yield* Clock.currentTimeMillis))))
     yield* Fiber.join(maintenance)
     const outcomes = inOrder.map(
-      (service, i): Outcome => done[i] ?? (begun[i] ? { _tag: "OutOfTime", service } : { _tag: "Late", service })
+      (service, i): Outcome => {
+        const read = done[i]
+        return read !== undefined ? settled(read, dryRun) : begun[i] ? { _tag: "OutOfTime", service } : { _tag: "Late", service }
+      }
     )
+    const owed = new Map<string, number>()
+    for (const read of done) {
+      if (read?._tag !== "Sending") continue
+      for (const [name, r] of Object.entries(read.results)) if (r === "pending") owed.set(name, (owed.get(name) ?? 0) + 1)
+    }
+    for (const [name, n] of owed) {
+      yield* Effect.logWarning(
+        `Target ${name}: ${n} notification(s) not delivered within reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): they stay due, for the next cycle; the target is slow or holds us back (a rate limit), and the others were not kept waiting`
+      )
+    }
     const left = new Map<string, number>()
     for (const o of outcomes) if (o._tag === "Late") left.set(serviceId(o.service), (waiting.get(serviceId(o.service)) ?? 0) + 1)
     yield* Ref.set(backlog, left)
@@ -252,7 +322,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const ended = yield* Clock.currentTimeMillis
     yield* count((m) => m.cycle(summary, ended))
     return summary
-  })
+  }))
 
 /** One cycle on its own (`--once`): no backlog from earlier cycles. */
 export const runCycle: Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets | Policy | Maintenance> = Effect.flatMap(

@@ -467,6 +467,41 @@ describe("several targets", () => {
     })
   )
 
+  it.effect("a slow target owes what it could not deliver in a cycle: due in the next, each notification told once", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const told: Array<{ target: string; service: string; at: number }> = []
+      const port = (name: string, takes: Duration.DurationInput) => ({
+        name,
+        target: name,
+        rehearse: () => Effect.succeed(name),
+        notify: (n: Notification) =>
+          Effect.sleep(takes).pipe(
+            Effect.zipRight(Clock.currentTimeMillis),
+            Effect.map((at) => (told.push({ target: name, service: n.service.name, at }), DELIVERED))
+          )
+      })
+      const services = ["a", "b", "c", "d"].map(svc)
+      const layer = Layer.mergeAll(
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), probe: () => Effect.die("not probed"), maintenances: Effect.succeed([]) })),
+        // With concurrency 1, the slow target delivers one notification per 25 s, two per 60 s cycle.
+        Layer.succeed(Targets, [port("fast", "1 millis"), port("slow", "25 seconds")]),
+        policyLayers({ fast: { mode: "on_change" }, slow: { mode: "on_change" } }),
+        Layer.succeed(AppConfig, testConfig({ services, concurrency: 1 }))
+      )
+      const fiber = yield* Effect.fork(runForever().pipe(Effect.provide(layer), Effect.provide(logs.layer)))
+      for (let i = 0; i < 4 * 60; i++) yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(fiber)
+      const to = (target: string) => told.filter((t) => t.target === target)
+      // The reads and the fast target are not held back by the slow one.
+      expect(to("fast").map((t) => [t.service, t.at])).toEqual([["a", 1], ["b", 2], ["c", 3], ["d", 4]])
+      // The slow one works through what it owes over the next cycles, each service once.
+      expect(to("slow").map((t) => t.service).sort()).toEqual(["a", "b", "c", "d"])
+      expect(logs.lines.join("\n")).toContain("Target slow: 2 notification(s) not delivered within reporter.poll_interval (1m): they stay due")
+      expect(logs.lines.filter((l) => l.includes("Cycle complete")).every((l) => /polled=4 .*late=0 /.test(l))).toBe(true)
+    })
+  )
+
   it.effect("a skipped notification is said at its level and counts neither as attempted nor as failed", () =>
     Effect.gen(function* () {
       const logs = captureLogs()

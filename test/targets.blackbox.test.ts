@@ -1,7 +1,9 @@
 /** Several targets, as users run them: the built program against loopback simulators. */
+import * as net from "node:net"
 import { describe, expect, it } from "vitest"
 import { startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
-import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, track, writeConfig } from "./spawn.js"
+import { startPeer } from "./peer.js"
+import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
 
@@ -75,4 +77,47 @@ describe("several targets, black-box", () => {
     expect(result.stderr).toContain("PATCH https://api.statuspage.io/v1/pages/kctbh9vrtdwd/components/c1")
     for (const secret of [SECRET, "demo-webhook-token", "R0UT1NGKEY", "sp-secret-key"]) expect(result.output).not.toContain(secret)
   })
+})
+
+describe("one slow target holds back neither the reads nor the other targets", () => {
+  it("40 outages, a webhook that never answers, and PagerDuty: every service is read each cycle, PagerDuty hears of all 40 at once", async () => {
+    const services = Array.from({ length: 40 }, (_, i) => `svc${String(i).padStart(2, "0")}/production`)
+    const convertor = track(await startConvertor({ services: Object.fromEntries(services.map((k) => [k, { status: 2 }])) }))
+    const dashboard = track(await startDashboard({ secret: SECRET }))
+    const pagerduty = await startPeer(() => ({ status: 202, body: { status: "success" } }))
+    // Accepts the connection, never answers.
+    const hung = net.createServer(() => {})
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r))
+    try {
+      const file = writeConfig(
+        configText({
+          convertor: convertor.url,
+          dashboard: dashboard.url,
+          services,
+          secret: SECRET,
+          interval: 10,
+          timeout: 4,
+          concurrency: 4,
+          notifiers: [
+            { type: "webhook", name: "hung", url: `http://127.0.0.1:${(hung.address() as net.AddressInfo).port}/hook`, timeout: 10 },
+            { type: "pagerduty", name: "pd", url: `${pagerduty.url}/v2/enqueue`, routing_key: "R0UT1NGKEY0123456789abcdef012345" }
+          ]
+        })
+      )
+      const p = start(["--config", file], {}, 20_000)
+      const began = Date.now()
+      await waitFor("PagerDuty told of all 40", () => pagerduty.seen.length >= 40, 5_000)
+      expect(Date.now() - began).toBeLessThan(5_000)
+      await waitFor("the first cycle's summary", () => p.output().includes("Cycle complete"), 15_000)
+      const summary = p.output().split("\n").find((l) => l.includes("Cycle complete"))!
+      expect(summary).toMatch(/polled=40 .*late=0 /)
+      expect(summary).toMatch(/targets: dashboard=40\/40 hung=0\/\d+ pd=40\/40/)
+      expect(p.output()).toContain("Target hung: ")
+      expect(p.output()).toContain("notification(s) not delivered within reporter.poll_interval (10s): they stay due")
+      await stop(p)
+    } finally {
+      hung.close()
+      await pagerduty.close()
+    }
+  }, 30_000)
 })

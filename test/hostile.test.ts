@@ -152,6 +152,34 @@ describe("a stop does not lose what was sent", () => {
   })
 })
 
+describe("a stop during a slow send", () => {
+  it("SIGTERM while the hook is answering: the send is let finish, recorded, and not repeated after a restart", async () => {
+    const convertor = track(await startConvertor({ services: { "api/production": { status: 2 } } }))
+    const dashboard = track(await startDashboard({ secret: SECRET }))
+    const hook = track(await startDashboard({ secret: SECRET, latencyMs: 1_500 }))
+    const file = writeConfig(
+      configText({
+        convertor: convertor.url,
+        dashboard: dashboard.url,
+        services: ["api/production"],
+        secret: SECRET,
+        interval: 10,
+        timeout: 4,
+        notifiers: [{ type: "webhook", name: "hook", url: `${hook.url}/api/incidents`, secret: SECRET }]
+      }),
+      { "state.yaml": "reporter:\n  state_file: state.json\n" }
+    )
+    const first = start(["--config", file])
+    await waitFor("the hook's answer on its way", () => hook.arrivals.length === 1)
+    expect((await stop(first)).result.code).toBe(0)
+    expect(first.output()).toContain("Sent notification to hook: success")
+    const again = start(["--config", file])
+    await waitFor("a whole cycle after the restart", () => again.output().includes("Cycle complete"))
+    expect((await stop(again)).result.code).toBe(0)
+    expect(hook.arrivals).toHaveLength(1)
+  })
+})
+
 describe("a webhook header that would break every send is refused at load", () => {
   const hook = (lines: ReadonlyArray<string>) => {
     const text = configText({ convertor: "http://127.0.0.1:1", dashboard: "http://127.0.0.1:2", services: ["api/production"], secret: SECRET })

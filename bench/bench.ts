@@ -4,6 +4,8 @@
  * bench/results.md. A measurement, not a test: it does not run in CI.
  *
  *   node dist/tools/bench.js [--latency-ms 20] [--sizes 100,1000,5000] [--growth-cycles 150]
+ *   node dist/tools/bench.js --quick [--sizes 1000]   the cycle only, nothing written
+ *   node dist/tools/bench.js --startup                start-up and idle memory only, nothing written
  */
 import { execFile, execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
@@ -23,7 +25,9 @@ const { values } = parseArgs({
     concurrency: { type: "string" },
     out: { type: "string", default: "bench/results.md" },
     // Only the cycle at each size, nothing written: for measuring a change quickly.
-    quick: { type: "boolean", default: false }
+    quick: { type: "boolean", default: false },
+    // Only start-up and idle memory (default, and with the metrics endpoint on), nothing written.
+    startup: { type: "boolean", default: false }
   }
 })
 const latency = Number(values["latency-ms"])
@@ -236,6 +240,11 @@ const measureBareNode = () => {
   const out = execFileSync(process.execPath, ["-e", 'setTimeout(() => console.log(require("fs").readFileSync("/proc/self/status", "utf8")), 1000)'], { encoding: "utf8" })
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(out)?.[1] ?? Number.NaN) / 1024
   return { idleMiB: kb("VmRSS"), anonMiB: kb("RssAnon"), fileMiB: kb("RssFile") }
+}
+if (values.startup) {
+  console.log(`[bench] start-up: ${JSON.stringify(await measureStart())}`)
+  console.log(`[bench] start-up with observability.listen: ${JSON.stringify(await measureStart(undefined, "observability:\n  listen: 127.0.0.1:0\n"))}`)
+  process.exit(0)
 }
 const bareNode = measureBareNode()
 const version = measureVersion()

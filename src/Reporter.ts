@@ -23,7 +23,7 @@ import { Liveness } from "./Liveness.js"
 import { Maintenance } from "./Maintenance.js"
 import { count, Metrics, type MetricsPort } from "./Metrics.js"
 import { Policy, type PolicyService } from "./Policy.js"
-import { finishInFlight } from "./Shutdown.js"
+import { IN_FLIGHT_GRACE } from "./Shutdown.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
@@ -150,19 +150,17 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
     return Effect.as(said, health.status === 0 ? ({ _tag: "Healthy", service } as const) : ({ _tag: "Held", service, status: health.status } as const))
   }
   const sending: Sending = { _tag: "Sending", service, status: health.status, results: {} }
-  // A stop lets a notification in flight finish, and what it came to is recorded with it: a
-  // delivery the peer took is never forgotten (and so never sent again after a restart).
+  // What a delivery came to is recorded as it ends, in the same fiber: one that the peer took is
+  // never forgotten, not even when a stop lets it finish (and so is never sent again after a restart).
   const toOne = ([target, notification]: (typeof due)[number]) => {
     sending.results[target.name] = "pending"
     return p.outbox.post(
       target,
-      finishInFlight(
-        Effect.map(deliver(p, target, notification), (result) => {
-          // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
-          if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
-          sending.results[target.name] = result
-        })
-      )
+      Effect.map(deliver(p, target, notification), (result) => {
+        // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
+        if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
+        sending.results[target.name] = result
+      })
     )
   }
   return Effect.zipRight(said, Effect.as(Effect.forEach(due, toOne, { discard: true }), sending))
@@ -181,28 +179,50 @@ const settled = (read: Read, dryRun: boolean): Outcome => {
  * Each target's own line of deliveries for one cycle: at most `concurrency`
  * of its notifications at a time, so a slow or rate-limited target delays
  * only itself, and the reads never wait for any. `settle` waits for every
- * line until the cycle's deadline; what has not been delivered by then is
- * dropped, and stays due (the policy did not record it), so it is neither
- * lost nor sent twice.
+ * line until the cycle's deadline. Then, and when the cycle is stopped
+ * (SIGTERM), what has not started is dropped and stays due (the policy did
+ * not record it), so it is neither lost nor sent twice; what is on the wire
+ * gets IN_FLIGHT_GRACE to finish and be recorded.
  */
 interface Outbox {
   readonly post: (target: TargetPort, delivery: Effect.Effect<void>) => Effect.Effect<void>
   readonly settle: (within: Duration.Duration) => Effect.Effect<void>
 }
 
+interface Posted {
+  started: boolean
+  fiber: Fiber.RuntimeFiber<void> | undefined
+}
+
 const outbox = (concurrency: number): Effect.Effect<Outbox, never, Scope.Scope> =>
-  Effect.map(Effect.scope, (scope) => {
+  Effect.gen(function* () {
     const lines = new Map<string, Effect.Semaphore>()
-    const posted: Array<Fiber.RuntimeFiber<void>> = []
+    const posted: Array<Posted> = []
+    const fibers = () => posted.flatMap((p) => (p.fiber === undefined ? [] : [p.fiber]))
+    const stop = Effect.gen(function* () {
+      yield* Fiber.interruptAll(posted.flatMap((p) => (!p.started && p.fiber !== undefined ? [p.fiber] : [])))
+      const onWire = posted.flatMap((p) => (p.started && p.fiber !== undefined ? [p.fiber] : []))
+      if (onWire.length === 0) return
+      // This runs where it cannot be interrupted, and neither could a timeout raced here:
+      // a watchdog fiber ends what is still on the wire when the grace is over.
+      const watchdog = yield* Effect.forkDaemon(Effect.interruptible(Effect.zipRight(Effect.sleep(IN_FLIGHT_GRACE), Fiber.interruptAll(onWire))))
+      yield* Fiber.awaitAll(onWire)
+      yield* Fiber.interrupt(watchdog)
+    })
+    // A stop during the cycle: the same as its deadline.
+    yield* Effect.addFinalizer(() => stop)
     return {
       post: (target, delivery) =>
         Effect.suspend(() => {
           let line = lines.get(target.name)
           if (line === undefined) lines.set(target.name, (line = Effect.unsafeMakeSemaphore(concurrency)))
-          return Effect.map(Effect.forkIn(line.withPermits(1)(delivery), scope), (fiber) => void posted.push(fiber))
+          const job: Posted = { started: false, fiber: undefined }
+          posted.push(job)
+          // Daemon fibers: this outbox, not the fiber that read the service, decides when they end.
+          const run = line.withPermits(1)(Effect.suspend(() => ((job.started = true), delivery)))
+          return Effect.map(Effect.forkDaemon(run), (fiber) => void (job.fiber = fiber))
         }),
-      // Past the deadline, what has not started is dropped; what is on the wire gets its grace (finishInFlight).
-      settle: (within) => Effect.zipRight(Effect.timeoutOption(Fiber.awaitAll(posted), within), Fiber.interruptAll(posted))
+      settle: (within) => Effect.zipRight(Effect.timeoutOption(Fiber.awaitAll(fibers()), within), stop)
     }
   })
 

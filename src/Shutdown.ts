@@ -7,7 +7,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 
 type StopSignal = "SIGTERM" | "SIGINT"
 
@@ -36,28 +35,3 @@ export const interruptedExitCode = (): number => (state.cutShort ? signalExitCod
 
 /** How long a notification on the wire may go on after a stop was asked for. */
 export const IN_FLIGHT_GRACE = Duration.seconds(3)
-
-/**
- * Runs `self` to its end even if the caller is interrupted, but for at most
- * `grace` after that, so a stop stays prompt; its own timeouts still work.
- * (`Effect.uninterruptible` alone would also disable those, and a child
- * fiber would be interrupted with its parent, hence the daemon fiber.)
- */
-export const finishInFlight = <A, E>(self: Effect.Effect<A, E>, grace: Duration.Duration = IN_FLIGHT_GRACE): Effect.Effect<A, E> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.forkDaemon(restore(self)), (fiber) =>
-      restore(Fiber.join(fiber)).pipe(
-        Effect.onInterrupt(() =>
-          Effect.gen(function* () {
-            // This finalizer cannot be interrupted, and neither could a timeout raced inside it:
-            // a separate watchdog fiber ends the work when the grace period is over.
-            const watchdog = yield* Effect.forkDaemon(
-              Effect.interruptible(Effect.sleep(grace).pipe(Effect.zipRight(Fiber.interrupt(fiber))))
-            )
-            yield* Fiber.await(fiber)
-            yield* Fiber.interrupt(watchdog)
-          })
-        )
-      )
-    )
-  )

@@ -550,3 +550,52 @@ describe("a temporary skip stays due (review finding)", () => {
     })
   )
 })
+
+describe("a stop during a cycle", () => {
+  const stopped = (takes: Duration.DurationInput, stopAt: Duration.DurationInput, targets = 1) =>
+    Effect.gen(function* () {
+      const told: Array<string> = []
+      const started: Array<string> = []
+      const port = (name: string) => ({
+        name,
+        target: name,
+        rehearse: () => Effect.succeed(name),
+        notify: (n: Notification) =>
+          Effect.sync(() => started.push(`${name}:${n.service.name}`)).pipe(
+            Effect.zipRight(Effect.sleep(takes)),
+            Effect.map(() => (told.push(`${name}:${n.service.name}`), DELIVERED))
+          )
+      })
+      const names = Array.from({ length: targets }, (_, i) => `t${i}`)
+      const layer = Layer.mergeAll(
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), probe: () => Effect.die("not probed"), maintenances: Effect.succeed([]) })),
+        Layer.succeed(Targets, names.map(port)),
+        policyLayers(Object.fromEntries(names.map((n) => [n, { mode: "on_change" as const }]))),
+        Layer.succeed(AppConfig, testConfig({ services: [svc("a"), svc("b")], concurrency: 1 }))
+      )
+      const fiber = yield* Effect.fork(runCycle.pipe(Effect.provide(layer)))
+      yield* TestClock.adjust(stopAt)
+      const stopping = yield* Effect.fork(Fiber.interrupt(fiber))
+      const began = yield* Clock.currentTimeMillis
+      for (let i = 0; i < 100 && stopping.unsafePoll() === null; i++) yield* TestClock.adjust("100 millis")
+      return { told, started, tookMs: (yield* Clock.currentTimeMillis) - began }
+    })
+
+  it.effect("a delivery on the wire is let finish; one not started is dropped", () =>
+    Effect.gen(function* () {
+      // One at a time: a is on the wire at 1 s, b waits for its turn.
+      const { told, started, tookMs } = yield* stopped("2 seconds", "1 second")
+      expect(told).toEqual(["t0:a"])
+      expect(started).toEqual(["t0:a"])
+      expect(tookMs).toBe(1000)
+    })
+  )
+
+  it.effect("but for 3 s at most, so a stop stays prompt", () =>
+    Effect.gen(function* () {
+      const { told, tookMs } = yield* stopped("10 seconds", "1 second")
+      expect(told).toEqual([])
+      expect(tookMs).toBe(3000)
+    })
+  )
+})

@@ -86,7 +86,7 @@ const sender = (
         return yield* judge(reply, now)
       })
     // A notification already on the wire finishes when we are asked to stop, for a while: the
-    // cycle lets each delivery finish, and records what it came to (Reporter.ts, finishInFlight).
+    // cycle lets each delivery finish, and records what it came to (Reporter.ts, `outbox`).
     return retryWithin(attempt, { ...o.retry, budget: o.budget, peer: `Target ${o.name}`, metric: o.name }, () => budgetSpent(n))
   }
 

@@ -98,7 +98,7 @@ const deliver = (p: Ports, target: TargetPort, notification: Notification): Effe
 /**
  * One info line with extra annotations. (`annotateLogs` around the line sets and
  * restores them in an uninterruptible scope, several times the work; a line
- * cannot be cut half-way, and the service's own annotations are restored after it.)
+ * cannot be cut half-way, and a worker's annotations are reset per service.)
  */
 const logInfoWith = (message: string, extra: Record<string, string>): Effect.Effect<void> =>
   Effect.flatMap(
@@ -283,17 +283,28 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const begun = new Array<boolean>(inOrder.length).fill(false)
     const sent = yield* outbox(config.reporter.concurrency)
     const ports = yield* portsNow(sent)
-    yield* Effect.forEach(
-      inOrder,
-      (service, i) => {
+    // `concurrency` workers take the services in turn: one fiber per worker, not one per service, and
+    // one write of the log annotations per service (not an `annotateLogs` scope). Measured against
+    // `Effect.forEach` with `annotateLogs`: 15 % less CPU per 1000-service cycle (ARCHITECTURE.md).
+    const unannotated = yield* FiberRef.get(FiberRef.currentLogAnnotations)
+    let next = 0
+    const worker = Effect.whileLoop({
+      while: () => next < inOrder.length,
+      body: () => {
+        const i = next++
         begun[i] = true
-        return poll(ports, service).pipe(
-          Effect.annotateLogs({ service: service.name, environment: service.environment }),
+        const service = inOrder[i]!
+        return FiberRef.set(FiberRef.currentLogAnnotations, HashMap.set(HashMap.set(unannotated, "service", service.name), "environment", service.environment)).pipe(
+          Effect.zipRight(poll(ports, service)),
           Effect.map((read) => (done[i] = read))
         )
       },
-      { concurrency: config.reporter.concurrency, discard: true }
-    ).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
+      step: () => {}
+    }).pipe(Effect.ensuring(FiberRef.set(FiberRef.currentLogAnnotations, unannotated)))
+    yield* Effect.all(Array.from({ length: Math.min(config.reporter.concurrency, inOrder.length) }, () => worker), {
+      concurrency: "unbounded",
+      discard: true
+    }).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
     // The reads are done; each target delivers what it was handed, until the cycle's deadline.
     yield* sent.settle(Duration.millis(Math.max(0, deadline - (yield* Clock.currentTimeMillis))))
     yield* Fiber.join(maintenance)

@@ -189,24 +189,34 @@ interface Outbox {
   readonly settle: (within: Duration.Duration) => Effect.Effect<void>
 }
 
-interface Posted {
-  started: boolean
-  fiber: Fiber.RuntimeFiber<void> | undefined
+/** One target's line: what waits to be sent, and how many workers are sending. */
+interface Line {
+  readonly waiting: Array<Effect.Effect<void>>
+  busy: number
 }
 
 const outbox = (concurrency: number): Effect.Effect<Outbox, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const lines = new Map<string, Effect.Semaphore>()
-    const posted: Array<Posted> = []
-    const fibers = () => posted.flatMap((p) => (p.fiber === undefined ? [] : [p.fiber]))
+    const lines = new Map<string, Line>()
+    const workers: Array<Fiber.RuntimeFiber<void>> = []
+    let open = true
+    // A worker sends what its line holds, one at a time, until the line is empty (or the outbox closed).
+    // The check and the count of busy workers change in one step: a notification posted as a worker
+    // leaves always finds a worker (this one, or a new one).
+    const work = (line: Line) =>
+      Effect.whileLoop({
+        while: () => (open && line.waiting.length > 0) || ((line.busy -= 1), false),
+        body: () => line.waiting.shift()!,
+        step: () => {}
+      })
     const stop = Effect.gen(function* () {
-      yield* Fiber.interruptAll(posted.flatMap((p) => (!p.started && p.fiber !== undefined ? [p.fiber] : [])))
-      const onWire = posted.flatMap((p) => (p.started && p.fiber !== undefined ? [p.fiber] : []))
-      if (onWire.length === 0) return
+      // Not started: dropped (it stays due). On the wire: a grace to finish, and be recorded.
+      open = false
+      for (const line of lines.values()) line.waiting.length = 0
       // This runs where it cannot be interrupted, and neither could a timeout raced here:
       // a watchdog fiber ends what is still on the wire when the grace is over.
-      const watchdog = yield* Effect.forkDaemon(Effect.interruptible(Effect.zipRight(Effect.sleep(IN_FLIGHT_GRACE), Fiber.interruptAll(onWire))))
-      yield* Fiber.awaitAll(onWire)
+      const watchdog = yield* Effect.forkDaemon(Effect.interruptible(Effect.zipRight(Effect.sleep(IN_FLIGHT_GRACE), Fiber.interruptAll(workers))))
+      yield* Fiber.awaitAll(workers)
       yield* Fiber.interrupt(watchdog)
     })
     // A stop during the cycle: the same as its deadline.
@@ -215,14 +225,14 @@ const outbox = (concurrency: number): Effect.Effect<Outbox, never, Scope.Scope> 
       post: (target, delivery) =>
         Effect.suspend(() => {
           let line = lines.get(target.name)
-          if (line === undefined) lines.set(target.name, (line = Effect.unsafeMakeSemaphore(concurrency)))
-          const job: Posted = { started: false, fiber: undefined }
-          posted.push(job)
+          if (line === undefined) lines.set(target.name, (line = { waiting: [], busy: 0 }))
+          line.waiting.push(delivery)
+          if (line.busy >= concurrency) return Effect.void
+          line.busy += 1
           // Daemon fibers: this outbox, not the fiber that read the service, decides when they end.
-          const run = line.withPermits(1)(Effect.suspend(() => ((job.started = true), delivery)))
-          return Effect.map(Effect.forkDaemon(run), (fiber) => void (job.fiber = fiber))
+          return Effect.map(Effect.forkDaemon(work(line)), (fiber) => void workers.push(fiber))
         }),
-      settle: (within) => Effect.zipRight(Effect.timeoutOption(Fiber.awaitAll(fibers()), within), stop)
+      settle: (within) => Effect.zipRight(Effect.timeoutOption(Fiber.awaitAll(workers), within), stop)
     }
   })
 

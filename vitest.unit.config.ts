@@ -20,5 +20,7 @@ export const PROCESS_TESTS = [
   "test/citations.test.ts"
 ]
 
-// Threads start faster than forks; nothing here needs a process of its own.
-export default mergeConfig(base, defineConfig({ test: { exclude: PROCESS_TESTS, pool: "threads" } }))
+// Threads start faster than forks, and the files share one module graph per worker (isolate: false):
+// loading Effect and the program once per worker, not once per file, takes the tier from about 35 s
+// to about 20 s here. Nothing here needs a process of its own, and no file leaves state another reads.
+export default mergeConfig(base, defineConfig({ test: { exclude: PROCESS_TESTS, pool: "threads", isolate: false } }))

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process"
 import { truncateSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { startConvertor, startDashboard } from "../demo/Simulator.js"
+import { type Behaviour, startConvertor, startDashboard } from "../demo/Simulator.js"
 import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
@@ -125,15 +125,16 @@ describe("a state file that is not one cannot stop the reporter", () => {
 })
 
 describe("a stop does not lose what was sent", () => {
-  it("SIGTERM while another service's read is in flight: what the hook got is recorded, and a restart does not send it again", async () => {
-    const convertor = track(await startConvertor({ services: { "api/production": { status: 2 }, "slow/production": { fault: "hang" } } }))
+  /** A webhook told of outages, with a state file; `hookLatencyMs` keeps its answers on the wire. */
+  const withHook = async (services: Record<string, Behaviour>, hookLatencyMs = 0) => {
+    const convertor = track(await startConvertor({ services }))
     const dashboard = track(await startDashboard({ secret: SECRET }))
-    const hook = track(await startDashboard({ secret: SECRET }))
+    const hook = track(await startDashboard({ secret: SECRET, latencyMs: hookLatencyMs }))
     const file = writeConfig(
       configText({
         convertor: convertor.url,
         dashboard: dashboard.url,
-        services: ["api/production", "slow/production"],
+        services: Object.keys(services),
         secret: SECRET,
         interval: 10,
         timeout: 4,
@@ -141,42 +142,32 @@ describe("a stop does not lose what was sent", () => {
       }),
       { "state.yaml": "reporter:\n  state_file: state.json\n" }
     )
-    const first = start(["--config", file])
-    await waitFor("the hook told of api's outage", () => hook.incidents.length === 1 && first.output().includes("Sent notification to hook"))
+    /** After the first run was stopped: a restart runs a whole cycle, and tells the hook nothing again. */
+    const restartTellsNothing = async (told: number) => {
+      const again = start(["--config", file])
+      await waitFor("a whole cycle after the restart", () => again.output().includes("Cycle complete"), 12_000)
+      expect((await stop(again)).result.code).toBe(0)
+      expect(hook.arrivals).toHaveLength(told)
+    }
+    return { hook, file, restartTellsNothing }
+  }
+
+  it("SIGTERM while another service's read is in flight: what the hook got is recorded, and a restart does not send it again", async () => {
+    const w = await withHook({ "api/production": { status: 2 }, "slow/production": { fault: "hang" } })
+    const first = start(["--config", w.file])
+    await waitFor("the hook told of api's outage", () => w.hook.incidents.length === 1 && first.output().includes("Sent notification to hook"))
     expect(first.output()).not.toContain("Cycle complete") // the slow read holds the cycle open
     expect((await stop(first)).result.code).toBe(0)
-    const again = start(["--config", file])
-    await waitFor("a whole cycle after the restart", () => again.output().includes("Cycle complete"), 12_000)
-    expect((await stop(again)).result.code).toBe(0)
-    expect(hook.incidents).toHaveLength(1)
+    await w.restartTellsNothing(1)
   })
-})
 
-describe("a stop during a slow send", () => {
   it("SIGTERM while the hook is answering: the send is let finish, recorded, and not repeated after a restart", async () => {
-    const convertor = track(await startConvertor({ services: { "api/production": { status: 2 } } }))
-    const dashboard = track(await startDashboard({ secret: SECRET }))
-    const hook = track(await startDashboard({ secret: SECRET, latencyMs: 1_500 }))
-    const file = writeConfig(
-      configText({
-        convertor: convertor.url,
-        dashboard: dashboard.url,
-        services: ["api/production"],
-        secret: SECRET,
-        interval: 10,
-        timeout: 4,
-        notifiers: [{ type: "webhook", name: "hook", url: `${hook.url}/api/incidents`, secret: SECRET }]
-      }),
-      { "state.yaml": "reporter:\n  state_file: state.json\n" }
-    )
-    const first = start(["--config", file])
-    await waitFor("the hook's answer on its way", () => hook.arrivals.length === 1)
+    const w = await withHook({ "api/production": { status: 2 } }, 1_500)
+    const first = start(["--config", w.file])
+    await waitFor("the hook's answer on its way", () => w.hook.arrivals.length === 1)
     expect((await stop(first)).result.code).toBe(0)
     expect(first.output()).toContain("Sent notification to hook: success")
-    const again = start(["--config", file])
-    await waitFor("a whole cycle after the restart", () => again.output().includes("Cycle complete"))
-    expect((await stop(again)).result.code).toBe(0)
-    expect(hook.arrivals).toHaveLength(1)
+    await w.restartTellsNothing(1)
   })
 })
 

@@ -156,11 +156,17 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
     sending.results[target.name] = "pending"
     return p.outbox.post(
       target,
-      Effect.map(deliver(p, target, notification), (result) => {
-        // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
-        if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
-        sending.results[target.name] = result
-      })
+      deliver(p, target, notification).pipe(
+        // A bug of ours while notifying one target is that target's failure, never the end of its line.
+        Effect.catchAllDefect((defect) =>
+          Effect.as(Effect.logError(`Internal error while notifying ${target.name} (please report it): ${String(defect).split("\n")[0]}`), "failed" as const)
+        ),
+        Effect.map((result) => {
+          // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
+          if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
+          sending.results[target.name] = result
+        })
+      )
     )
   }
   return Effect.zipRight(said, Effect.as(Effect.forEach(due, toOne, { discard: true }), sending))

@@ -502,6 +502,29 @@ describe("several targets", () => {
     })
   )
 
+  it.effect("a bug of ours while notifying one service is that notification's failure; the target's line goes on", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const told: Array<string> = []
+      const buggy = {
+        name: "buggy",
+        target: "buggy",
+        rehearse: () => Effect.succeed(""),
+        notify: (n: Notification) => (n.service.name === "a" ? Effect.die(new Error("boom")) : Effect.sync(() => (told.push(n.service.name), DELIVERED)))
+      }
+      const layer = Layer.mergeAll(
+        Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(2)), probe: () => Effect.die("not probed"), maintenances: Effect.succeed([]) })),
+        Layer.succeed(Targets, [buggy]),
+        policyLayers({ buggy: {} }),
+        Layer.succeed(AppConfig, testConfig({ services: [svc("a"), svc("b"), svc("c")], concurrency: 1 }))
+      )
+      const summary = yield* runCycle.pipe(Effect.provide(layer), Effect.provide(logs.layer))
+      expect(told).toEqual(["b", "c"])
+      expect(summary.targets).toEqual({ buggy: { delivered: 2, attempted: 3 } })
+      expect(logs.lines.join("\n")).toContain("Internal error while notifying buggy (please report it): Error: boom")
+    })
+  )
+
   it.effect("a skipped notification is said at its level and counts neither as attempted nor as failed", () =>
     Effect.gen(function* () {
       const logs = captureLogs()

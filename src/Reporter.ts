@@ -67,6 +67,10 @@ const portsNow = (outbox: Outbox): Effect.Effect<Ports, never, Convertor | Targe
   debug: Effect.map(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) => LogLevel.lessThanEqual(level, LogLevel.Debug))
 })
 
+/** A bug of ours met while `doing` something for one service: one line, no stack, and the others go on. */
+const internalError = (doing: string, defect: unknown): Effect.Effect<void> =>
+  Effect.logError(`Internal error while ${doing} (please report it): ${String(defect).split("\n")[0]}`)
+
 /** One target, on its own: a failure here is logged and counted, and touches no other target. */
 const deliver = (p: Ports, target: TargetPort, notification: Notification): Effect.Effect<TargetResult> =>
   p.dryRun
@@ -158,9 +162,7 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
       target,
       deliver(p, target, notification).pipe(
         // A bug of ours while notifying one target is that target's failure, never the end of its line.
-        Effect.catchAllDefect((defect) =>
-          Effect.as(Effect.logError(`Internal error while notifying ${target.name} (please report it): ${String(defect).split("\n")[0]}`), "failed" as const)
-        ),
+        Effect.catchAllDefect((defect) => Effect.as(internalError(`notifying ${target.name}`, defect), "failed" as const)),
         Effect.map((result) => {
           // Said, or skipped for good: done. Failed, or skipped for now: due again next cycle.
           if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, service, notification, now)
@@ -215,10 +217,13 @@ const outbox = (concurrency: number): Effect.Effect<Outbox, never, Scope.Scope> 
         body: () => line.waiting.shift()!,
         step: () => {}
       })
+    // Run at the deadline (settle) and again by the finalizer: the second time there is nothing left to do.
     const stop = Effect.gen(function* () {
+      if (!open) return
       // Not started: dropped (it stays due). On the wire: a grace to finish, and be recorded.
       open = false
       for (const line of lines.values()) line.waiting.length = 0
+      if (workers.every((w) => w.unsafePoll() !== null)) return
       // This runs where it cannot be interrupted, and neither could a timeout raced here:
       // a watchdog fiber ends what is still on the wire when the grace is over.
       const watchdog = yield* Effect.forkDaemon(Effect.interruptible(Effect.zipRight(Effect.sleep(IN_FLIGHT_GRACE), Fiber.interruptAll(workers))))
@@ -255,11 +260,7 @@ const poll = (p: Ports, service: ServiceRef): Effect.Effect<Read> =>
       onSuccess: (reading) => afterRead(p, service, reading)
     })
   ).pipe(
-    Effect.catchAllDefect((defect) =>
-      Effect.logError(`Internal error while polling this service (please report it): ${String(defect).split("\n")[0]}`).pipe(
-        Effect.as({ _tag: "Defect", service } as const)
-      )
-    )
+    Effect.catchAllDefect((defect) => Effect.as(internalError("polling this service", defect), { _tag: "Defect", service } as const))
   )
 
 /**

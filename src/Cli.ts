@@ -112,8 +112,8 @@ const optionLines = <Name extends string, A>(command: Command.Command<Name, neve
 
 const usageLine = `Usage: ${NAME} [--config FILE] [--once] [--dry-run] [--log-level LEVEL] [--log-format FORMAT]`
 
-/** The help, as plain text. */
-export const HELP: string = (() => {
+/** The help, as plain text: built when asked for, not at every start. */
+export const help = (): string => {
   const options = [...optionLines(runCommand), ...optionLines(validateCommand).filter(([name]) => name.includes("--connect"))]
   const description = blocksOf(Command.getHelp(runCommand, CLI_CONFIG)).flatMap((b) => (b._tag === "Paragraph" ? [textOf(b.value)] : []))[0] ?? ""
   const validateSays = blocksOf(Command.getHelp(validateCommand, CLI_CONFIG)).flatMap((b) => (b._tag === "Paragraph" ? [textOf(b.value)] : []))[0] ?? ""
@@ -155,7 +155,7 @@ export const HELP: string = (() => {
     "Example:",
     `  ${NAME} --config /etc/${NAME}/config.yaml --once --log-format json`
   ].join("\n")
-})()
+}
 
 // ---- parsing ----
 
@@ -264,7 +264,7 @@ export const cli = (
       onLeft: (problem) => Console.error(`${NAME}: ${problem}; see --help`).pipe(Effect.as(ExitCode.BadConfig as number)),
       onRight: (p) =>
         p.command === "help"
-          ? Console.log(HELP).pipe(Effect.as(ExitCode.Ok as number))
+          ? Console.log(help()).pipe(Effect.as(ExitCode.Ok as number))
           : p.command === "version"
             ? Console.log(VERSION).pipe(Effect.as(ExitCode.Ok as number))
             : run({ ...p, env, version: VERSION, ...(p.command === "validate" ? { validate: { connect: p.connect } } : {}) })

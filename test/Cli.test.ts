@@ -6,7 +6,9 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import { HELP, parse as parseCli } from "../src/Cli.js"
+import { help, parse as parseCli } from "../src/Cli.js"
+
+const HELP = help()
 
 const parse = (args: ReadonlyArray<string>) => Effect.runSync(parseCli(args).pipe(Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))))
 const problem = (args: ReadonlyArray<string>) => Either.getLeft(parse(args)).pipe(Option.getOrThrow)

@@ -122,3 +122,27 @@ export const safeUrl = (raw: string): string => {
     return "<invalid url>"
   }
 }
+
+/** Edit distance between two strings (insertions, deletions, substitutions). */
+export const levenshtein = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = tmp
+    }
+  }
+  return row[b.length]!
+}
+
+/** Up to `n` of `candidates` nearest to `name` (case aside), near enough to be a likely meaning of it. */
+export const closest = (name: string, candidates: Iterable<string>, n: number): ReadonlyArray<string> =>
+  [...candidates]
+    .map((c) => ({ c, d: levenshtein(name.toLowerCase(), c.toLowerCase()) }))
+    .filter(({ c, d }) => d <= Math.max(2, Math.floor(Math.max(name.length, c.length) / 2)))
+    .sort((a, b) => a.d - b.d || (a.c < b.c ? -1 : 1))
+    .slice(0, n)
+    .map(({ c }) => c)

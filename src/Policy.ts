@@ -94,12 +94,28 @@ export interface PolicyOptions {
   /** Each target's policy, by target name. */
   readonly policies: ReadonlyMap<string, NotifyPolicy>
   readonly inMaintenance: InMaintenance
+  /** What targets were found showing (TargetPort.shown), by target name. */
+  readonly shown?: ReadonlyArray<{ readonly target: string; readonly service: ServiceRef; readonly status: number }>
+}
+
+/**
+ * What a target shows and the track does not know it was told (a restart
+ * without a state file, a lost one) is taken as delivered: the next healthy
+ * reading is then a recovery, and the target is told. A track that knows
+ * of a delivery keeps its own.
+ */
+const adopt = (store: PolicyStore["Type"], shown: NonNullable<PolicyOptions["shown"]>): void => {
+  for (const { service, status, target } of shown) {
+    const key = keyOf(target, service)
+    const track = store.get(key)
+    if (track.delivered === 0 && status > 0) store.set(key, { ...track, delivered: status })
+  }
 }
 
 export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, PolicyStore> =>
   Layer.effect(
     Policy,
-    Effect.map(PolicyStore, (store) => ({
+    Effect.map(PolicyStore, (store): PolicyService => (adopt(store, options.shown ?? []), {
       decide: (target, service, health, now) => {
         const policy = options.policies.get(target)
         if (policy === undefined) return Option.some(notificationFor(service, health))
@@ -116,16 +132,23 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, Policy
     }))
   )
 
-/** Each target's policy, by name: its type's default, under the configuration's `notify:`, under its own. */
+/** Each target's policy, by name: its type's defaults, under the configuration's `notify:`, under its own. */
 export const policiesOf = (notify: NotifySection, targets: ReadonlyArray<TargetSpec>): ReadonlyMap<string, NotifyPolicy> =>
   new Map(
-    targets.map((t) => [t.name, policyFor(defaultMode(REGISTRY[t.type as TargetType].kind), notify, (t.settings as { notify?: NotifySection }).notify)])
+    targets.map((t) => {
+      const type = REGISTRY[t.type as TargetType]
+      return [t.name, policyFor(defaultMode(type.kind), type.notify, notify, (t.settings as { notify?: NotifySection }).notify)]
+    })
   )
 
 /** The policy of a kind of target when nothing is configured: dashboards de-duplicate, so they take every poll. */
 export const defaultMode = (kind: "dashboard" | "notifier"): NotifyPolicy["mode"] => (kind === "dashboard" ? "every_poll" : "on_change")
 
-/** A target's policy: its type's default, under the configuration's `notify:`, under its own `notify:`, key by key. */
+/**
+ * A target's policy: its kind's mode, under the layers key by key: its
+ * type's `notify` (Stackmon sends recoveries), the configuration's
+ * `notify:`, its own `notify:`.
+ */
 export const policyFor = (
   defaultMode: NotifyPolicy["mode"],
   ...layers: ReadonlyArray<NotifySection | undefined>

@@ -63,9 +63,15 @@ export const servicesLayer = (
   )
   const maintenance = Maintenance.layer.pipe(Layer.provide(Convertor.Default))
   const policy = Layer.unwrapEffect(
-    Effect.map(Maintenance.Maintenance, (m) => Policy.layer({ policies: Policy.policiesOf(config.notify, config.targets), inMaintenance: m.covers }))
+    Effect.map(Effect.all([Maintenance.Maintenance, Targets]), ([m, ports]) =>
+      Policy.layer({
+        policies: Policy.policiesOf(config.notify, config.targets),
+        inMaintenance: m.covers,
+        shown: ports.flatMap((port) => (port.shown ?? []).map((s) => ({ ...s, target: port.name })))
+      })
+    )
   ).pipe(Layer.provide(maintenance))
-  return Layer.mergeAll(Convertor.Default, targets, maintenance, policy, Layer.succeed(DryRun, options.dryRun)).pipe(
+  return Layer.mergeAll(Convertor.Default, Layer.provideMerge(policy, targets), maintenance, Layer.succeed(DryRun, options.dryRun)).pipe(
     Layer.provideMerge(Layer.succeed(AppConfig, config))
   )
 }

@@ -238,7 +238,7 @@ const outbox = (concurrency: number): Effect.Effect<Outbox, never, Scope.Scope> 
           let line = lines.get(target.name)
           if (line === undefined) lines.set(target.name, (line = { waiting: [], busy: 0 }))
           line.waiting.push(delivery)
-          if (line.busy >= concurrency) return Effect.void
+          if (line.busy >= Math.min(concurrency, target.concurrency ?? concurrency)) return Effect.void
           line.busy += 1
           // Daemon fibers: this outbox, not the fiber that read the service, decides when they end.
           return Effect.map(Effect.forkDaemon(work(line)), (fiber) => void workers.push(fiber))

@@ -62,6 +62,18 @@ export interface TargetPort {
    * describes it (method, URL, body; never a credential). Sends nothing.
    */
   readonly rehearse: (notification: Notification) => Effect.Effect<string, TargetError>
+  /**
+   * At most this many of its notifications at a time, whatever
+   * `reporter.concurrency` is (Stackmon: 1, its server groups incidents
+   * with an unlocked read-then-write). Absent: `reporter.concurrency`.
+   */
+  readonly concurrency?: number
+  /**
+   * What the target was found showing when it was built, for services the
+   * policy may not know it told (after a restart without a state file): the
+   * policy takes each as delivered, so a recovery still reaches it.
+   */
+  readonly shown?: ReadonlyArray<{ readonly service: ServiceRef; readonly status: number }>
 }
 
 /** Every target, the primary dashboard first: the cycle notifies them all, each on its own. */
@@ -92,4 +104,10 @@ export interface Adapter<Settings = unknown> {
    * this configuration); fails with what stopped it from being built.
    */
   readonly readOnly?: (spec: TargetSpec<Settings>) => Effect.Effect<{ readonly request: Request; readonly what: string } | undefined, string>
+  /**
+   * `validate --connect` for a protocol that needs more than one request to
+   * tell (Stackmon: its components, then its credentials, then each
+   * service's component): one line per finding, instead of `readOnly`.
+   */
+  readonly check?: (spec: TargetSpec<Settings>, services: ReadonlyArray<ServiceRef>) => Effect.Effect<ReadonlyArray<{ readonly ok: boolean; readonly line: string }>, never, Transport>
 }

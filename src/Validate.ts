@@ -60,10 +60,20 @@ export const validate = (options: {
     yield* Effect.logInfo(`${options.configFile}: the configuration is valid${warnings.length > 0 ? `, with ${warnings.length} warning(s)` : ""}`)
     if (!options.connect) return 0
     const [convertor, targets] = yield* Effect.all(
-      [checkConvertor(config), Effect.forEach(config.targets, (spec) => checkTarget(adapterFor(spec.type), spec), { concurrency: "unbounded" })],
+      [
+        checkConvertor(config),
+        Effect.forEach(
+          config.targets,
+          (spec) => {
+            const adapter = adapterFor(spec.type)
+            return adapter.check !== undefined ? adapter.check(spec, config.reporter.services) : Effect.map(checkTarget(adapter, spec), (r) => [r])
+          },
+          { concurrency: "unbounded" }
+        )
+      ],
       { concurrency: "unbounded" }
     )
-    const results = [...convertor, ...targets]
+    const results = [...convertor, ...targets.flat()]
     for (const r of results) yield* r.ok ? Effect.logInfo(r.line) : logErrorAlways(r.line)
     const bad = results.filter((r) => !r.ok).length
     const line = `Connection check: ${results.length - bad} of ${results.length} fine`

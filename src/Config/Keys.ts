@@ -4,6 +4,7 @@
  * Config/Schema.ts is known here without being listed twice.
  */
 import type * as AST from "effect/SchemaAST"
+import { levenshtein } from "../Domain.js"
 import { TARGET_TYPES, type TargetType } from "../Target/registry.js"
 import { ConfigFile, targetSchema, TargetTypes } from "./Schema.js"
 
@@ -38,20 +39,6 @@ const shapeOf = (ast: AST.AST): Shape => {
 }
 
 const FILE_SHAPE = shapeOf(ConfigFile.ast)
-
-const levenshtein = (a: string, b: string): number => {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = tmp
-    }
-  }
-  return row[b.length]!
-}
 
 const didYouMean = (key: string, known: Iterable<string>): string => {
   let best: string | undefined

@@ -1,10 +1,11 @@
 /**
  * `validate --connect`: can each target be reached, and does it take our
  * credentials? One request per target, never a notification: the
- * protocol's read-only, authenticated request where it has one (Stackmon
- * `GET /v2/components`, Statuspage `GET /pages/{page_id}`), otherwise a
+ * protocol's read-only, authenticated request where it has one (Statuspage
+ * `GET /pages/{page_id}`), otherwise a
  * plain `GET /` of the target's host, which shows it is reachable but
- * cannot show that the credentials are right.
+ * cannot show that the credentials are right. An adapter whose protocol
+ * needs more than one request to tell has its own `check` (Stackmon).
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

@@ -66,11 +66,12 @@ const sender = (
       : Effect.fail(fail(n, failure))
   }
 
-  const send = (
+  /** One request, retried within the budget; `judge` says what its reply comes to (a Delivery, or what a protocol reads from it). */
+  const exchange = <A>(
     n: Notification,
     build: (nowMillis: number) => Effect.Effect<Request, TargetError>,
-    judge: (reply: Reply, nowMillis: number) => Effect.Effect<Delivery, TargetError> = (reply, now) => judgeStatus(n, reply, now)
-  ): Effect.Effect<Delivery, TargetError> => {
+    judge: (reply: Reply, nowMillis: number) => Effect.Effect<A, TargetError>
+  ): Effect.Effect<A, TargetError> => {
     const attempt = (remaining: Duration.Duration) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
@@ -90,7 +91,13 @@ const sender = (
     return retryWithin(attempt, { ...o.retry, budget: o.budget, peer: `Target ${o.name}`, metric: o.name }, () => budgetSpent(n))
   }
 
-  return { send, fail, judgeStatus }
+  const send = (
+    n: Notification,
+    build: (nowMillis: number) => Effect.Effect<Request, TargetError>,
+    judge: (reply: Reply, nowMillis: number) => Effect.Effect<Delivery, TargetError> = (reply, now) => judgeStatus(n, reply, now)
+  ): Effect.Effect<Delivery, TargetError> => exchange(n, build, judge)
+
+  return { send, exchange, fail, judgeStatus }
 }
 
 /** A signing failure, as a target's error: never a word of the key. */
@@ -100,3 +107,6 @@ export const signFailed = (failure: { readonly fail: (n: Notification, f: Failur
 /** The target's signer, its key imported once; a secret that cannot be an HMAC key stops the start-up with its path. */
 export const signerFor = (spec: TargetSpec, secret: Redacted.Redacted<string>) =>
   makeSigner(secret).pipe(Effect.mapError(() => new TargetStartError({ message: `${spec.path}.secret cannot be used as an HMAC key` })))
+
+/** What an adapter sends with. */
+export type Sender = Effect.Effect.Success<ReturnType<typeof makeSender>>

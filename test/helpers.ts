@@ -18,6 +18,9 @@ import * as RateLimits from "../src/RateLimits.js"
 import type { ServiceRef } from "../src/Domain.js"
 import { HttpFault, type Limits, type Reply, type Request, timedOut, Transport } from "../src/Transport.js"
 import { format } from "../src/Logging.js"
+import * as Schema from "effect/Schema"
+import { targetSchema } from "../src/Config/Schema.js"
+import { REGISTRY, type SecretKey, type TargetType } from "../src/Target/registry.js"
 
 export const SECRET = "test-secret-that-is-long-enough-for-hs256!"
 
@@ -165,4 +168,13 @@ export const policyLayers = (
     inMaintenance: options.inMaintenance ?? (() => false)
   }).pipe(Layer.provideMerge(storeLayer(Object.keys(policies), options.stateFile, options.services)))
   return Layer.merge(maintenance, policy)
+}
+
+/** A target as the loader resolves it from `raw` (defaults filled by the type's own schema). */
+export const specOf = (type: TargetType, raw: Record<string, unknown>, path = "notifiers[0]"): TargetSpec => {
+  const decoded = Schema.decodeUnknownSync(targetSchema(type) as unknown as Schema.Schema<Record<string, unknown>>)({ type, ...raw })
+  const keys = REGISTRY[type].secrets as ReadonlyArray<SecretKey>
+  const secrets = Object.fromEntries(keys.flatMap(({ key, map }) => (map || decoded[key] === undefined ? [] : [[key, decoded[key]]])))
+  const secretMaps = Object.fromEntries(keys.flatMap(({ key, map }) => (map ? [[key, decoded[key] ?? {}]] : [])))
+  return { type, name: (raw["name"] as string | undefined) ?? type, path, settings: decoded, secrets, secretMaps } as TargetSpec
 }

@@ -13,6 +13,7 @@ import { jwtVerify } from "jose"
 import { describe, expect, it } from "vitest"
 import { startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
 import { startPeer } from "./peer.js"
+import { startGoDashboard } from "./stackmon/go.js"
 import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
@@ -29,8 +30,10 @@ const endpointOf = (output: string): string => {
 const heldStackmon = async () => {
   const waiting: Array<() => void> = []
   let released = false
-  const server = http.createServer((_req, res) => {
-    const answer = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify([{ id: 1, name: "api", attributes: [] }]))
+  const server = http.createServer((req, res) => {
+    // The components; then the open system incidents: none (`{"data":[]}`, status-dashboard-v3 v2.go:207-214).
+    const body = req.url?.startsWith("/v2/events") ? { data: [] } : [{ id: 1, name: "api", attributes: [] }]
+    const answer = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body))
     if (released) answer()
     else waiting.push(answer)
   })
@@ -188,12 +191,7 @@ describe("validate, black-box", () => {
 
   it("--connect: one read-only request per peer; a reachable target, a wrong secret and one down are each said; exit 1", async () => {
     const convertor = track(await startConvertor({ services: { "api/production": { status: 1 }, "api/staging": { status: 0 }, "db/production": { status: 2 } } }))
-    const stackmon = track(
-      await startPeer((req) => {
-        const token = (req.headers.authorization ?? "").replace(/^Bearer /, "")
-        return req.path === "/v2/components" && token !== "" ? { status: 200, body: [{ id: 1, name: "api", attributes: [] }] } : { status: 401, body: { errMsg: "not authenticated" } }
-      })
-    )
+    const stackmon = track(await startGoDashboard({ secret: SECRET, components: [{ id: 1, name: "api", attributes: [] }, { id: 2, name: "db", attributes: [] }] }))
     const statuspage = track(await startPeer((req) => (req.headers.authorization === "OAuth right-key" ? { status: 200, body: { id: "p1" } } : { status: 401, body: { error: "Unauthorized" } })))
     const down = await closedPort()
     const file = writeConfig(
@@ -213,17 +211,20 @@ describe("validate, black-box", () => {
     // One convertor request per environment, nothing else.
     expect(convertor.requests.map((r) => `${r.service}/${r.environment}`).sort()).toEqual(["api/production", "api/staging"])
     expect(result.stderr).toMatch(new RegExp(`INFO Convertor at ${convertor.url}: answered for api in production \\(status 1\\)`))
-    expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url} (GET /v2/components): reachable, credentials accepted`)
-    const [asked] = stackmon.seen
-    expect(stackmon.seen).toHaveLength(1)
-    const verified = await jwtVerify(asked!.headers.authorization!.replace(/^Bearer /, ""), new TextEncoder().encode(SECRET))
+    // Stackmon: its components, its credentials through a request that can change nothing, each service's component.
+    expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url} (GET /v2/components): reachable, 2 component(s)`)
+    expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url} (PATCH /v2/events/0): credentials accepted (answered 400 after authentication; nothing was changed)`)
+    expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url}: each of the 3 service(s) has its component`)
+    expect(stackmon.seen.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /v2/components", "PATCH /v2/events/0"])
+    expect(stackmon.incidents).toEqual([])
+    const verified = await jwtVerify(stackmon.seen[1]!.headers.authorization!.replace(/^Bearer /, ""), new TextEncoder().encode(SECRET))
     expect(verified.payload["stackmon"]).toBe("dummy")
     expect(result.stderr).toContain(
       `ERROR Notifier "status" (statuspage) at ${statuspage.url} (GET /pages/p1): reachable, but the credentials were refused (401: Unauthorized); check notifiers[0].api_key`
     )
     expect(result.stderr).toContain(`ERROR Notifier "hook" (webhook) at http://127.0.0.1:${down} (its host): unreachable: connection refused`)
-    expect(result.stderr).toContain("ERROR Connection check: 3 of 5 fine; see above")
-    expect([...stackmon.seen, ...statuspage.seen].every((r) => r.method === "GET")).toBe(true)
+    expect(result.stderr).toContain("ERROR Connection check: 5 of 7 fine; see above")
+    expect(statuspage.seen.every((r) => r.method === "GET")).toBe(true)
     expect(result.output).not.toContain("wrong-key")
   })
 

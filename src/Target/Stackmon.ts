@@ -1,60 +1,54 @@
 /**
- * The Stackmon Status Dashboard (docs/protocols.md §3). API v2: the
- * dashboard's components are read at start-up into a cache; a service maps to
- * the component of its name (or `components[name]`) whose attributes include
- * its environment's (`environments[env]`); an incident is `POST /v2/events`.
- * API v1 (legacy): `POST /v1/component_status`. HS256 JWT with the
- * `stackmon` claim when a secret is configured; no secret, no header.
+ * The Stackmon Status Dashboard (docs/protocols.md §3; the servers' rules,
+ * with their source lines, in docs/stackmon-servers.md). The components are
+ * read at start-up (and again on a miss); each service maps to exactly one
+ * of them (Stackmon/Components.ts). API v2, the Go server, is reconciled
+ * incident by incident (Stackmon/V2.ts); API v1, the Python server's, can
+ * only open and raise (Stackmon/V1.ts). One write at a time: neither server
+ * locks its read-then-write grouping of components into incidents
+ * (status-dashboard-v3:internal/db/db.go:197-305; status-dashboard:app/api/routes.py:380,
+ * 56-80), so concurrent posts split one impact into several incidents.
  */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
-import { type Adapter, DELIVERED, type Delivery, TargetStartError } from "../Target.js"
-import { isoSeconds, type Notification, safeUrl, serviceKey } from "../Domain.js"
+import { type Adapter, type Delivery, labelOf, TargetStartError, type TargetPort, type TargetSpec } from "../Target.js"
+import { type Notification, safeUrl, type ServiceRef, serviceKey } from "../Domain.js"
 import { peerMessage } from "../PeerError.js"
-import { type Reply, type Request, Transport } from "../Transport.js"
-import { makeSigner, type SignFailed } from "../Jwt.js"
+import { Transport } from "../Transport.js"
+import { makeSigner } from "../Jwt.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
+import { authHeaders, COMPONENTS_PATH, otherApi, type ReadFailure, readComponents } from "./Stackmon/Api.js"
+import { type Component, match, type Match, matchProblem, wantedFor } from "./Stackmon/Components.js"
+import { makeV1 } from "./Stackmon/V1.js"
+import { makeV2 } from "./Stackmon/V2.js"
 
-const Component = Schema.Struct({
-  id: Schema.Number,
-  name: Schema.String,
-  attributes: Schema.optionalWith(Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.String })), { default: () => [] })
-})
-type Component = typeof Component.Type
-const decodeComponents = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(Component)))
-const decodeResult = Schema.decodeUnknownOption(
-  Schema.parseJson(
-    Schema.Struct({
-      result: Schema.Array(Schema.Struct({ component_id: Schema.Number, incident_id: Schema.optional(Schema.Number), error: Schema.optional(Schema.String) }))
-    })
-  )
-)
+type Settings = SettingsOf<"stackmon">
 
 /** Start-up: three attempts, 1 s and 2 s apart (upstream waits 60 s; a daemon that cannot start should say so sooner). */
 const STARTUP_RETRY = Schedule.exponential(Duration.seconds(1)).pipe(Schedule.intersect(Schedule.recurs(2)))
 
-const describeAttributes = (attributes: Readonly<Record<string, string>>) =>
-  Object.keys(attributes).length === 0 ? "" : ` with ${Object.entries(attributes).map(([k, v]) => `${k}=${v}`).join(", ")}`
+/** The impact for a convertor status: 1 degraded, 2 outage; 0 is a recovery. */
+const impactFor = (s: Settings, status: number): number => (status === 0 ? 0 : status >= 2 ? s.impact.outage : s.impact.degraded)
 
-export const Stackmon: Adapter<SettingsOf<"stackmon">> = {
-  readOnly: (spec) =>
-    Effect.gen(function* () {
-      if (spec.settings.api !== "v2") return undefined
-      const secret = spec.secrets["secret"]
-      const signer = secret === undefined ? undefined : yield* makeSigner(secret).pipe(Effect.mapError(() => `${spec.path}.secret cannot be used as an HMAC key`))
-      const token = signer === undefined ? undefined : yield* signer.sign({ stackmon: "dummy" }, yield* Clock.currentTimeMillis).pipe(Effect.mapError(() => "could not sign the token"))
-      return {
-        request: { method: "GET", url: `${spec.settings.url}/v2/components`, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } },
-        what: "GET /v2/components"
-      } as const
-    }),
-  make: (spec, { budget }) =>
+/** Why the components could not be read at start-up, with the settings that work when the other API answers. */
+const readFailed = (spec: { readonly path: string; readonly settings: Settings }, failure: ReadFailure, attempts: string) =>
+  Effect.gen(function* () {
+    const s = spec.settings
+    const peer = safeUrl(s.url)
+    const hint = failure.status === 404 ? yield* otherApi(s.url, s.api, spec.path, s.timeout) : undefined
+    return new TargetStartError({
+      message:
+        `Stackmon dashboard at ${peer} (${spec.path}): could not read its components (GET ${COMPONENTS_PATH[s.api]})${attempts}: ${failure.detail}; ` +
+        (hint ?? (failure.status === 404 ? `no Stackmon API answers there: check ${spec.path}.url and ${spec.path}.api` : `check ${spec.path}.url and that the dashboard is up`))
+    })
+  })
+
+export const Stackmon: Adapter<Settings> = {
+  check: (spec, services) => check(spec, services),
+  make: (spec, { budget, services }) =>
     Effect.gen(function* () {
       const transport = yield* Transport
       const s = spec.settings
@@ -62,162 +56,173 @@ export const Stackmon: Adapter<SettingsOf<"stackmon">> = {
       const secret = spec.secrets["secret"]
       const signer = secret === undefined ? undefined : yield* signerFor(spec, secret)
       const sender = yield* makeSender(spec, budget, { peer, authHint: `check ${spec.path}.secret` })
+      const headers = (n: Notification, now: number) => authHeaders(signer, now).pipe(Effect.mapError(() => signFailed(sender, n)))
+      const startHeaders = Effect.flatMap(Clock.currentTimeMillis, (now) => authHeaders(signer, now)).pipe(
+        Effect.mapError((): ReadFailure => ({ detail: "could not sign the token", transient: false }))
+      )
+      const read = Effect.flatMap(startHeaders, (h) => readComponents(s.url, s.api, h, s.timeout)).pipe(Effect.provideService(Transport, transport))
 
-      /** With a secret, a fresh token; without one, no Authorization header. Each caller says what a signing failure means. */
-      const headers = (now: number): Effect.Effect<Record<string, string>, SignFailed> =>
-        signer === undefined
-          ? Effect.succeed({ "content-type": "application/json" })
-          : Effect.map(signer.sign({ stackmon: "dummy" }, now), (token) => ({ authorization: `Bearer ${token}`, "content-type": "application/json" }))
-      const headersFor = (n: Notification, now: number) => headers(now).pipe(Effect.mapError(() => signFailed(sender, n)))
+      let components = yield* read.pipe(
+        Effect.retry({ schedule: STARTUP_RETRY, while: (f) => f.transient }),
+        Effect.catchAll((f) => Effect.flatMap(readFailed(spec, f, f.transient ? " in 3 attempts" : ""), Effect.fail)),
+        Effect.provideService(Transport, transport)
+      )
+      yield* Effect.logInfo(`Stackmon dashboard at ${peer} (API ${s.api}): ${components.length} component(s) read`)
 
-      const readComponents = Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const h = yield* headers(now).pipe(Effect.mapError(() => "could not sign the token"))
-        const reply = yield* transport
-          .exchange({ method: "GET", url: `${s.url}/v2/components`, headers: h }, { timeout: s.timeout, maxBytes: 4 * 1024 * 1024 })
-          .pipe(Effect.mapError((fault) => fault.detail))
-        if (reply.status !== 200) return yield* Effect.fail(`answered ${reply.status}${peerMessage(reply.body) ? `: ${peerMessage(reply.body)}` : ""}`)
-        const components = decodeComponents(reply.body)
-        if (components._tag === "Left") return yield* Effect.fail("its answer is not a list of components")
-        return components.right
-      })
+      const where = { peer, path: spec.path }
+      /** A service without exactly one component is said once at warn, then at debug. */
+      const said = new Set<string>()
+      const problemOf = (service: ServiceRef, m: Match) => matchProblem(m, service, wantedFor(s, service), where)
+      const matched = services.map((service) => ({ service, match: match(components, wantedFor(s, service)) }))
+      for (const { service, match: m } of matched) {
+        const problem = problemOf(service, m)
+        if (problem !== undefined) {
+          said.add(`${serviceKey(service)}\u0000${problem}`)
+          yield* Effect.logWarning(problem)
+        }
+      }
 
-      const cache = yield* Ref.make<ReadonlyArray<Component>>([])
-      if (s.api === "v2") {
-        const first = yield* readComponents.pipe(
+      const v2 = s.api === "v2" ? makeV2({ url: s.url, sender, headers }) : undefined
+      const v1 = makeV1({ url: s.url, sender, headers })
+
+      let shown: TargetPort["shown"] = []
+      if (v2 !== undefined) {
+        const managed = new Set(matched.flatMap(({ match: m }) => (m._tag === "One" ? [m.component.id] : [])))
+        const get = (path: string) =>
+          Effect.flatMap(startHeaders, (h) => transport.exchange({ method: "GET", url: `${s.url}${path}`, headers: h }, { timeout: s.timeout, maxBytes: 4 * 1024 * 1024 })).pipe(
+            Effect.mapError((e) => ("detail" in e ? e.detail : "could not sign the token"))
+          )
+        const impacts = yield* v2.load(managed, get).pipe(
           Effect.retry(STARTUP_RETRY),
           Effect.mapError(
             (why) =>
               new TargetStartError({
-                message: `Stackmon dashboard at ${peer} (${spec.path}): could not read its components (GET /v2/components) in 3 attempts: ${why}; check ${spec.path}.url and that the dashboard is up`
+                message: `Stackmon dashboard at ${peer} (${spec.path}): could not read its open system incidents in 3 attempts: ${why}; check that the dashboard is up`
               })
           )
         )
-        yield* Ref.set(cache, first)
-        yield* Effect.logInfo(`Stackmon dashboard at ${peer}: ${first.length} component(s) read`)
+        shown = matched.flatMap(({ match: m, service }) => {
+          const impact = m._tag === "One" ? impacts.get(m.component.id) : undefined
+          return impact === undefined ? [] : [{ service, status: impact >= s.impact.outage ? 2 : 1 }]
+        })
+        if (impacts.size > 0) yield* Effect.logInfo(`Stackmon dashboard at ${peer}: ${impacts.size} managed component(s) in open system incidents, taken as ours`)
       }
 
-      const wanted = (n: Notification) => ({
-        name: s.components[n.service.name] ?? n.service.name,
-        attributes: s.environments[n.service.environment] ?? {}
-      })
-      const matches = (c: Component, w: ReturnType<typeof wanted>) =>
-        c.name === w.name && Object.entries(w.attributes).every(([k, v]) => c.attributes.some((a) => a.name === k && a.value === v))
-      const find = (w: ReturnType<typeof wanted>) => Effect.map(Ref.get(cache), (all) => Option.fromNullable(all.find((c) => matches(c, w))))
-
-      /** The component, from the cache or, on a miss, from the dashboard read once more. */
-      const componentFor = (n: Notification) =>
+      /** The service's component, from the list or, on a miss, from the dashboard read once more. */
+      const componentFor = (n: Notification): Effect.Effect<Match> =>
         Effect.gen(function* () {
-          const w = wanted(n)
-          const cached = yield* find(w)
-          if (Option.isSome(cached)) return cached
-          const fresh = yield* Effect.either(readComponents)
-          if (fresh._tag === "Right") yield* Ref.set(cache, fresh.right)
-          return yield* find(w)
+          const w = wantedFor(s, n.service)
+          const cached = match(components, w)
+          if (cached._tag !== "None") return cached
+          const fresh = yield* Effect.either(read)
+          if (fresh._tag === "Right") components = fresh.right
+          return match(components, w)
         })
 
-      const eventBody = (n: Notification, id: number) => ({
-        title: "System incident from monitoring system",
-        description: "System-wide incident affecting one or multiple components. Created automatically.",
-        impact: n.status,
-        components: [id],
-        // Upstream: the metric's time minus one second, never in the future.
-        start_date: isoSeconds(n.timestamp.getTime() - 1000),
-        system: true,
-        type: "incident"
-      })
-      const v1Body = (n: Notification) => ({
-        name: wanted(n).name,
-        impact: n.status,
-        attributes: Object.entries(wanted(n).attributes).map(([name, value]) => ({ name, value }))
-      })
-
-      /** The incident each component's last event opened, to close on recovery. */
-      const incidents = yield* Ref.make<ReadonlyMap<number, number>>(new Map())
-
-      /** A result entry with `error` (the component is under maintenance) is said, and is not a failure. */
-      const judgeEvent = (n: Notification, id: number) => (reply: Reply, now: number): Effect.Effect<Delivery, ReturnType<typeof signFailed>> =>
-        Effect.flatMap(sender.judgeStatus(n, reply, now), (delivery) => {
-          const entry = Option.flatMap(decodeResult(reply.body), (r) => Option.fromNullable(r.result.find((e) => e.component_id === id)))
-          if (Option.isSome(entry) && entry.value.error !== undefined) {
-            return Effect.succeed<Delivery>({ _tag: "Skipped", why: `the dashboard did not open an incident for component ${id}: ${peerMessage(entry.value.error)}`, level: "info", final: false })
-          }
-          const incident = Option.flatMap(entry, (e) => Option.fromNullable(e.incident_id))
-          return Option.match(incident, {
-            onNone: () => Effect.succeed(delivery),
-            onSome: (incidentId) => Effect.as(Ref.update(incidents, (all) => new Map(all).set(id, incidentId)), delivery)
-          })
-        })
-
-      /** A recovery closes the incident this reporter opened for the component, when its id is known. */
-      const resolveIncident = (n: Notification, componentId: number): Effect.Effect<Delivery, ReturnType<typeof signFailed>> =>
-        Effect.flatMap(Ref.get(incidents), (all) => {
-          const incidentId = all.get(componentId)
-          if (incidentId === undefined) {
-            return Effect.succeed<Delivery>({ _tag: "Skipped", why: `no open incident of ours is known for component ${componentId}`, level: "debug", final: true })
-          }
-          const body = (now: number) => JSON.stringify({ message: "Service recovered", status: "resolved", update_date: isoSeconds(now) })
-          const forget = Ref.update(incidents, (m) => {
-            const next = new Map(m)
-            next.delete(componentId)
-            return next
-          })
-          return sender.send(n, (now) => Effect.map(headersFor(n, now), (h) => ({ method: "PATCH", url: `${s.url}/v2/events/${incidentId}`, headers: h, body: body(now) }))).pipe(
-            Effect.tap(() => forget),
-            // Refused for good (closed by hand, gone): asking again every poll would not change that.
-            Effect.catchIf(
-              (e) => e.reason === "Rejected",
-              (e) => Effect.as(forget, { _tag: "Skipped", why: `the dashboard refused to close incident ${incidentId} (${e.status ?? "?"}): perhaps it was closed by hand`, level: "warn", final: true } as const)
-            )
-          )
-        })
-      /** v1: 409 means an incident at this impact or higher is already open: what we wanted. */
-      const judgeV1 = (n: Notification) => (reply: Reply, now: number) =>
-        reply.status === 409 ? Effect.succeed(DELIVERED) : sender.judgeStatus(n, reply, now)
-
-      const request = (n: Notification, id: number | undefined) => (now: number): Effect.Effect<Request, ReturnType<typeof signFailed>> =>
-        Effect.map(headersFor(n, now), (h) =>
-          id === undefined
-            ? { method: "POST", url: `${s.url}/v1/component_status`, headers: h, body: JSON.stringify(v1Body(n)) }
-            : { method: "POST", url: `${s.url}/v2/events`, headers: h, body: JSON.stringify(eventBody(n, id)) }
-        )
-
-      const missing = (n: Notification): Extract<Delivery, { _tag: "Skipped" }> => {
-        const w = wanted(n)
-        return {
-          _tag: "Skipped",
-          why: `no component "${w.name}"${describeAttributes(w.attributes)} on the Stackmon dashboard at ${peer} for ${serviceKey(n.service)}, even after reading them again; check ${spec.path}.components and ${spec.path}.environments`,
-          level: "warn",
-          // The component may yet appear on the dashboard.
-          final: false
-        }
+      const refused = (n: Notification, m: Exclude<Match, { _tag: "One" }>): Delivery => {
+        const problem = problemOf(n.service, m)!
+        const key = `${serviceKey(n.service)}\u0000${problem}`
+        const first = !said.has(key)
+        said.add(key)
+        // It may yet be right: a component added, an attribute set. It stays due.
+        return { _tag: "Skipped", why: problem, level: first ? "warn" : "debug", final: false }
       }
 
-      const resolve = (n: Notification) =>
-        s.api === "v1" ? Effect.succeed(Option.some(undefined)) : Effect.map(componentFor(n), Option.map((c): number | undefined => c.id))
+      const lock = yield* Effect.makeSemaphore(1)
+      const withComponent = <A, E>(n: Notification, use: (c: Component, impact: number) => Effect.Effect<A, E>, otherwise: (m: Exclude<Match, { _tag: "One" }>) => A) =>
+        Effect.flatMap(componentFor(n), (m) => (m._tag === "One" ? use(m.component, impactFor(s, n.status)) : Effect.succeed(otherwise(m))))
 
       return {
         name: spec.name,
         target: `Stackmon dashboard (API ${s.api}) at ${peer}`,
+        concurrency: 1,
+        shown,
         notify: (n) =>
-          Effect.flatMap(resolve(n), (id) =>
-            Option.match(id, {
-              onNone: () => Effect.succeed(missing(n)),
-              onSome: (id): Effect.Effect<Delivery, ReturnType<typeof signFailed>> =>
-                n.status === 0
-                  ? id === undefined
-                    ? Effect.succeed({ _tag: "Skipped", why: "API v1 has no way to close an incident", level: "debug", final: true })
-                    : resolveIncident(n, id)
-                  : sender.send(n, request(n, id), id === undefined ? judgeV1(n) : judgeEvent(n, id))
-            })
+          lock.withPermits(1)(
+            withComponent(n, (c, impact) => (v2 !== undefined ? v2.notify(n, c, impact) : v1.notify(n, c, impact)), (m) => refused(n, m))
           ),
         rehearse: (n) =>
-          Effect.gen(function* () {
-            const id = yield* resolve(n)
-            if (Option.isNone(id)) return `nothing: ${missing(n).why}`
-            const built = yield* Effect.flatMap(Clock.currentTimeMillis, request(n, id.value))
-            return `${built.method} ${safeUrl(built.url)} ${built.body}`
-          })
-      }
+          withComponent(
+            n,
+            (c, impact) => Effect.succeed(`${peer} ${v2 !== undefined ? v2.describe(n, c, impact) : v1.describe(n, c, impact)}`),
+            (m) => `nothing: ${problemOf(n.service, m)}`
+          )
+      } satisfies TargetPort
     })
 }
+
+/**
+ * `validate --connect`: the components (and, on a 404, which API answers
+ * instead), the credentials through a request each server authenticates
+ * before it looks anything up and that can change nothing, and each
+ * service's component.
+ * - v2: `PATCH /v2/events/0`: the token is checked first (routes.go:82-85,
+ *   middleware.go:88-109: 401); with a good one, id 0 fails the URI binding
+ *   (`required,gte=0`, v2.go:25; middleware.go:167-169: 400), and an
+ *   unknown id would be 404: nothing is found, nothing changed.
+ * - v1: `POST /v1/component_status` with impact 99: the Python server
+ *   checks the token (routes.py:275-277: 401), then refuses the impact
+ *   before any lookup (routes.py:325-328: 400); the Go server checks the
+ *   token, then binds `impact` 1..3 (v1.go:205-210: 400). Never `GET /`,
+ *   which fills the Python page cache (app/web/routes.py:41-43).
+ */
+const check = (spec: TargetSpec<Settings>, services: ReadonlyArray<ServiceRef>) =>
+  Effect.gen(function* () {
+    const transport = yield* Transport
+    const label = labelOf(spec)
+    const s = spec.settings
+    const peer = safeUrl(s.url)
+    const secret = spec.secrets["secret"]
+    const made = secret === undefined ? undefined : yield* Effect.either(makeSigner(secret))
+    if (made?._tag === "Left") return [{ ok: false, line: `${label}: ${spec.path}.secret cannot be used as an HMAC key` }]
+    const signer = made?.right
+    const headers = yield* Effect.flatMap(Clock.currentTimeMillis, (now) => authHeaders(signer, now)).pipe(Effect.orElseSucceed(() => undefined))
+    if (headers === undefined) return [{ ok: false, line: `${label}: could not sign the token` }]
+
+    const what = `GET ${COMPONENTS_PATH[s.api]}`
+    const read = yield* Effect.either(readComponents(s.url, s.api, headers, s.timeout))
+    if (read._tag === "Left") {
+      const f = read.left
+      if (f.status === 404) {
+        const hint = yield* otherApi(s.url, s.api, spec.path, s.timeout)
+        return [{ ok: false, line: `${label} at ${peer} (${what}): answered 404; ${hint ?? `no Stackmon API answers there: check ${spec.path}.url and ${spec.path}.api`}` }]
+      }
+      return [{ ok: false, line: `${label} at ${peer} (${what}): ${f.status === undefined ? `unreachable: ${f.detail}` : `reachable, but ${f.detail}`}` }]
+    }
+    const components = read.right
+    const results: Array<{ ok: boolean; line: string }> = [{ ok: true, line: `${label} at ${peer} (${what}): reachable, ${components.length} component(s)` }]
+
+    const probe =
+      s.api === "v2"
+        ? { method: "PATCH" as const, path: "/v2/events/0", body: "{}" }
+        : { method: "POST" as const, path: "/v1/component_status", body: JSON.stringify({ name: "cloudmon-metrics-reporter credential check", impact: 99, text: "never stored", attributes: [{ name: "region", value: "none" }] }) }
+    const asked = `${probe.method} ${probe.path}`
+    const reply = yield* Effect.either(transport.exchange({ method: probe.method, url: `${s.url}${probe.path}`, headers, body: probe.body }, { timeout: s.timeout, maxBytes: 64 * 1024, oversize: "truncate" }))
+    if (reply._tag === "Left") {
+      results.push({ ok: false, line: `${label} at ${peer} (${asked}): unreachable: ${reply.left.detail}` })
+    } else {
+      const { status, body } = reply.right
+      const said = peerMessage(body) ? `: ${peerMessage(body)}` : ""
+      if (status === 401 || status === 403) {
+        results.push({
+          ok: false,
+          line: `${label} at ${peer} (${asked}): ${secret === undefined ? `the dashboard wants a token (${status}${said}); set ${spec.path}.secret` : `the credentials were refused (${status}${said}); check ${spec.path}.secret`}`
+        })
+      } else if (status >= 200 && status < 300) {
+        results.push({ ok: false, line: `${label} at ${peer} (${asked}): answered ${status} where a Stackmon dashboard refuses the request; is ${spec.path}.url a Stackmon dashboard?` })
+      } else {
+        results.push({
+          ok: true,
+          line: `${label} at ${peer} (${asked}): ${secret === undefined ? "writes are taken without a token" : "credentials accepted"} (answered ${status} after authentication; nothing was changed)`
+        })
+      }
+    }
+
+    const problems = services.flatMap((service) => {
+      const problem = matchProblem(match(components, wantedFor(s, service)), service, wantedFor(s, service), { peer, path: spec.path })
+      return problem === undefined ? [] : [problem]
+    })
+    for (const problem of problems) results.push({ ok: false, line: `${label}: ${problem}` })
+    if (problems.length === 0 && services.length > 0) results.push({ ok: true, line: `${label} at ${peer}: each of the ${services.length} service(s) has its component` })
+    return results
+  })

@@ -10,7 +10,7 @@
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { BaseUrl, Mapping, NonEmptyString, type NotifySection, orElse } from "../Fields.js"
+import { BaseUrl, expected, Mapping, mapping, NonEmptyString, type NotifySection, orElse } from "../Fields.js"
 
 /**
  * A secret key: `key` and its `key_file` twin. `map: "headers"`: a mapping
@@ -39,11 +39,19 @@ export interface TargetKind<Fields extends Schema.Struct.Fields> {
   readonly address: { readonly setting: keyof Fields & string } | { readonly secret: string }
   /** Settings that are URLs whose path may be a credential: shown by their origin only. */
   readonly pathSecret?: ReadonlyArray<keyof Fields & string>
+  /**
+   * Its policy when nothing is configured, under the configuration's and its
+   * own `notify:` (Policy.ts); absent: its kind's (dashboards take every
+   * poll and no recovery, notifiers changes and recoveries).
+   */
+  readonly notify?: NotifySection
 }
 
 const kind = <Fields extends Schema.Struct.Fields>(k: TargetKind<Fields>): TargetKind<Fields> => k
 
 const Severity = Schema.Literal("critical", "error", "warning", "info")
+/** The Stackmon dashboard's scale: 1 minor, 2 major, 3 outage (status-dashboard-v3:internal/api/v2/v2.go:32-37). */
+const StackmonImpact = Schema.Literal(1, 2, 3).annotations(expected("1 (minor), 2 (major) or 3 (outage)"))
 const ComponentStatus = Schema.Literal("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
 
 export const REGISTRY = {
@@ -60,11 +68,15 @@ export const REGISTRY = {
       url: BaseUrl,
       api: orElse(Schema.Literal("v2", "v1"), "v2"),
       environments: orElse(Mapping(Mapping(Schema.String)), {}),
-      components: orElse(Mapping(NonEmptyString), {})
+      components: orElse(Mapping(NonEmptyString), {}),
+      // The dashboard counts only impact 3 as downtime (v2.go:1449-1452): an outage is an outage.
+      impact: orElse(Schema.Struct({ degraded: orElse(StackmonImpact, 1), outage: orElse(StackmonImpact, 3) }).annotations(mapping), {})
     },
     secrets: [{ key: "secret", required: false }],
     identity: ["url", "api", "environments", "components"],
-    address: { setting: "url" }
+    address: { setting: "url" },
+    // Every poll (a dashboard it closed by hand is opened again), and the recovery that closes the incident.
+    notify: { mode: "every_poll", send_resolved: true }
   }),
   statuspage: kind({
     kind: "notifier",

@@ -18,8 +18,8 @@ export interface MetricsPort {
   readonly cycle: (summary: CycleSummary, finishedAtMillis: number) => void
   /** One service read (retries included) and what it came to. */
   readonly convertorRequest: (outcome: ConvertorOutcome) => void
-  /** One notification to one target: delivered, or not (after its retries). */
-  readonly notification: (target: string, outcome: "delivered" | "failed") => void
+  /** One notification to one target: delivered, or not (after its retries), or deliberately not sent (a person's incident, no component). */
+  readonly notification: (target: string, outcome: "delivered" | "failed" | "skipped") => void
   /** One retry of a peer: `convertor`, or a target's name. */
   readonly retry: (peer: string) => void
   readonly jwtSignFailure: () => void

@@ -88,6 +88,7 @@ const deliver = (p: Ports, target: TargetPort, notification: Notification): Effe
           },
           onSuccess: (delivery) => {
             if (delivery._tag !== "Delivered") {
+              p.metrics.notification(target.name, "skipped")
               return Effect.as(
                 Effect.logWithLevel(LEVELS[delivery.level], `Not sent to ${target.name}: ${delivery.why}`),
                 delivery.final ? ("skipped" as const) : ("deferred" as const)

@@ -120,7 +120,8 @@ describe("/metrics", () => {
       expect(body).not.toContain('peer="old-name"')
       expect(body).not.toContain('target="name-28"')
       expect(body).toContain('target="name-29"')
-      expect(body.split("\n").filter((l) => l.startsWith("cloudmon_reporter_notifications_total{"))).toHaveLength(4)
+      // Two targets, three outcomes each (delivered, failed, skipped).
+      expect(body.split("\n").filter((l) => l.startsWith("cloudmon_reporter_notifications_total{"))).toHaveLength(6)
     })
   )
 

@@ -13,6 +13,7 @@ import type { Notification, Reading, ServiceRef } from "../src/Domain.js"
 import { Maintenance } from "../src/Maintenance.js"
 import { DryRun, runCycle, runForever } from "../src/Reporter.js"
 import type { CycleSummary } from "../src/Summary.js"
+import { Metrics, type MetricsPort, NONE } from "../src/Metrics.js"
 import { captureLogs, policyLayers, testConfig } from "./helpers.js"
 
 const svc = (name: string): ServiceRef => ({ name, environment: "production" })
@@ -525,9 +526,11 @@ describe("several targets", () => {
     })
   )
 
-  it.effect("a skipped notification is said at its level and counts neither as attempted nor as failed", () =>
+  it.effect("a skipped notification is said at its level, counts neither as attempted nor as failed, and is counted skipped", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
+      const counted: Array<string> = []
+      const metrics: MetricsPort = { ...NONE, notification: (target, outcome) => void counted.push(`${target}:${outcome}`) }
       const skipping = { name: "status", target: "status", notify: () => Effect.succeed({ _tag: "Skipped", why: "no component", level: "warn", final: true } as const), rehearse: () => Effect.succeed("") }
       const layer = Layer.mergeAll(
         Layer.succeed(Convertor, Convertor.make({ health: () => Effect.succeed(health(1)), probe: () => Effect.die("not probed"), maintenances: Effect.succeed([]) })),
@@ -535,8 +538,9 @@ describe("several targets", () => {
         policyLayers({ status: {} }),
         Layer.succeed(AppConfig, testConfig())
       )
-      const summary = yield* runCycle.pipe(Effect.provide(layer), Effect.provide(logs.layer))
+      const summary = yield* runCycle.pipe(Effect.provide(layer), Effect.provideService(Metrics, metrics), Effect.provide(logs.layer))
       expect(summary).toMatchObject({ failed: 0, notified: 1, targets: { status: { delivered: 0, attempted: 0 } } })
+      expect(counted).toEqual(["status:skipped"])
       expect(logs.lines.join("\n")).toContain("WARN Not sent to status: no component")
     })
   )

@@ -41,9 +41,10 @@ export const makePrometheus = (version: string): Prometheus => {
     labelNames: ["outcome"],
     registers
   })
+  const OUTCOMES = ["delivered", "failed", "skipped"] as const
   const notifications = new client.Counter({
     name: `${P}notifications_total`,
-    help: "Notifications to each target, by outcome (after retries).",
+    help: "Notifications to each target, by outcome: delivered or failed (after retries), or skipped on purpose.",
     labelNames: ["target", "outcome"],
     registers
   })
@@ -66,11 +67,11 @@ export const makePrometheus = (version: string): Prometheus => {
   const targets = (names: ReadonlyArray<string>) => {
     for (const target of known) {
       if (names.includes(target)) continue
-      for (const outcome of ["delivered", "failed"]) notifications.remove({ target, outcome })
+      for (const outcome of OUTCOMES) notifications.remove({ target, outcome })
       if (target !== "convertor") retries.remove({ peer: target })
     }
     for (const target of names) {
-      for (const outcome of ["delivered", "failed"]) notifications.inc({ target, outcome }, 0)
+      for (const outcome of OUTCOMES) notifications.inc({ target, outcome }, 0)
       retries.inc({ peer: target }, 0)
     }
     known = new Set(names)

@@ -12,8 +12,15 @@ import { count } from "./Metrics.js"
 /** Long enough for clock skew between us and the dashboard, short enough to limit replay. */
 export const TOKEN_LIFETIME_SECONDS = 300
 
+/**
+ * `iat` is set this far back: a verifier whose clock is behind ours refuses
+ * a token issued in its future (PyJWT 2.6+, which the Python Stackmon
+ * dashboard uses, status-dashboard:app/authorization.py:55, has no leeway).
+ */
+export const ISSUED_BEFORE_SECONDS = 60
+
 export interface Signer {
-  /** A token over `claims`, issued at `nowMillis`, expiring TOKEN_LIFETIME_SECONDS later. Fails with no word of the key. */
+  /** A token over `claims`, issued ISSUED_BEFORE_SECONDS before `nowMillis`, expiring TOKEN_LIFETIME_SECONDS after it. Fails with no word of the key. */
   readonly sign: (claims: Record<string, unknown>, nowMillis: number) => Effect.Effect<string, SignFailed>
 }
 
@@ -36,7 +43,7 @@ export const makeSigner = (secret: Redacted.Redacted<string>): Effect.Effect<Sig
           try: () =>
             new SignJWT(claims)
               .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-              .setIssuedAt(now)
+              .setIssuedAt(now - ISSUED_BEFORE_SECONDS)
               .setExpirationTime(now + TOKEN_LIFETIME_SECONDS)
               .sign(key),
           // jose's messages never contain the key; still, say nothing of it.

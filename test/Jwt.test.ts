@@ -4,7 +4,7 @@ import * as Redacted from "effect/Redacted"
 import { decodeProtectedHeader, jwtVerify } from "jose"
 import { webcrypto } from "node:crypto"
 import { vi } from "vitest"
-import { makeSigner, TOKEN_LIFETIME_SECONDS } from "../src/Jwt.js"
+import { ISSUED_BEFORE_SECONDS, makeSigner, TOKEN_LIFETIME_SECONDS } from "../src/Jwt.js"
 import { SECRET } from "./helpers.js"
 
 describe("the JWT signer", () => {
@@ -21,7 +21,7 @@ describe("the JWT signer", () => {
           const { payload } = yield* Effect.promise(() =>
             jwtVerify(token, new TextEncoder().encode(SECRET), { currentDate: new Date(now) })
           )
-          expect(payload).toEqual({ service: "api", status: i + 1, iat: now / 1000, exp: now / 1000 + TOKEN_LIFETIME_SECONDS })
+          expect(payload).toEqual({ service: "api", status: i + 1, iat: now / 1000 - ISSUED_BEFORE_SECONDS, exp: now / 1000 + TOKEN_LIFETIME_SECONDS })
         }
       } finally {
         importKey.mockRestore()

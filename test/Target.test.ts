@@ -7,6 +7,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { jwtVerify, decodeProtectedHeader } from "jose"
 import { DELIVERED } from "../src/Target.js"
+import { ISSUED_BEFORE_SECONDS } from "../src/Jwt.js"
 import { type Notification, notificationFor } from "../src/Domain.js"
 import { Generic } from "../src/Target/Generic.js"
 import { advance, type Answer, api, dashboardSpec, eventually, fakeHttp, json, type Recorded, SECRET, targetLayer, TestTarget, text } from "./helpers.js"
@@ -54,7 +55,7 @@ describe("generic dashboard adapter", () => {
         environment: "production",
         status: 1,
         timestamp: Date.parse("2024-01-20T12:03:00Z") / 1000,
-        iat: NOW / 1000,
+        iat: NOW / 1000 - ISSUED_BEFORE_SECONDS,
         exp: NOW / 1000 + 300
       })
     })

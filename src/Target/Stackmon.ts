@@ -14,14 +14,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { type Adapter, type Delivery, labelOf, TargetStartError, type TargetPort, type TargetSpec } from "../Target.js"
-import { type Notification, safeUrl, type ServiceRef, serviceKey } from "../Domain.js"
+import { type Notification, safeUrl, serviceId, type ServiceRef, serviceKey } from "../Domain.js"
 import { peerMessage } from "../PeerError.js"
 import { Transport } from "../Transport.js"
 import { makeSigner } from "../Jwt.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
 import { authHeaders, COMPONENTS_PATH, otherApi, type ReadFailure, readComponents } from "./Stackmon/Api.js"
-import { type Component, match, type Match, matchProblem, wantedFor } from "./Stackmon/Components.js"
+import { type Component, match, type Match, matchAll, matchProblem, wantedFor } from "./Stackmon/Components.js"
 import { makeV1 } from "./Stackmon/V1.js"
 import { makeV2 } from "./Stackmon/V2.js"
 
@@ -73,7 +73,10 @@ export const Stackmon: Adapter<Settings> = {
       /** A service without exactly one component is said once at warn, then at debug. */
       const said = new Set<string>()
       const problemOf = (service: ServiceRef, m: Match) => matchProblem(m, service, wantedFor(s, service), where)
-      const matched = services.map((service) => ({ service, match: match(components, wantedFor(s, service)) }))
+      const byRegion = s.api === "v1"
+      const matchEvery = () => matchAll(components, services, (service) => wantedFor(s, service), byRegion)
+      let matched = matchEvery()
+      let matches = new Map(matched.map(({ match: m, service }) => [serviceId(service), m]))
       for (const { service, match: m } of matched) {
         const problem = problemOf(service, m)
         if (problem !== undefined) {
@@ -111,12 +114,15 @@ export const Stackmon: Adapter<Settings> = {
       /** The service's component, from the list or, on a miss, from the dashboard read once more. */
       const componentFor = (n: Notification): Effect.Effect<Match> =>
         Effect.gen(function* () {
-          const w = wantedFor(s, n.service)
-          const cached = match(components, w)
+          const cached = matches.get(serviceId(n.service)) ?? match(components, wantedFor(s, n.service), byRegion)
           if (cached._tag !== "None") return cached
           const fresh = yield* Effect.either(read)
-          if (fresh._tag === "Right") components = fresh.right
-          return match(components, w)
+          if (fresh._tag === "Right") {
+            components = fresh.right
+            matched = matchEvery()
+            matches = new Map(matched.map(({ match: m, service }) => [serviceId(service), m]))
+          }
+          return matches.get(serviceId(n.service)) ?? match(components, wantedFor(s, n.service), byRegion)
         })
 
       const refused = (n: Notification, m: Exclude<Match, { _tag: "One" }>): Delivery => {
@@ -218,8 +224,8 @@ const check = (spec: TargetSpec<Settings>, services: ReadonlyArray<ServiceRef>) 
       }
     }
 
-    const problems = services.flatMap((service) => {
-      const problem = matchProblem(match(components, wantedFor(s, service)), service, wantedFor(s, service), { peer, path: spec.path })
+    const problems = matchAll(components, services, (service) => wantedFor(s, service), s.api === "v1").flatMap(({ match: m, service }) => {
+      const problem = matchProblem(m, service, wantedFor(s, service), { peer, path: spec.path })
       return problem === undefined ? [] : [problem]
     })
     for (const problem of problems) results.push({ ok: false, line: `${label}: ${problem}` })

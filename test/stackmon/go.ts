@@ -107,7 +107,9 @@ export const startGoDashboard = async (options: GoOptions) => {
   const systemFor = async (c: GoComponent, data: { title: string; description: string; impact: number; start_date: string }) => {
     // getActiveEventsForComponent: active incidents and maintenances holding it (v2.go:420-427).
     const events = incidents.filter((i) => active(i) && (i.type === "incident" || i.type === "maintenance") && i.components.includes(c.id))
-    const systemIncidents = () => incidents.filter((i) => active(i) && i.type === "incident" && i.system)
+    // GetEvents orders by start_date DESC (db.go:120-148): the newest of an impact is the one joined.
+    const systemIncidents = () =>
+      incidents.filter((i) => active(i) && i.type === "incident" && i.system).sort((a, b) => Date.parse(b.start_date) - Date.parse(a.start_date) || b.id - a.id)
     if (events.length === 0) {
       // addComponentToSystemIncident (v2.go:537-599): read the open system incidents, then write. No lock.
       const read = systemIncidents()
@@ -285,6 +287,10 @@ export const startGoDashboard = async (options: GoOptions) => {
     const system = query.get("system")
     if (system !== null) found = found.filter((i) => i.system === (system === "true"))
     const components = query.get("components")
+    // Ids 1..2048 only (validation.go:58-77).
+    if (components !== null && components.split(",").some((id) => !/^\d+$/.test(id) || Number(id) < 1 || Number(id) > 2048)) {
+      return err(400, "filter query parameter has an invalid format or value")
+    }
     if (components !== null) found = found.filter((i) => components.split(",").some((id) => i.components.includes(Number(id))))
     const impact = query.get("impact")
     if (impact !== null) found = found.filter((i) => i.impact === Number(impact))

@@ -35,6 +35,8 @@ export interface PyOptions {
   readonly components: ReadonlyArray<PyComponent>
   readonly secret: string
   readonly raceDelayMs?: number
+  /** The server's clock against ours (negative: behind). */
+  readonly clockOffsetMs?: number
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -90,6 +92,8 @@ export const startPythonDashboard = async (options: PyOptions) => {
     if (!header.startsWith("Bearer ")) return false
     try {
       const { payload } = await jwtVerify(header.slice(7), new TextEncoder().encode(options.secret), { algorithms: ["HS256"] })
+      // PyJWT (>= 2.6, requirements.txt) refuses an `iat` after its clock, with no leeway (authorization.py:55).
+      if (typeof payload.iat === "number" && payload.iat > Math.floor((options.clockOffsetMs ?? 0) / 1000 + Date.now() / 1000)) return false
       return Boolean(payload["stackmon"])
     } catch {
       return false

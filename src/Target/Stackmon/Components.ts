@@ -42,12 +42,37 @@ export type Match =
   | { readonly _tag: "One"; readonly component: Component }
   | { readonly _tag: "None"; readonly closest: ReadonlyArray<string> }
   | { readonly _tag: "Many"; readonly candidates: ReadonlyArray<Component> }
+  /** The component of several services: each would undo what the other said (a lower impact, a recovery). */
+  | { readonly _tag: "Shared"; readonly component: Component; readonly services: ReadonlyArray<ServiceRef> }
 
-export const match = (all: ReadonlyArray<Component>, w: Wanted): Match => {
+const regionOf = (c: Component) => attributesOf(c).find((a) => a.name === "region")?.value
+
+/**
+ * The one component with the wanted name whose attributes include the wanted
+ * ones. `byRegion`: API v1 on the Go server finds a component by name and
+ * region only (status-dashboard-v3:internal/db/db.go:423-431), so another of
+ * the same name and region (another category) makes it ambiguous there.
+ */
+export const match = (all: ReadonlyArray<Component>, w: Wanted, byRegion = false): Match => {
   const found = all.filter((c) => has(c, w))
-  if (found.length === 1) return { _tag: "One", component: found[0]! }
   if (found.length > 1) return { _tag: "Many", candidates: found }
+  if (found.length === 1) {
+    const one = found[0]!
+    const twins = byRegion ? all.filter((c) => c.name === one.name && regionOf(c) === regionOf(one)) : [one]
+    return twins.length > 1 ? { _tag: "Many", candidates: twins } : { _tag: "One", component: one }
+  }
   return { _tag: "None", closest: closest(w.name, new Set(all.map((c) => c.name).filter((n) => n !== "")), 3) }
+}
+
+/** Each service's match, a component claimed by several services refused for all of them. */
+export const matchAll = (all: ReadonlyArray<Component>, services: ReadonlyArray<ServiceRef>, wanted: (s: ServiceRef) => Wanted, byRegion = false) => {
+  const matched = services.map((service) => ({ service, match: match(all, wanted(service), byRegion) }))
+  const owners = new Map<number, Array<ServiceRef>>()
+  for (const { service, match: m } of matched) if (m._tag === "One") owners.set(m.component.id, [...(owners.get(m.component.id) ?? []), service])
+  return matched.map(({ service, match: m }): { readonly service: ServiceRef; readonly match: Match } => {
+    const shared = m._tag === "One" ? owners.get(m.component.id)! : []
+    return shared.length > 1 && m._tag === "One" ? { service, match: { _tag: "Shared", component: m.component, services: shared } } : { service, match: m }
+  })
 }
 
 export const describeComponent = (c: Component): string => {
@@ -74,6 +99,12 @@ export const matchProblem = (m: Match, service: ServiceRef, w: Wanted, where: { 
         `no component ${describeWanted(w)} on the Stackmon dashboard at ${where.peer} for ${serviceKey(service)}` +
         `${m.closest.length === 0 ? "" : ` (closest names: ${m.closest.map((n) => `"${n}"`).join(", ")})`}; ` +
         `check ${where.path}.components and ${where.path}.environments`
+      )
+    case "Shared":
+      return (
+        `component ${describeComponent(m.component)} on the Stackmon dashboard at ${where.peer} is the component of ${m.services.length} services ` +
+        `(${m.services.map(serviceKey).join(", ")}): each would undo what the other said, so nothing is sent for them; ` +
+        `give each its own component in ${where.path}.components`
       )
     case "Many": {
       const apart = differing(m.candidates)

@@ -37,10 +37,12 @@ import { type Component, describeComponent } from "./Components.js"
 /** An event as `GET /v2/events/{id}`, PATCH and extract answer it (v2.go:24-58, 275-302); `end_date` is left out while open. */
 const Event = Schema.Struct({
   id: Schema.Number,
+  title: Schema.optionalWith(Schema.String, { default: () => "" }),
   impact: Schema.Number,
   components: Schema.optionalWith(Schema.NullOr(Schema.Array(Schema.Number)), { default: () => [] }),
   system: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  end_date: Schema.optional(Schema.NullOr(Schema.String))
+  end_date: Schema.optional(Schema.NullOr(Schema.String)),
+  updates: Schema.optionalWith(Schema.NullOr(Schema.Array(Schema.Struct({ status: Schema.String, text: Schema.String }))), { default: () => [] })
 })
 type Event = typeof Event.Type
 const decodeEvent = Schema.decodeUnknownOption(Schema.parseJson(Event))
@@ -58,6 +60,24 @@ const decodeResult = Schema.decodeUnknownOption(
 
 const isOpen = (e: Event) => e.end_date === undefined || e.end_date === null
 const componentsOf = (e: Event): ReadonlyArray<number> => e.components ?? []
+
+/** The title of what the monitoring opens: an extracted part keeps it (db.go:547-557). */
+const TITLE = "System incident from monitoring system"
+
+/** The dashboard's outage: the only impact its availability counts (v2.go:1449-1452). */
+const OUTAGE = 3
+
+/**
+ * A part this reporter extracted from a system incident and did not get to
+ * close (its answer lost, a restart in between): not a system incident
+ * (db.go:554), but ours by its marks: our title, and the server's own
+ * "moved from" update (status `SYSTEM`, db.go:564-572; event.go:12).
+ */
+const isOurPart = (e: Event) =>
+  !e.system && e.title === TITLE && (e.updates ?? []).some((u) => u.status === "SYSTEM" && u.text.includes(" moved from "))
+
+/** The `components` filter takes ids 1..2048 (validation.go:58-77). */
+const FILTERABLE = 2048
 
 /** The incident of ours a component is in, as far as this process knows. */
 interface Ours {
@@ -105,13 +125,15 @@ export const makeV2 = (o: WriterOptions) => {
       )
     )
 
+  const isMine = (e: Event) => e.system || extracted.has(e.id) || isOurPart(e)
+
   /** The incident of ours the component is in, read afresh; forgotten when it is closed, gone, or no longer holds it. */
   const current = (n: Notification, c: Component) =>
     Effect.gen(function* () {
       const known = ours.get(c.id)
       if (known === undefined) return Option.none<Event>()
       const event = yield* getEvent(n, known.incident)
-      const mine = Option.filter(event, (e) => isOpen(e) && componentsOf(e).includes(c.id) && (e.system || extracted.has(e.id)))
+      const mine = Option.filter(event, (e) => isOpen(e) && componentsOf(e).includes(c.id) && isMine(e))
       if (Option.isNone(mine)) ours.delete(c.id)
       return mine
     })
@@ -143,18 +165,21 @@ export const makeV2 = (o: WriterOptions) => {
    * writer of system incidents) is still the monitoring's to close.
    */
   const lookup = (n: Notification, c: Component) =>
-    o.sender.exchange(n, request(n, "GET", `/v2/events?type=incident&active=true&system=true&components=${c.id}&limit=50`), (reply, now) =>
-      Effect.flatMap(o.sender.judgeStatus(n, reply, now), () =>
-        Option.match(decodePage(reply.body), {
-          onNone: () => unreadable(n, "GET /v2/events"),
-          onSome: (page) => Effect.succeed(Option.fromNullable(page.data.find((e) => isOpen(e) && e.system && componentsOf(e).includes(c.id))))
-        })
-      )
-    )
+    c.id > FILTERABLE
+      ? Effect.succeed(Option.none<Event>())
+      : o.sender.exchange(n, request(n, "GET", `/v2/events?type=incident&active=true&components=${c.id}&limit=50`), (reply, now) =>
+          Effect.flatMap(o.sender.judgeStatus(n, reply, now), () =>
+            Option.match(decodePage(reply.body), {
+              onNone: () => unreadable(n, "GET /v2/events"),
+              onSome: (page) => Effect.succeed(Option.fromNullable(page.data.find((e) => isOpen(e) && isMine(e) && componentsOf(e).includes(c.id))))
+            })
+          )
+        )
 
   const recover = (n: Notification, c: Component): Effect.Effect<Delivery, TargetError> =>
     Effect.gen(function* () {
-      const event = ours.has(c.id) ? yield* current(n, c) : yield* lookup(n, c)
+      const known = yield* current(n, c)
+      const event = Option.isSome(known) ? known : yield* lookup(n, c)
       if (Option.isNone(event)) {
         return { _tag: "Skipped", why: `no open incident of ours holds component ${describeComponent(c)}: nothing to close`, level: "debug", final: true } as const
       }
@@ -168,7 +193,7 @@ export const makeV2 = (o: WriterOptions) => {
       n,
       (now) =>
         request(n, "POST", "/v2/events", {
-          title: "System incident from monitoring system",
+          title: TITLE,
           description: "System-wide incident affecting one or multiple components. Created automatically.",
           impact,
           components: [c.id],
@@ -190,15 +215,25 @@ export const makeV2 = (o: WriterOptions) => {
   const raise = (n: Notification, c: Component, impact: number, again: boolean): Effect.Effect<Delivery, TargetError> =>
     Effect.gen(function* () {
       const event = yield* current(n, c)
-      if (Option.isSome(event) && event.value.impact > impact) {
-        const from = event.value.impact
-        if (componentsOf(event.value).length <= 1) {
-          yield* patch(n, event.value.id, { status: "impact changed", impact, message: `Impact changed from ${impactLabel(from)} to ${impactLabel(impact)} (monitoring).` })
-          ours.set(c.id, { incident: event.value.id, impact })
+      if (Option.isSome(event) && event.value.impact !== impact) {
+        const e = event.value
+        const alone = componentsOf(e).length <= 1
+        // Lowered in place, alone in a system incident that is not an outage: nothing the availability counts is lost.
+        if (e.impact > impact && alone && e.system && e.impact !== OUTAGE) {
+          yield* patch(n, e.id, { status: "impact changed", impact, message: `Impact changed from ${impactLabel(e.impact)} to ${impactLabel(impact)} (monitoring).` })
+          ours.set(c.id, { incident: e.id, impact })
           return DELIVERED
         }
-        // Shared: this component's part ends here, and the lower impact is posted below.
-        yield* leave(n, c, event.value, `${c.name || `Component ${c.id}`} moved to impact ${impactLabel(impact)} (monitoring).`)
+        // Otherwise this component's part ends here and the new impact is posted below:
+        // - an outage is closed as an outage, so the dashboard's availability counts it (v2.go:1449-1452);
+        // - a shared incident is never raised or lowered for one component: raising it through the server
+        //   could close it with the others inside (v2.go:626-629, db.go:498-519);
+        // - a part we extracted is not a system incident: a POST would answer it unchanged (v2.go:469-479).
+        // Alone in a system incident, a higher impact is the server's to raise (v2.go:601-680).
+        if (e.impact > impact || !alone || !e.system) {
+          const name = c.name || `Component ${c.id}`
+          yield* leave(n, c, e, e.impact > impact ? `${name}: impact down to ${impactLabel(impact)} (monitoring).` : `${name}: impact up to ${impactLabel(impact)} (monitoring).`)
+        }
       }
       const known = ours.get(c.id)
       const entry = yield* post(n, c, impact)
@@ -216,7 +251,13 @@ export const makeV2 = (o: WriterOptions) => {
       const found = yield* getEvent(n, id)
       if (Option.isNone(found)) return DELIVERED
       const e = found.value
-      if (!e.system && !extracted.has(e.id)) {
+      if (!e.system && (extracted.has(e.id) || isOurPart(e)) && again) {
+        // A part of ours left open (its close lost, or a restart in between): closed, and the impact posted again.
+        yield* patch(n, e.id, { status: "resolved", message: `${c.name || `Component ${c.id}`}: a part the monitoring moved out, closed (monitoring).` })
+        extracted.delete(e.id)
+        return yield* raise(n, c, impact, false)
+      }
+      if (!e.system) {
         ours.delete(c.id)
         const key = `${c.id}:${e.id}`
         const first = !said.has(key)
@@ -232,8 +273,8 @@ export const makeV2 = (o: WriterOptions) => {
       // Moved to another impact's incident: the old one may be left open and empty (v2.go:626-629 closes
       // the old one only when the *target* had one component; db.go:515-519 removes it otherwise).
       if (known !== undefined) yield* tidy(n, known.incident)
-      // Already in a system incident of higher impact (put there by another writer): lowered once.
-      if (e.impact > impact && again) return yield* raise(n, c, impact, false)
+      // Already in a system incident of another impact (put there by another writer): set right once.
+      if (e.impact !== impact && again) return yield* raise(n, c, impact, false)
       return DELIVERED
     })
 

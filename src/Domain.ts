@@ -48,6 +48,14 @@ export interface Notification {
   readonly timestamp: Date
   /** Why, where the convertor said: matched expression, triggered metrics, region. */
   readonly why?: string
+  /** The reading it comes from, for targets that carry its details apart (PagerDuty's `custom_details`). */
+  readonly reading?: Health
+  /**
+   * The status last delivered to this target for this service (0 or absent:
+   * none, as far as the policy knows): what this reporter wrote there, so a
+   * target may tell its own writing from an operator's (Statuspage).
+   */
+  readonly previous?: number
 }
 
 /** The convertor's explanation, as one line, where it gave one. */
@@ -68,6 +76,7 @@ export const notificationFor = (service: ServiceRef, health: Health): Notificati
     message:
       health.status === 1 ? "Service degraded" : health.status === 2 ? "Service outage" : `Service status ${health.status}`,
     timestamp: health.timestamp,
+    reading: health,
     ...(why === undefined ? {} : { why })
   }
 }

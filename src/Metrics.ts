@@ -18,8 +18,12 @@ export interface MetricsPort {
   readonly cycle: (summary: CycleSummary, finishedAtMillis: number) => void
   /** One service read (retries included) and what it came to. */
   readonly convertorRequest: (outcome: ConvertorOutcome) => void
-  /** One notification to one target: delivered, or not (after its retries), or deliberately not sent (a person's incident, no component). */
-  readonly notification: (target: string, outcome: "delivered" | "failed" | "skipped") => void
+  /**
+   * One notification to one target: delivered, failed (after its retries),
+   * refused (a refusal that would come back the same: the target is held
+   * back), or skipped on purpose (a person's incident, no component, held back).
+   */
+  readonly notification: (target: string, outcome: "delivered" | "failed" | "refused" | "skipped") => void
   /** One retry of a peer: `convertor`, or a target's name. */
   readonly retry: (peer: string) => void
   readonly jwtSignFailure: () => void

@@ -1,7 +1,10 @@
 /**
- * Process-wide rate limits, one per key (a Statuspage API key, a Slack
- * webhook): every target that shares a key shares its limiter, whatever
- * notifier it belongs to. Waiting goes through Effect's Clock.
+ * Process-wide state per key, which outlives a configuration generation:
+ * rate limits, one per key (a Statuspage API key, a Slack webhook, a
+ * PagerDuty routing key), shared by every target that uses the key, whatever
+ * notifier it belongs to (waiting goes through Effect's Clock); and what a
+ * target must carry across a reload (PagerDuty: the routing key each open
+ * alert was triggered with), in memory only.
  */
 import { createHash } from "node:crypto"
 import * as Context from "effect/Context"
@@ -13,17 +16,19 @@ import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 
 export interface RateLimitsService {
-  /** The limiter for `key`, made on first use: at most `limit` starts per `interval`. */
-  readonly forKey: (key: string, limit: number, interval: Duration.Duration) => Effect.Effect<RateLimiter.RateLimiter>
+  /** The limiter for `key`, made on first use: at most `limit` starts per `interval` (a fixed window unless told). */
+  readonly forKey: (key: string, limit: number, interval: Duration.Duration, algorithm?: "fixed-window" | "token-bucket") => Effect.Effect<RateLimiter.RateLimiter>
+  /** The map kept under `key` for the life of the process, made empty on first use. */
+  readonly carried: <K, V>(key: string) => Map<K, V>
 }
 
 /**
  * The limiter for a credential (an API key, a webhook URL), shared by every
  * target that uses it; keyed by a digest, so the secret itself is not kept as a key.
  */
-export const forSecret = (kind: string, secret: Redacted.Redacted<string>, limit: number, interval: Duration.Duration) =>
+export const forSecret = (kind: string, secret: Redacted.Redacted<string>, limit: number, interval: Duration.Duration, algorithm?: "fixed-window" | "token-bucket") =>
   Effect.flatMap(RateLimits, (limits) =>
-    limits.forKey(`${kind}:${createHash("sha256").update(Redacted.value(secret)).digest("hex")}`, limit, interval)
+    limits.forKey(`${kind}:${createHash("sha256").update(Redacted.value(secret)).digest("hex")}`, limit, interval, algorithm)
   )
 
 export class RateLimits extends Context.Tag("reporter/RateLimits")<RateLimits, RateLimitsService>() {}
@@ -33,12 +38,18 @@ export const layer: Layer.Layer<RateLimits> = Layer.scoped(
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const limiters = new Map<string, RateLimiter.RateLimiter>()
+    const maps = new Map<string, Map<unknown, unknown>>()
     return {
-      forKey: (key, limit, interval) =>
+      carried: <K, V>(key: string) => {
+        let map = maps.get(key)
+        if (map === undefined) maps.set(key, (map = new Map()))
+        return map as Map<K, V>
+      },
+      forKey: (key, limit, interval, algorithm = "fixed-window") =>
         Effect.suspend(() => {
           const known = limiters.get(key)
           if (known !== undefined) return Effect.succeed(known)
-          return RateLimiter.make({ limit, interval, algorithm: "fixed-window" }).pipe(
+          return RateLimiter.make({ limit, interval, algorithm }).pipe(
             Scope.extend(scope),
             Effect.tap((made) => Effect.sync(() => limiters.set(key, made)))
           )

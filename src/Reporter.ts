@@ -83,7 +83,7 @@ const deliver = (p: Ports, target: TargetPort, notification: Notification): Effe
     : target.notify(notification).pipe(
         Effect.matchEffect({
           onFailure: (e) => {
-            p.metrics.notification(target.name, "failed")
+            p.metrics.notification(target.name, e.refused === true ? "refused" : "failed")
             return Effect.as(Effect.logError(e.message), "failed" as const)
           },
           onSuccess: (delivery) => {

@@ -30,6 +30,8 @@ export class TargetError extends Data.TaggedError("TargetError")<
   PeerErrorFields<Reason> & {
     /** Which target: `Dashboard` (the primary), or `Notifier "oncall" (pagerduty)`. */
     readonly label: string
+    /** A refusal that would come back the same, after which the target is held back (Target/Holds.ts). */
+    readonly refused?: boolean
   }
 > {
   override get message(): string {

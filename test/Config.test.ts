@@ -411,8 +411,21 @@ describe("notifiers", () => {
   it.effect("MP_NOTIFIERS__0__ROUTING_KEY sets the first notifier's key, replacing its routing_key_file", () =>
     Effect.gen(function* () {
       const text = VALID + "notifiers:\n  - type: pagerduty\n    routing_key_file: /nonexistent\n"
-      const { config } = yield* okWith(setup(text).file, { MP_NOTIFIERS__0__ROUTING_KEY: "from-the-environment" })
-      expect(Redacted.value(config.targets[1]!.secrets["routing_key"]!)).toBe("from-the-environment")
+      const { config } = yield* okWith(setup(text).file, { MP_NOTIFIERS__0__ROUTING_KEY: "from-the-environment-0123456789a" })
+      expect(Redacted.value(config.targets[1]!.secrets["routing_key"]!)).toBe("from-the-environment-0123456789a")
+    })
+  )
+
+  it.effect("a PagerDuty routing key that is not 32 characters, and a service too long for a dedup_key, are refused at load without echoing the key", () =>
+    Effect.gen(function* () {
+      const short = VALID + "notifiers:\n  - type: pagerduty\n    routing_key: R0UT1NG-SECRET-31-characters-xx\n"
+      expect(yield* problemsOf(setup(short).file)).toEqual([
+        "notifiers[0].routing_key: a PagerDuty routing key (an Events API v2 integration key) is 32 characters, this one is 31; copy it again from the integration's page"
+      ])
+      const long = VALID.replace("    - name: api\n", `    - name: ${"a".repeat(250)}\n`) + "notifiers:\n  - type: pagerduty\n    routing_key: R0UT1NGKEY0123456789abcdef012345\n"
+      const problems = yield* problemsOf(setup(long).file)
+      expect(problems).toHaveLength(1)
+      expect(problems[0]).toMatch(/^reporter\.services: "a{40}…\/production" is longer than the 255 characters PagerDuty allows in a dedup_key \(notifiers\[0\]\); shorten its name or environment$/)
     })
   )
 

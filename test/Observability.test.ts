@@ -120,8 +120,8 @@ describe("/metrics", () => {
       expect(body).not.toContain('peer="old-name"')
       expect(body).not.toContain('target="name-28"')
       expect(body).toContain('target="name-29"')
-      // Two targets, three outcomes each (delivered, failed, skipped).
-      expect(body.split("\n").filter((l) => l.startsWith("cloudmon_reporter_notifications_total{"))).toHaveLength(6)
+      // Two targets, four outcomes each (delivered, failed, refused, skipped).
+      expect(body.split("\n").filter((l) => l.startsWith("cloudmon_reporter_notifications_total{"))).toHaveLength(8)
     })
   )
 

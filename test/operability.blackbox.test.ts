@@ -191,7 +191,18 @@ describe("validate, black-box", () => {
 
   it("--connect: one read-only request per peer; a reachable target, a wrong secret and one down are each said; exit 1", async () => {
     const convertor = track(await startConvertor({ services: { "api/production": { status: 1 }, "api/staging": { status: 0 }, "db/production": { status: 2 } } }))
-    const stackmon = track(await startGoDashboard({ secret: SECRET, components: [{ id: 1, name: "api", attributes: [] }, { id: 2, name: "db", attributes: [] }] }))
+    // One component per service and environment (one component for two services is refused).
+    const region = (value: string) => [{ name: "region", value }]
+    const stackmon = track(
+      await startGoDashboard({
+        secret: SECRET,
+        components: [
+          { id: 1, name: "api", attributes: region("prod") },
+          { id: 2, name: "api", attributes: region("stage") },
+          { id: 3, name: "db", attributes: region("prod") }
+        ]
+      })
+    )
     const statuspage = track(await startPeer((req) => (req.headers.authorization === "OAuth right-key" ? { status: 200, body: { id: "p1" } } : { status: 401, body: { error: "Unauthorized" } })))
     const down = await closedPort()
     const file = writeConfig(
@@ -204,7 +215,7 @@ describe("validate, black-box", () => {
           { type: "statuspage", name: "status", url: statuspage.url, page_id: "p1", api_key: "wrong-key", components: { "api/production": "c1" } },
           { type: "webhook", name: "hook", url: `http://127.0.0.1:${down}/hook` }
         ]
-      }).replace("status_dashboard:\n", "status_dashboard:\n  type: stackmon\n")
+      }).replace("status_dashboard:\n", "status_dashboard:\n  type: stackmon\n  environments: {production: {region: prod}, staging: {region: stage}}\n")
     )
     const result = await run(["validate", "--connect", "--config", file])
     expect(result.code).toBe(1)
@@ -212,7 +223,7 @@ describe("validate, black-box", () => {
     expect(convertor.requests.map((r) => `${r.service}/${r.environment}`).sort()).toEqual(["api/production", "api/staging"])
     expect(result.stderr).toMatch(new RegExp(`INFO Convertor at ${convertor.url}: answered for api in production \\(status 1\\)`))
     // Stackmon: its components, its credentials through a request that can change nothing, each service's component.
-    expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url} (GET /v2/components): reachable, 2 component(s)`)
+    expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url} (GET /v2/components): reachable, 3 component(s)`)
     expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url} (PATCH /v2/events/0): credentials accepted (answered 400 after authentication; nothing was changed)`)
     expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url}: each of the 3 service(s) has its component`)
     expect(stackmon.seen.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /v2/components", "PATCH /v2/events/0"])

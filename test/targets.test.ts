@@ -89,7 +89,10 @@ describe("Statuspage", () => {
   it.live("PATCHes the component's status with the OAuth key; a service without a component is warned about at start-up and skipped", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
-      const peer = yield* Effect.promise(() => startPeer(() => ({ status: 200, body: { id: "8kbf7d35c070", status: "major_outage" } })))
+      // The component shows operational, and no incident holds it: ours to set.
+      const peer = yield* Effect.promise(() =>
+        startPeer((req) => (req.method === "GET" ? { status: 200, body: req.path.endsWith("/unresolved") ? [] : { id: "8kbf7d35c070", status: "operational" } } : { status: 200, body: { id: "8kbf7d35c070", status: "major_outage" } }))
+      )
       const dns = { name: "dns", environment: "production" }
       const [sent, skipped] = yield* live(specOf("statuspage", settings(peer.url)), (p) => Effect.all([p.notify(outage()), p.notify(outage(dns))]), [api, dns]).pipe(
         Effect.provide(logs.layer),
@@ -97,9 +100,13 @@ describe("Statuspage", () => {
       )
       expect(sent).toEqual(DELIVERED)
       expect(skipped).toMatchObject({ _tag: "Skipped", level: "debug" })
-      expect(peer.seen).toHaveLength(1)
-      const req = peer.seen[0]!
-      expect(`${req.method} ${req.path}`).toBe("PATCH /pages/kctbh9vrtdwd/components/8kbf7d35c070")
+      expect(peer.seen.map((r) => `${r.method} ${r.path}`)).toEqual([
+        "GET /pages/kctbh9vrtdwd/components/8kbf7d35c070",
+        "GET /pages/kctbh9vrtdwd/incidents/unresolved",
+        "PATCH /pages/kctbh9vrtdwd/components/8kbf7d35c070"
+      ])
+      expect(peer.seen.every((r) => r.headers["authorization"] === "OAuth sp-key-123")).toBe(true)
+      const req = peer.seen[2]!
       expect(req.headers["authorization"]).toBe("OAuth sp-key-123")
       expect(JSON.parse(req.body)).toEqual({ component: { status: "major_outage" } })
       expect(logs.lines.filter((l) => l.includes("no component id for dns/production"))).toHaveLength(1)
@@ -109,20 +116,30 @@ describe("Statuspage", () => {
   for (const status of [420, 429]) {
     it.effect(`${status} is retried after its Retry-After`, () =>
       Effect.gen(function* () {
-        const http = fakeHttp((_, n) => (n === 1 ? json(status, { error: "rate limited" }, { "retry-after": "3" }) : json(200, {})))
+        let patches = 0
+        const http = fakeHttp((req) =>
+          req.method === "GET"
+            ? json(200, req.url.pathname.endsWith("/unresolved") ? [] : { status: "operational" })
+            : ++patches === 1
+              ? json(status, { error: "rate limited" }, { "retry-after": "3" })
+              : json(200, {})
+        )
         const fiber = yield* Effect.fork(Effect.flatMap(TestTarget, (p) => p.notify(outage())).pipe(Effect.provide(targetLayer(ADAPTERS.statuspage, specOf("statuspage", settings("http://sp.test")), http.layer))))
-        yield* TestClock.adjust("2900 millis")
-        expect(http.requests).toHaveLength(1)
-        yield* TestClock.adjust("200 millis")
+        // The two reads and the first PATCH, one a second (the key's limit).
+        yield* advance("2 seconds", "100 millis")
+        expect(patches).toBe(1)
+        yield* TestClock.adjust("2800 millis")
+        expect(patches).toBe(1)
+        yield* advance("1 second", "100 millis")
         expect(yield* Fiber.join(fiber)).toEqual(DELIVERED)
-        expect(http.requests).toHaveLength(2)
+        expect(patches).toBe(2)
       })
     )
   }
 
   it.effect("holds 1 request per second per key across the process: 10 components, two notifiers sharing a key", () =>
     Effect.gen(function* () {
-      const http = fakeHttp(() => json(200, {}))
+      const http = fakeHttp((req) => json(200, req.method === "PATCH" ? {} : req.url.pathname.endsWith("/unresolved") ? [] : { status: "operational" }))
       const services = Array.from({ length: 10 }, (_, i) => ({ name: `svc${i}`, environment: "production" }))
       const components = Object.fromEntries(services.map((s, i) => [`${s.name}/production`, `c${i}`]))
       const spec = (name: string) => specOf("statuspage", { ...settings("http://sp.test"), name, components })
@@ -144,14 +161,15 @@ describe("Statuspage", () => {
       // Let the notifications start: the first request goes out at once.
       yield* TestClock.adjust("0 millis")
       expect(http.requests).toHaveLength(1)
-      for (let second = 0; second < 25; second++) {
+      // Per notifier: 10 reads of a component, one of the unresolved incidents, 10 PATCHes: 42 requests, one a second.
+      for (let second = 0; second < 50; second++) {
         const before = http.requests.length
         yield* TestClock.adjust("1 second")
         expect(http.requests.length - before).toBeLessThanOrEqual(1)
       }
       const results = yield* Fiber.join(fiber)
       expect(results.every((r) => r._tag === "Delivered")).toBe(true)
-      expect(http.requests).toHaveLength(20)
+      expect(http.requests).toHaveLength(42)
     })
   )
 })
@@ -171,18 +189,29 @@ describe("PagerDuty", () => {
         routing_key: "R0UT1NGKEY0123456789abcdef012345",
         event_action: "trigger",
         dedup_key: "api/production",
+        client: "cloudmon-metrics-reporter",
         payload: {
           summary: "api in production: outage (matched api.api_down; triggered api.api_down; region eu-de)",
+          timestamp: "2024-01-20T12:03:00.000Z",
           source: "cloudmon-metrics-reporter",
           severity: "critical",
           component: "api",
-          group: "production"
+          group: "production",
+          custom_details: {
+            service: "api",
+            environment: "production",
+            status: 2,
+            status_label: "outage",
+            region: "eu-de",
+            matched_expression: "api.api_down",
+            triggered_metrics: ["api.api_down"]
+          }
         }
       })
     })
   )
 
-  it.effect("400 is not retried; 429 and 5xx are", () =>
+  it.effect("400 and 429 are not retried within the cycle (the target is held back instead); 5xx are", () =>
     Effect.gen(function* () {
       const run = (answers: ReadonlyArray<number>) =>
         Effect.gen(function* () {
@@ -196,7 +225,10 @@ describe("PagerDuty", () => {
       const bad = yield* run([400])
       expect(bad.attempts).toBe(1)
       expect(Either.getLeft(bad.result).pipe(Option.getOrThrow).reason).toBe("Rejected")
-      expect(yield* run([429, 202])).toMatchObject({ attempts: 2, result: Either.right(DELIVERED) })
+      expect(Either.getLeft(bad.result).pipe(Option.getOrThrow).detail).toContain("m: x")
+      const throttled = yield* run([429, 202])
+      expect(throttled.attempts).toBe(1)
+      expect(Either.getLeft(throttled.result).pipe(Option.getOrThrow).detail).toContain("nothing more is sent to this target for 30s")
       expect(yield* run([503, 502, 202])).toMatchObject({ attempts: 3, result: Either.right(DELIVERED) })
     })
   )
@@ -308,10 +340,11 @@ describe("webhook", () => {
 
 describe("recoveries, in each protocol's form", () => {
   const recovered = (service: ServiceRef = api): Notification => ({ ...notificationFor(service, { status: 0, timestamp: new Date(T), triggeredMetrics: [] }), message: "Service recovered" })
-  const wire = (type: TargetType, raw: (url: string) => Record<string, unknown>, answer: Parameters<typeof startPeer>[0] = () => ({ status: 200, body: {} })) =>
+  /** A recovery of a service last delivered as `previous`. */
+  const wire = (type: TargetType, raw: (url: string) => Record<string, unknown>, answer: Parameters<typeof startPeer>[0] = () => ({ status: 200, body: {} }), previous = 0) =>
     Effect.gen(function* () {
       const peer = yield* Effect.promise(() => startPeer(answer))
-      const delivery = yield* live(specOf(type, raw(peer.url)), (p) => p.notify(recovered())).pipe(closing(peer))
+      const delivery = yield* live(specOf(type, raw(peer.url)), (p) => p.notify({ ...recovered(), previous })).pipe(closing(peer))
       return { delivery, seen: peer.seen }
     })
 
@@ -333,8 +366,12 @@ describe("recoveries, in each protocol's form", () => {
 
   it.live("Statuspage: operational", () =>
     Effect.gen(function* () {
-      const { seen } = yield* wire("statuspage", (url) => ({ url, api_key: "k", page_id: "p", components: { "api/production": "c1" } }))
-      expect(JSON.parse(seen[0]!.body)).toEqual({ component: { status: "operational" } })
+      // The component shows what this reporter set (an outage): a recovery sets it back.
+      const { seen } = yield* wire("statuspage", (url) => ({ url, api_key: "k", page_id: "p", components: { "api/production": "c1" } }), (req) => ({
+        status: 200,
+        body: req.method === "PATCH" ? {} : req.path.endsWith("/unresolved") ? [] : { status: "major_outage" }
+      }), 2)
+      expect(JSON.parse(seen.find((r) => r.method === "PATCH")!.body)).toEqual({ component: { status: "operational" } })
     })
   )
 

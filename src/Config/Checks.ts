@@ -11,7 +11,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import { PHASE_SHARE, phaseBudget } from "../Budget.js"
 import { headerValueProblem } from "../Fields.js"
-import { REGISTRY, type SecretKey, type TargetSpec } from "../Target/registry.js"
+import { REGISTRY, type SecretKey, type TargetKind, type TargetSpec } from "../Target/registry.js"
 import { serviceId } from "../Domain.js"
 import type { ConfigFile, TargetConfig } from "./Schema.js"
 import { readBounded, readProblem } from "../Files.js"
@@ -127,7 +127,10 @@ export const resolveTargets = (
         else secrets[key] = Option.getOrUndefined(secret.right)
       }
       const { type, name: _name, ...settings } = target
-      specs.push({ type, name, path, settings, secrets, secretMaps })
+      const spec: TargetSpec = { type, name, path, settings, secrets, secretMaps }
+      // What the type can tell is wrong once its secrets are read (a PagerDuty key's length).
+      problems.push(...((REGISTRY[target.type] as Pick<TargetKind<never>, "check">).check?.(spec, c.reporter.services) ?? []))
+      specs.push(spec)
     }
     return problems.length > 0 ? Either.left(problems) : Either.right(specs)
   })

@@ -41,10 +41,10 @@ export const makePrometheus = (version: string): Prometheus => {
     labelNames: ["outcome"],
     registers
   })
-  const OUTCOMES = ["delivered", "failed", "skipped"] as const
+  const OUTCOMES = ["delivered", "failed", "refused", "skipped"] as const
   const notifications = new client.Counter({
     name: `${P}notifications_total`,
-    help: "Notifications to each target, by outcome: delivered or failed (after retries), or skipped on purpose.",
+    help: "Notifications to each target, by outcome: delivered, failed (after retries), refused (held back since), or skipped on purpose.",
     labelNames: ["target", "outcome"],
     registers
   })

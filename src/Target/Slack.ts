@@ -6,7 +6,10 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import type { Adapter } from "../Target.js"
+import { type Adapter, DELIVERED, type Delivery, type TargetError, type TargetPort } from "../Target.js"
+import { badResponse, fromReply, peerMessage } from "../PeerError.js"
+import type { Reply } from "../Transport.js"
+import { type Hold, withHolds } from "./Holds.js"
 import { clip, type Notification, statusLabel } from "../Domain.js"
 import { forSecret } from "../RateLimits.js"
 import type { SettingsOf } from "./registry.js"
@@ -35,6 +38,29 @@ export const textOf = (n: Notification): string =>
     : `*${field(n.service.name)}* in *${field(n.service.environment)}* is *${statusLabel(n.status)}* (status ${n.status}) since ${n.timestamp.toISOString()}` +
       (n.why ? `\nWhy: ${field(n.why)}` : "")
 
+/**
+ * What Slack's webhook errors mean and what fixes them: the codes it answers
+ * in the body, per "Improving error conditions for Incoming Webhooks"
+ * (api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks):
+ * 400 invalid_payload, user_not_found; 403 action_prohibited; 404
+ * channel_not_found; 410 channel_is_archived; and for a webhook that was
+ * removed, 404 no_service / 403 invalid_token. None passes by itself.
+ */
+const MEANINGS: Readonly<Record<string, string>> = {
+  invalid_payload: "Slack could not read the message (please report it: the reporter builds it)",
+  user_not_found: "the webhook's user no longer exists: create a new webhook",
+  action_prohibited: "the workspace does not allow this webhook to post here (an admin's restriction, not the URL): ask a Slack admin, or use another channel",
+  channel_not_found: "the webhook's channel no longer exists: create a webhook for an existing channel",
+  channel_is_archived: "the webhook's channel is archived: unarchive it, or create a webhook for another channel",
+  no_service: "the webhook was removed or its URL is wrong: create a new one",
+  invalid_token: "the webhook was revoked: create a new one",
+  no_team: "the webhook's workspace no longer exists: create a new webhook"
+}
+
+/** Every refusal of a webhook is the webhook's: the whole target is held back (Target/Holds.ts). */
+const hold = (e: TargetError): Hold | undefined =>
+  e.reason === "Rejected" || e.reason === "AuthFailed" ? { kind: "refused", scope: "target" } : undefined
+
 export const Slack: Adapter<SettingsOf<"slack">> = {
   make: (spec, { budget }) =>
     Effect.gen(function* () {
@@ -42,14 +68,30 @@ export const Slack: Adapter<SettingsOf<"slack">> = {
       const limiter = yield* forSecret("slack", webhook, 1, Duration.seconds(1))
       const sender = yield* makeSender(spec, budget, { peer: `its webhook URL (${spec.path}.webhook_url)`, authHint: `check ${spec.path}.webhook_url`, urlKey: `${spec.path}.webhook_url`, gate: limiter })
       const body = (n: Notification) => JSON.stringify({ text: textOf(n) })
-      return {
+      /** 200 with the body `ok` is a delivery; another 2xx body is not; an error's code is said with what it means. */
+      const judge = (n: Notification) => (reply: Reply, now: number): Effect.Effect<Delivery, TargetError> => {
+        const code = reply.body.trim()
+        if (reply.status >= 200 && reply.status < 300) {
+          return code === "ok" ? Effect.succeed(DELIVERED) : Effect.fail(sender.fail(n, { ...badResponse(`answered ${reply.status} without "ok" (${peerMessage(reply.body) || "an empty body"}): not taken as delivered`), reason: "Rejected" }))
+        }
+        const meaning = MEANINGS[code]
+        if (meaning === undefined) return sender.judgeStatus(n, reply, now)
+        const failure = fromReply(reply, `${spec.path}.webhook_url`, now)
+        // Only a revoked or removed webhook is about the credential; action_prohibited is a workspace rule.
+        const reason = code === "invalid_token" || code === "no_service" ? "AuthFailed" : failure.reason
+        return Effect.fail(sender.fail(n, { ...failure, reason, detail: `${code}: ${meaning}` }))
+      }
+      const port: TargetPort = {
         name: spec.name,
         target: `Slack webhook (${spec.path})`,
         notify: (n) =>
-          sender.send(n, () =>
-            Effect.succeed({ method: "POST", url: Redacted.value(webhook), headers: { "content-type": "application/json" }, body: body(n) })
+          sender.send(
+            n,
+            () => Effect.succeed({ method: "POST", url: Redacted.value(webhook), headers: { "content-type": "application/json" }, body: body(n) }),
+            judge(n)
           ),
         rehearse: (n) => Effect.succeed(`POST <${spec.path}.webhook_url, redacted> ${body(n)}`)
       }
+      return withHolds(port, hold)
     })
 }

@@ -77,11 +77,14 @@ export const Stackmon: Adapter<Settings> = {
       const matchEvery = () => matchAll(components, services, (service) => wantedFor(s, service), byRegion)
       let matched = matchEvery()
       let matches = new Map(matched.map(({ match: m, service }) => [serviceId(service), m]))
+      const warned = new Set<string>()
       for (const { service, match: m } of matched) {
         const problem = problemOf(service, m)
         if (problem !== undefined) {
           said.add(`${serviceKey(service)}\u0000${problem}`)
-          yield* Effect.logWarning(problem)
+          // A component two services claim is one warning.
+          if (!warned.has(problem)) yield* Effect.logWarning(problem)
+          warned.add(problem)
         }
       }
 
@@ -228,7 +231,8 @@ const check = (spec: TargetSpec<Settings>, services: ReadonlyArray<ServiceRef>) 
       const problem = matchProblem(m, service, wantedFor(s, service), { peer, path: spec.path })
       return problem === undefined ? [] : [problem]
     })
-    for (const problem of problems) results.push({ ok: false, line: `${label}: ${problem}` })
+    // A component two services claim is one problem, said once.
+    for (const problem of new Set(problems)) results.push({ ok: false, line: `${label}: ${problem}` })
     if (problems.length === 0 && services.length > 0) results.push({ ok: true, line: `${label} at ${peer}: each of the ${services.length} service(s) has its component` })
     return results
   })

@@ -10,7 +10,7 @@
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { BaseUrl, expected, Mapping, mapping, NonEmptyString, type NotifySection, orElse } from "../Fields.js"
+import { BaseUrl, expected, Mapping, mapping, NonEmptyString, type NotifySection, optional, orElse } from "../Fields.js"
 
 /**
  * A secret key: `key` and its `key_file` twin. `map: "headers"`: a mapping
@@ -39,6 +39,12 @@ export interface TargetKind<Fields extends Schema.Struct.Fields> {
   readonly address: { readonly setting: keyof Fields & string } | { readonly secret: string }
   /** Settings that are URLs whose path may be a credential: shown by their origin only. */
   readonly pathSecret?: ReadonlyArray<keyof Fields & string>
+  /**
+   * What can be known wrong at load, once its secrets are read: one problem
+   * per line, naming the key and never echoing a secret (PagerDuty: a
+   * routing key is 32 characters; a `dedup_key` at most 255).
+   */
+  readonly check?: (spec: TargetSpec, services: ReadonlyArray<{ readonly name: string; readonly environment: string }>) => ReadonlyArray<string>
   /**
    * Its policy when nothing is configured, under the configuration's and its
    * own `notify:` (Policy.ts); absent: its kind's (dashboards take every
@@ -94,11 +100,27 @@ export const REGISTRY = {
     kind: "notifier",
     fields: {
       url: orElse(BaseUrl, "https://events.pagerduty.com/v2/enqueue"),
-      severity: orElse(Mapping(Severity), { "1": "warning", "2": "critical" })
+      severity: orElse(Mapping(Severity), { "1": "warning", "2": "critical" }),
+      // Shown on the alert as who sent it, and where to look (the status page, a dashboard).
+      client: orElse(NonEmptyString, "cloudmon-metrics-reporter"),
+      client_url: optional(BaseUrl)
     },
     secrets: [{ key: "routing_key", required: true }],
     identity: ["url", "severity"],
-    address: { setting: "url" }
+    address: { setting: "url" },
+    check: (spec, services) => {
+      const key = spec.secrets["routing_key"]
+      const length = key === undefined ? 32 : Redacted.value(key).trim().length
+      return [
+        // An Events API v2 integration key is 32 characters; PagerDuty answers any other 400 (its own words:
+        // "Length of 'routing_key' is incorrect").
+        ...(length === 32 ? [] : [`${spec.path}.routing_key: a PagerDuty routing key (an Events API v2 integration key) is 32 characters, this one is ${length}; copy it again from the integration's page`]),
+        // dedup_key is "service/environment": at most 255 characters (developer-docs:docs/events-API-v2/02-Trigger-Events.md:19).
+        ...services
+          .filter((s) => s.name.length + 1 + s.environment.length > 255)
+          .map((s) => `reporter.services: "${s.name.slice(0, 40)}…/${s.environment.slice(0, 40)}" is longer than the 255 characters PagerDuty allows in a dedup_key (${spec.path}); shorten its name or environment`)
+      ]
+    }
   }),
   slack: kind({
     kind: "notifier",

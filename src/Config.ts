@@ -77,15 +77,18 @@ export const load = (
       Effect.fail(new ConfigError({ file, problems, warnings }))
 
     const merged = yield* readLayers(file, env).pipe(Effect.catchAll((problem) => fail([], [problem])))
-    const warnings = [...unknownKeys(merged)]
+    // A key the program does not know is an error, never ignored: `notifier:` for `notifiers:`
+    // would otherwise run without paging. Said first: a mistyped key is often why a required one is missing.
+    const unknown = unknownKeys(merged)
     for (const section of SECTIONS) if (merged[section] === null) merged[section] = {}
 
     const decoded = decode(merged)
-    if (Either.isLeft(decoded)) return yield* fail(warnings, formatIssues(decoded.left, namer(env)))
+    if (Either.isLeft(decoded)) return yield* fail([], [...unknown, ...formatIssues(decoded.left, namer(env))])
     const c = decoded.right
     const targets = yield* resolveTargets(c, (name) => path.resolve(path.dirname(file), name))
-    const problems = [...crossProblems(c), ...Either.match(targets, { onLeft: (p) => p, onRight: () => [] })]
-    if (Either.isLeft(targets) || problems.length > 0) return yield* fail(warnings, problems)
+    const problems = [...unknown, ...crossProblems(c), ...Either.match(targets, { onLeft: (p) => p, onRight: () => [] })]
+    if (Either.isLeft(targets) || problems.length > 0) return yield* fail([], problems)
+    const warnings: ReadonlyArray<string> = []
     // Paths in the configuration are relative to the file, as secret files are.
     const state_file = c.reporter.state_file === undefined ? {} : { state_file: path.resolve(path.dirname(file), c.reporter.state_file) }
     return {

@@ -141,13 +141,16 @@ describe("loading", () => {
     })
   )
 
-  it.effect("warns about unknown keys with a suggestion", () =>
+  it.effect("refuses unknown keys (exit 2), with a suggestion: a typo never switches a target off", () =>
     Effect.gen(function* () {
-      const { warnings } = yield* okWith(setup(VALID.replace("  poll_interval: 30", "  poll_intervall: 30\n  colour: blue")).file)
-      expect(warnings).toContain('unknown key reporter.poll_intervall (did you mean "poll_interval"?): it is ignored')
-      expect(warnings.some((w) => w.startsWith("unknown key reporter.colour") && !w.includes("did you mean"))).toBe(true)
+      const problems = yield* problemsOf(setup(VALID.replace("  poll_interval: 30", "  poll_intervall: 30\n  colour: blue")).file)
+      expect(problems).toContain('unknown key reporter.poll_intervall (did you mean "poll_interval"?): correct it or remove it')
+      expect(problems.some((w) => w.startsWith("unknown key reporter.colour") && !w.includes("did you mean"))).toBe(true)
+      // `notifier:` for `notifiers:` would have run without paging.
+      const paging = VALID + "notifier:\n  - type: pagerduty\n    routing_key: R0UT1NGKEY0123456789abcdef012345\n"
+      expect(yield* problemsOf(setup(paging).file)).toEqual(['unknown key notifier (did you mean "notifiers"?): correct it or remove it'])
       expect(unknownKeys({ reporter: { services: [{ name: "a", environment: "b", enviroment: "c" }] } })).toEqual([
-        'unknown key reporter.services[0].enviroment (did you mean "environment"?): it is ignored'
+        'unknown key reporter.services[0].enviroment (did you mean "environment"?): correct it or remove it'
       ])
     })
   )
@@ -318,12 +321,11 @@ describe("configuration that would break every cycle is refused at start-up", ()
     })
   )
 
-  it.effect("shows the warnings found so far alongside the errors", () =>
+  it.effect("says a mistyped key before the required key it leaves missing", () =>
     Effect.gen(function* () {
       const text = VALID.replace("  url: http://127.0.0.1:3005/api\n", "  ulr: http://127.0.0.1:3005/api\n")
       const error = Either.getLeft(yield* loadWith(setup(text).file)).pipe(Option.getOrThrow)
-      expect(error.problems).toEqual(["convertor.url: is required but missing"])
-      expect(error.warnings).toContain('unknown key convertor.ulr (did you mean "url"?): it is ignored')
+      expect(error.problems).toEqual(['unknown key convertor.ulr (did you mean "url"?): correct it or remove it', "convertor.url: is required but missing"])
     })
   )
 })
@@ -351,8 +353,8 @@ describe("the schema is the one place a key is written", () => {
     }
     expect(unknownKeys(everyKey)).toEqual([])
     expect(unknownKeys({ ...everyKey, reporter: { ...everyKey.reporter, window: { from: 1, too: 0 }, services: [{ name: "a", env: "b" }] } })).toEqual([
-      'unknown key reporter.window.too (did you mean "to"?): it is ignored',
-      'unknown key reporter.services[0].env: it is ignored'
+      'unknown key reporter.window.too (did you mean "to"?): correct it or remove it',
+      'unknown key reporter.services[0].env: correct it or remove it'
     ])
   })
 })
@@ -429,10 +431,11 @@ describe("notifiers", () => {
     })
   )
 
-  it.effect("warns about keys a type does not know, and refuses two targets of one name", () =>
+  it.effect("refuses keys a type does not know, and two targets of one name", () =>
     Effect.gen(function* () {
-      const { warnings } = yield* okWith(setup(VALID + "notifiers:\n  - type: slack\n    webhook_url: https://h/x\n    page_id: nope\n").file)
-      expect(warnings).toContain("unknown key notifiers[0].page_id: it is ignored")
+      expect(yield* problemsOf(setup(VALID + "notifiers:\n  - type: slack\n    webhook_url: https://h/x\n    page_id: nope\n").file)).toEqual([
+        "unknown key notifiers[0].page_id: correct it or remove it"
+      ])
       const twice = VALID + "notifiers:\n  - {type: slack, name: chat, webhook_url: https://h/x}\n  - {type: slack, name: chat, webhook_url: https://h/y}\n"
       expect(yield* problemsOf(setup(twice).file)).toEqual(['notifiers[1].name: "chat" is also the name of notifiers[0]; names must be unique'])
     })

@@ -92,6 +92,10 @@ describe("configuration generations", () => {
       writeFileSync(w.file, "reporter: {poll_interval: often}\n")
       yield* Queue.offer(w.hangups, "signal")
       yield* eventually("the refusal", () => logs.lines.some((l) => l.includes("Reload refused: still running")))
+      // A mistyped key is refused too, not ignored (`notifier:` would drop paging).
+      writeFileSync(w.file, configText({ interval: 30, services: ["api"] }) + "notifier: []\n")
+      yield* Queue.offer(w.hangups, "signal")
+      yield* eventually("the typo's refusal", () => logs.lines.some((l) => l.includes('unknown key notifier (did you mean "notifiers"?): correct it or remove it')))
       writeFileSync(w.file, configText({ interval: 30, services: ["api"], url: "http://127.0.0.1:9" }))
       yield* Queue.offer(w.hangups, "signal")
       yield* eventually("the second refusal", () => logs.lines.some((l) => l.includes("Reload refused: the dashboard is down; still running")))

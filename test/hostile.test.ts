@@ -66,8 +66,8 @@ describe("the process does not die or lie", () => {
 
 })
 
-describe("configuration errors come with the warnings found before them", () => {
-  it("prints the warnings first, then one line per error, exit 2", async () => {
+describe("configuration errors, a mistyped key first", () => {
+  it("one line per error, the unknown key (with its did-you-mean) before the key it left missing, exit 2", async () => {
     const file = writeConfig(
       configText({ convertor: "http://127.0.0.1:1", dashboard: "http://127.0.0.1:2", services: ["api/production"], secret: SECRET })
         .replace("  url: http://127.0.0.1:1\n", "  ulr: http://127.0.0.1:1\n")
@@ -76,8 +76,8 @@ describe("configuration errors come with the warnings found before them", () => 
     const result = await run(["--config", file])
     expect(result.code).toBe(2)
     const lines = result.stderr.trim().split("\n")
-    expect(lines[0]).toMatch(/WARN unknown key convertor\.ulr \(did you mean "url"\?\): it is ignored$/)
-    expect(lines.slice(1).every((l) => l.includes(`ERROR Configuration error in ${file}: `))).toBe(true)
+    expect(lines[0]).toMatch(/ERROR Configuration error in .*: unknown key convertor\.ulr \(did you mean "url"\?\): correct it or remove it$/)
+    expect(lines.every((l) => l.includes(`ERROR Configuration error in ${file}: `))).toBe(true)
     expect(result.stderr).toContain("convertor.url: is required but missing")
     expect(result.stderr).toContain("reporter.poll_interval: expected a positive number of seconds from 1 to 86400, got 0.001")
   })

@@ -1,6 +1,6 @@
 /**
  * Keys the program does not know, found by walking the schema itself: a
- * typo (`pol_interval`) would otherwise be silently ignored, and a new key in
+ * typo (`pol_interval`, `notifier:`) is an error, never silently ignored, and a new key in
  * Config/Schema.ts is known here without being listed twice.
  */
 import type * as AST from "effect/SchemaAST"
@@ -55,7 +55,7 @@ const didYouMean = (key: string, known: Iterable<string>): string => {
 
 const isTree = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** One warning per key the schema does not know, with its path and a suggestion. */
+/** One problem per key the schema does not know, with its path and a suggestion. */
 export const unknownKeys = (tree: unknown): ReadonlyArray<string> => {
   const found: Array<string> = []
   const walk = (node: unknown, shape: Shape, path: string): void => {
@@ -75,7 +75,7 @@ export const unknownKeys = (tree: unknown): ReadonlyArray<string> => {
     for (const [key, value] of Object.entries(node)) {
       const where = path === "" ? key : `${path}.${key}`
       const child = shape.keys.get(key)
-      if (child === undefined) found.push(`unknown key ${where}${didYouMean(key, shape.keys.keys())}: it is ignored`)
+      if (child === undefined) found.push(`unknown key ${where}${didYouMean(key, shape.keys.keys())}: correct it or remove it`)
       else walk(value, child, where)
     }
   }

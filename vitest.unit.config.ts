@@ -11,6 +11,7 @@ export const PROCESS_TESTS = [
   "test/operability.blackbox.test.ts",
   "test/targets.blackbox.test.ts",
   "test/stackmon.blackbox.test.ts",
+  "test/alerting.blackbox.test.ts",
   "test/faults.test.ts",
   "test/hostile.test.ts",
   "test/demo.test.ts",

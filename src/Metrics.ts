@@ -27,11 +27,21 @@ export interface MetricsPort {
   /** One retry of a peer: `convertor`, or a target's name. */
   readonly retry: (peer: string) => void
   readonly jwtSignFailure: () => void
+  /** The state file could not be written (reporter.state_file). */
+  readonly stateWriteFailure: () => void
   /** The targets configured now (at start, and after each reload): their series exist from then on, at zero. */
   readonly targets: (names: ReadonlyArray<string>) => void
 }
 
-export const NONE: MetricsPort = { cycle: () => {}, convertorRequest: () => {}, notification: () => {}, retry: () => {}, jwtSignFailure: () => {}, targets: () => {} }
+export const NONE: MetricsPort = {
+  cycle: () => {},
+  convertorRequest: () => {},
+  notification: () => {},
+  retry: () => {},
+  jwtSignFailure: () => {},
+  stateWriteFailure: () => {},
+  targets: () => {}
+}
 
 export class Metrics extends Context.Reference<Metrics>()("reporter/Metrics", { defaultValue: (): MetricsPort => NONE }) {}
 

@@ -18,6 +18,8 @@ import * as Schema from "effect/Schema"
 import type { ServiceRef } from "./Domain.js"
 import { serviceId } from "./Domain.js"
 import { identityOf, type TargetSpec } from "./Target/registry.js"
+import { logErrorAlways } from "./Logging.js"
+import { count } from "./Metrics.js"
 
 export const Track = Schema.Struct({
   candidate: Schema.Number,
@@ -60,6 +62,8 @@ export interface PolicyStoreService {
    * type, URL, page: Target/registry.ts), and saves to its backend from now on.
    */
   readonly retain: (next: Managed) => Effect.Effect<void>
+  /** False while the last save failed (a `--once` run then exits non-zero). */
+  readonly saving: () => boolean
 }
 
 export class PolicyStore extends Context.Tag("reporter/PolicyStore")<PolicyStore, PolicyStoreService>() {}
@@ -109,13 +113,31 @@ export const layer = (first: Managed): Layer.Layer<PolicyStore> =>
         tracks.set(key, track)
         dirty = true
       }
+      // A streak of failed saves is said once at error (and again when it ends); each one is counted.
+      let failing = false
       const persist = Effect.suspend(() => {
         const to = backend
         if (to === undefined || !dirty) return Effect.void
         return to.save(tracks).pipe(
           Effect.matchEffect({
-            onFailure: (why) => Effect.logWarning(`${why}: the notification state lives on in memory`),
-            onSuccess: () => Effect.sync(() => void (dirty = false))
+            onFailure: (why) =>
+              Effect.zipRight(
+                count((m) => m.stateWriteFailure()),
+                failing
+                  ? Effect.logDebug(`${why}: still not written`)
+                  : Effect.sync(() => void (failing = true)).pipe(
+                      Effect.zipRight(
+                        logErrorAlways(`${why}: what was sent is not saved; after a restart the reporter would not know it, and could send it again (it is kept in memory, and saved again after each cycle)`)
+                      )
+                    )
+              ),
+            onSuccess: () =>
+              Effect.suspend(() => {
+                dirty = false
+                if (!failing) return Effect.void
+                failing = false
+                return Effect.logInfo("The state file is written again")
+              })
           })
         )
       })
@@ -129,6 +151,6 @@ export const layer = (first: Managed): Layer.Layer<PolicyStore> =>
           backend = next.backend
           dirty = true
         })
-      return { get: (key) => tracks.get(key) ?? FRESH, set, persist, retain }
+      return { get: (key) => tracks.get(key) ?? FRESH, set, persist, retain, saving: () => !failing }
     })
   )

@@ -5,6 +5,8 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
+import { access, constants, stat } from "node:fs/promises"
+import { dirname } from "node:path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
@@ -15,7 +17,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { phaseBudget } from "./Budget.js"
-import { AppConfig, load, reportConfigError, type ReporterConfig } from "./Config.js"
+import { AppConfig, ConfigError, load, reportConfigError, type ReporterConfig } from "./Config.js"
 import { Convertor } from "./Convertor.js"
 import { safeUrl } from "./Domain.js"
 import * as Generations from "./Generations.js"
@@ -143,7 +145,10 @@ const once = (config: ReporterConfig, options: RunOptions) =>
       ),
       Effect.provide(services.right)
     )
-    return summary.failed > 0 || summary.late > 0 ? ExitCode.CycleFailed : ExitCode.Ok
+    // What was sent and not saved would be sent again by the next run: that run is not a success.
+    const saved = yield* Effect.map(PolicyStore.PolicyStore, (store) => store.saving())
+    if (!saved) yield* Logging.logErrorAlways("The state file could not be written (see above): exiting with 1")
+    return summary.failed > 0 || summary.late > 0 || !saved ? ExitCode.CycleFailed : ExitCode.Ok
   }).pipe(Effect.provide(Layer.merge(RateLimits.layer, storeLayer(config))))
 
 /**
@@ -181,6 +186,45 @@ const cycles = (config: ReporterConfig, options: RunOptions) =>
     )
   })
 
+/**
+ * What a target's policy needs to remember between runs to do its job: a
+ * change from a repeat, a recovery, a streak, the time of a reminder. A
+ * Stackmon v2 dashboard holds its own memory (its open incidents are read
+ * back at start-up); a dashboard that takes every poll and no recovery needs none.
+ */
+const needsMemory = (config: ReporterConfig): ReadonlyArray<string> => {
+  const policies = Policy.policiesOf(config.notify, config.targets)
+  return config.targets.flatMap((t) => {
+    const p = policies.get(t.name)!
+    const remembersItself = t.type === "stackmon" && (t.settings as { api?: string }).api === "v2"
+    const needs = [
+      ...(p.mode === "on_change" ? ["notify.mode on_change (a change from a repeat)"] : []),
+      ...(p.sendResolved && !remembersItself ? ["notify.send_resolved (a recovery)"] : []),
+      ...(p.failureThreshold > 1 || p.successThreshold > 1 ? ["a notify threshold above 1 (a streak)"] : []),
+      ...(Duration.toMillis(p.repeatInterval) > 0 ? ["notify.repeat_interval (when it last reminded)"] : [])
+    ]
+    return needs.length === 0
+      ? []
+      : [`${t.path} (${t.type}) needs to remember between runs for ${needs.join(", ")}, and a --once run without reporter.state_file forgets it: every run would notify again and no recovery would be sent; set reporter.state_file (a path that lasts between runs), or give this target notify: {mode: every_poll, send_resolved: false}`]
+  })
+}
+
+/** The state file's directory must be one the reporter can write in (and the file, if there is one). */
+const stateFileProblem = (file: string): Effect.Effect<string | undefined> =>
+  Effect.promise(async () => {
+    for (const [path, what] of [[dirname(file), "its directory"], [file, "the file"]] as const) {
+      try {
+        if (path !== file && !(await stat(path)).isDirectory()) return `reporter.state_file: ${path} is not a directory: point reporter.state_file into a directory the reporter can write in`
+        await access(path, constants.W_OK)
+      } catch (e) {
+        const code = (e as { code?: string }).code
+        if (code === "ENOENT" && path === file) continue
+        return `reporter.state_file: ${what} ${path} cannot be written (${code === "ENOENT" ? "it does not exist" : code === "EACCES" || code === "EPERM" ? "permission denied" : (code ?? "error")}): make it writable by the reporter's user, or point reporter.state_file at a volume that is`
+      }
+    }
+    return undefined
+  })
+
 export const run = (
   options: RunOptions
 ): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Transport> => {
@@ -189,6 +233,11 @@ export const run = (
     const loaded = yield* Effect.either(load(options.configFile, options.env))
     if (loaded._tag === "Left") return yield* Effect.as(reportConfigError(loaded.left), ExitCode.BadConfig)
     const { config, warnings } = loaded.right
+    const problems = [
+      ...(config.reporter.state_file === undefined ? [] : [yield* stateFileProblem(config.reporter.state_file)].filter((p) => p !== undefined)),
+      ...(options.once && !options.dryRun && config.reporter.state_file === undefined ? needsMemory(config) : [])
+    ]
+    if (problems.length > 0) return yield* Effect.as(reportConfigError(new ConfigError({ file: options.configFile, problems, warnings })), ExitCode.BadConfig)
     for (const warning of warnings) yield* Effect.logWarning(warning)
     yield* Effect.logInfo(describe(config, options))
 

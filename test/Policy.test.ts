@@ -19,7 +19,9 @@ import { Convertor } from "../src/Convertor.js"
 import { TargetError, DELIVERED, type TargetPort, Targets } from "../src/Target.js"
 import type { Notification, Reading } from "../src/Domain.js"
 import { type NotifyPolicy, observe, policyFor, FRESH, due } from "../src/Policy.js"
-import { PolicyStore } from "../src/PolicyStore.js"
+import * as Store from "../src/PolicyStore.js"
+import { keyOf, PolicyStore } from "../src/PolicyStore.js"
+import { Metrics, type MetricsPort, NONE } from "../src/Metrics.js"
 import { runForever } from "../src/Reporter.js"
 import { captureLogs, eventually, policyLayers, storeLayer, testConfig } from "./helpers.js"
 
@@ -290,6 +292,34 @@ describe("the state file's leftovers", () => {
       expect(store.get(JSON.stringify(["slack", "api", "production"]))).toEqual(FRESH)
       expect(existsSync(gone)).toBe(false)
       expect(existsSync(live)).toBe(true)
+    })
+  )
+})
+
+describe("a state file that cannot be saved", () => {
+  it.effect("one error per streak of failures, each counted; a save that works again says so; `saving` tells --once", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      let works = false
+      let counted = 0
+      const backend = { load: Effect.succeed(new Map()), save: () => (works ? Effect.void : Effect.fail("state.json: disk full")) }
+      const api = { name: "api", environment: "production" }
+      const store = yield* Effect.provide(PolicyStore, Store.layer({ services: [api], targets: [], backend }))
+      const metrics: MetricsPort = { ...NONE, stateWriteFailure: () => void counted++ }
+      const save = (n: number) =>
+        Effect.gen(function* () {
+          store.set(keyOf("dashboard", api), { ...FRESH, delivered: n })
+          yield* store.persist
+        }).pipe(Effect.provideService(Metrics, metrics), Effect.provide(logs.layer))
+      yield* save(1)
+      yield* save(2)
+      expect(store.saving()).toBe(false)
+      expect(counted).toBe(2)
+      expect(logs.lines.filter((l) => l.includes("ERROR") && l.includes("state.json: disk full: what was sent is not saved"))).toHaveLength(1)
+      works = true
+      yield* save(3)
+      expect(store.saving()).toBe(true)
+      expect(logs.lines.filter((l) => l.includes("The state file is written again"))).toHaveLength(1)
     })
   )
 })

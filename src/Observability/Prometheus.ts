@@ -50,11 +50,13 @@ export const makePrometheus = (version: string): Prometheus => {
   })
   const retries = new client.Counter({ name: `${P}retries_total`, help: "Retried requests, by peer (convertor, or a target's name).", labelNames: ["peer"], registers })
   const jwt = new client.Counter({ name: `${P}jwt_sign_failures_total`, help: "Tokens that could not be signed.", registers })
+  const stateWrites = new client.Counter({ name: `${P}state_write_failures_total`, help: "Saves of reporter.state_file that failed.", registers })
   new client.Gauge({ name: `${P}build_info`, help: "The reporter's version; always 1.", labelNames: ["version"], registers }).set({ version }, 1)
 
   for (const state of SERVICE_STATES) services.set({ state }, 0)
   for (const outcome of CONVERTOR_OUTCOMES) convertor.inc({ outcome }, 0)
   jwt.inc(0)
+  stateWrites.inc(0)
   retries.inc({ peer: "convertor" }, 0)
   cycles.inc(0)
 
@@ -88,6 +90,7 @@ export const makePrometheus = (version: string): Prometheus => {
     notification: (target, outcome) => notifications.inc({ target, outcome }),
     retry: (peer) => retries.inc({ peer }),
     jwtSignFailure: () => jwt.inc(),
+    stateWriteFailure: () => stateWrites.inc(),
     targets
   }
   return { port, contentType: registry.contentType, render: () => registry.metrics() }

@@ -1,0 +1,78 @@
+/**
+ * Alerting an on-call team can trust, as users run it: `--once` never
+ * re-pages or loses a recovery for want of memory, and a state file that
+ * cannot be written is never a silent warning.
+ */
+import { mkdirSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
+import { cleanUpAfterEach, configText, run, SECRET, track, writeConfig } from "./spawn.js"
+
+cleanUpAfterEach()
+
+const slackWorld = async () => {
+  const convertor = track(await startConvertor({ services: { "api/production": { status: 2 } } }))
+  const dashboard = track(await startDashboard({ secret: SECRET }))
+  const slack = track(await startSlack())
+  const text = configText({ convertor: convertor.url, dashboard: dashboard.url, services: ["api/production"], secret: SECRET, timeout: 1, notifiers: [{ type: "slack", name: "chat", webhook_url: slack.url }] })
+  return { convertor, dashboard, slack, text }
+}
+
+describe("--once remembers, or refuses to run", () => {
+  it("a target that takes changes and recoveries, without reporter.state_file: exit 2 naming the key and the fix; nothing sent", async () => {
+    const w = await slackWorld()
+    const result = await run(["--config", writeConfig(w.text), "--once"])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(
+      "notifiers[0] (slack) needs to remember between runs for notify.mode on_change (a change from a repeat), notify.send_resolved (a recovery), and a --once run without reporter.state_file forgets it"
+    )
+    expect(result.stderr).toContain("set reporter.state_file")
+    expect(w.slack.messages).toEqual([])
+    expect(w.convertor.requests).toEqual([])
+  })
+
+  it("with a state file: two runs in an outage send one message; the run after the recovery sends the recovery", async () => {
+    const w = await slackWorld()
+    const file = writeConfig(w.text, { "state.yaml": "reporter:\n  state_file: state.json\n" })
+    expect((await run(["--config", file, "--once"])).code).toBe(0)
+    expect((await run(["--config", file, "--once"])).code).toBe(0)
+    expect(w.slack.messages).toHaveLength(1)
+    w.convertor.set("api/production", { status: 0 })
+    expect((await run(["--config", file, "--once"])).code).toBe(0)
+    expect(w.slack.messages).toHaveLength(2)
+    expect(w.slack.messages[1]).toContain("*recovered*")
+  })
+
+  it("a dashboard that takes every poll needs no memory: --once runs without a state file", async () => {
+    const w = await slackWorld()
+    const dashboardOnly = w.text.replace(/notifiers:[\s\S]*$/, "")
+    expect((await run(["--config", writeConfig(dashboardOnly), "--once"])).code).toBe(0)
+    expect(w.dashboard.incidents).toHaveLength(1)
+  })
+})
+
+describe("a state file that cannot be written is never a silent warning", () => {
+  it("its directory missing: exit 2 at start-up, naming reporter.state_file", async () => {
+    const w = await slackWorld()
+    const file = writeConfig(w.text, { "state.yaml": "reporter:\n  state_file: no-such-directory/state.json\n" })
+    for (const args of [["--once"], []]) {
+      const result = await run(["--config", file, ...args])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(`reporter.state_file: its directory ${join(dirname(file), "no-such-directory")} cannot be written (it does not exist)`)
+    }
+    expect(w.slack.messages).toEqual([])
+  })
+
+  it("a save that fails during the run: one error, and --once exits 1 (the next run would send it again)", async () => {
+    const w = await slackWorld()
+    const file = writeConfig(w.text, { "state.yaml": "reporter:\n  state_file: state.json\n" })
+    // Where the file should be, a directory: it can be neither read nor replaced.
+    mkdirSync(join(dirname(file), "state.json"))
+    const result = await run(["--config", file, "--once"])
+    expect(result.code).toBe(1)
+    expect(result.stderr.match(/ERROR .*what was sent is not saved/g)).toHaveLength(1)
+    expect(result.stderr).toContain("The state file could not be written (see above): exiting with 1")
+    expect(w.slack.messages).toHaveLength(1)
+  })
+})

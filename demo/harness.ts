@@ -24,6 +24,8 @@ export interface ConfigOptions {
   readonly concurrency?: number
   /** Further targets, each a mapping of keys (`{type: slack, webhook_url: …}`). */
   readonly notifiers?: ReadonlyArray<Record<string, unknown>>
+  /** The top-level `notify:` for every target (`{failure_threshold: 1}`: every reading counts). */
+  readonly notify?: Record<string, unknown>
 }
 
 /** A reporter configuration for loopback simulators, as YAML text. */
@@ -44,6 +46,7 @@ export const configText = (o: ConfigOptions): string =>
     ...(o.notifiers === undefined || o.notifiers.length === 0
       ? []
       : ["notifiers:", ...o.notifiers.map((n) => `  - { ${Object.entries(n).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }`)]),
+    ...(o.notify === undefined ? [] : [`notify: ${JSON.stringify(o.notify)}`]),
     ""
   ].join("\n")
 

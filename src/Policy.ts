@@ -137,9 +137,21 @@ export const policiesOf = (notify: NotifySection, targets: ReadonlyArray<TargetS
   new Map(
     targets.map((t) => {
       const type = REGISTRY[t.type as TargetType]
-      return [t.name, policyFor(defaultMode(type.kind), type.notify, notify, (t.settings as { notify?: NotifySection }).notify)]
+      return [t.name, policyFor(defaultMode(type.kind), KIND_DEFAULTS[type.kind], type.notify, notify, (t.settings as { notify?: NotifySection }).notify)]
     })
   )
+
+/**
+ * What a kind of target takes by default, under its type's and the
+ * configuration's `notify:`. A person is paged or pinged by a notifier: two
+ * readings in a row before a trigger, and two before a recovery, so that a
+ * flapping service (0,1,0,1) tells nobody and one bad reading wakes no one. A
+ * dashboard shows the state as it is: every reading counts.
+ */
+const KIND_DEFAULTS: Record<"dashboard" | "notifier", NotifySection> = {
+  dashboard: {},
+  notifier: { failure_threshold: 2, success_threshold: 2 }
+}
 
 /** The policy of a kind of target when nothing is configured: dashboards de-duplicate, so they take every poll. */
 export const defaultMode = (kind: "dashboard" | "notifier"): NotifyPolicy["mode"] => (kind === "dashboard" ? "every_poll" : "on_change")

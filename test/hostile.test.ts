@@ -7,6 +7,9 @@ import { truncateSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { type Behaviour, startConvertor, startDashboard } from "../demo/Simulator.js"
+
+/** Every reading counts (notifiers default to two in a row). */
+const EVERY_READING = { failure_threshold: 1, success_threshold: 1 }
 import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
@@ -138,6 +141,8 @@ describe("a stop does not lose what was sent", () => {
         secret: SECRET,
         interval: 10,
         timeout: 4,
+        // Every reading counts: what is tested here is not the notifiers' thresholds.
+        notify: EVERY_READING,
         notifiers: [{ type: "webhook", name: "hook", url: `${hook.url}/api/incidents`, secret: SECRET }]
       }),
       { "state.yaml": "reporter:\n  state_file: state.json\n" }
@@ -206,6 +211,8 @@ describe("a token in a webhook URL's path is a secret", () => {
         services: ["api/production"],
         secret: SECRET,
         timeout: 0.4,
+        // Every reading counts: what is tested here is not the notifiers' thresholds.
+        notify: EVERY_READING,
         notifiers: [{ type: "webhook", name: "discord", url: `http://127.0.0.1:${port}/api/webhooks/123/T0KENsecretPART` }]
       }),
       // A --once run of a target that takes changes needs somewhere to remember them.

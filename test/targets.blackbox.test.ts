@@ -3,6 +3,9 @@ import * as net from "node:net"
 import { describe, expect, it } from "vitest"
 import { startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
 import { startPeer } from "./peer.js"
+
+/** Every reading counts (notifiers default to two in a row). */
+const EVERY_READING = { failure_threshold: 1, success_threshold: 1 }
 import { cleanUpAfterEach, closedPort, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
@@ -19,11 +22,15 @@ describe("several targets, black-box", () => {
         dashboard: dashboard.url,
         services: ["api/production", "compute/production", "storage/production"],
         secret: SECRET,
+        // Every reading counts: what is tested here is not the notifiers' thresholds.
+        notify: EVERY_READING,
         notifiers: [
           { type: "slack", name: "chat", webhook_url: slack.url },
           { type: "pagerduty", name: "oncall", url: `http://127.0.0.1:${down}/v2/enqueue`, routing_key: "R0UT1NGKEY0123456789abcdef012345", timeout: "1" }
         ]
-      })
+      }),
+      // --once with targets that take changes needs somewhere to remember them.
+      { "state.yaml": "reporter:\n  state_file: state.json\n" }
     )
     const result = await run(["--config", file, "--once"])
     expect(result.code).toBe(1)
@@ -62,6 +69,8 @@ describe("several targets, black-box", () => {
         dashboard: dashboard.url,
         services: ["compute/production"],
         secret: SECRET,
+        // Every reading counts: what is tested here is not the notifiers' thresholds.
+        notify: EVERY_READING,
         notifiers: [
           { type: "slack", webhook_url: slack.url },
           { type: "pagerduty", routing_key: "R0UT1NGKEY0123456789abcdef012345" },
@@ -98,7 +107,9 @@ describe("one slow target holds back neither the reads nor the other targets", (
           interval: 10,
           timeout: 4,
           concurrency: 4,
-          notifiers: [
+          // Every reading counts: what is tested here is not the notifiers' thresholds.
+        notify: EVERY_READING,
+        notifiers: [
             { type: "webhook", name: "hung", url: `http://127.0.0.1:${(hung.address() as net.AddressInfo).port}/hook`, timeout: 10 },
             { type: "pagerduty", name: "pd", url: `${pagerduty.url}/v2/enqueue`, routing_key: "R0UT1NGKEY0123456789abcdef012345" }
           ]

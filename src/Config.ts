@@ -9,7 +9,9 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
+import { phaseBudget } from "./Budget.js"
 import type { TargetSpec } from "./Target/registry.js"
 import { crossProblems, formatIssues, resolveTargets, warningsFor } from "./Config/Checks.js"
 import { unknownKeys } from "./Config/Keys.js"
@@ -56,6 +58,33 @@ export const reportConfigError = (error: ConfigError, prefix = ""): Effect.Effec
     Effect.forEach(error.lines, (line) => logErrorAlways(`${prefix}${line}`), { discard: true })
   )
 
+/** Whether the file (or the environment) set `<path>.timeout` itself: `convertor`, `status_dashboard`, `notifiers[2]`. */
+const timeoutSet = (merged: Record<string, unknown>, path: string): boolean => {
+  const m = /^notifiers\[(\d+)\]$/.exec(path)
+  const section = m === null ? merged[path] : (merged["notifiers"] as ReadonlyArray<unknown> | undefined)?.[Number(m[1])]
+  return typeof section === "object" && section !== null && (section as Record<string, unknown>)["timeout"] !== undefined
+}
+
+/**
+ * A timeout nobody set derives from the interval: the default (10 s), or the
+ * phase budget when that is shorter, so a short `poll_interval` needs no
+ * timeouts set by hand and warns about none; one that was set is kept (and
+ * warned about when it is too long).
+ */
+const withDerivedTimeouts = (c: ConfigFile, merged: Record<string, unknown>): ConfigFile => {
+  const budget = phaseBudget(c.reporter.poll_interval)
+  const derive = <T extends object>(section: T, path: string): T => {
+    const timeout = (section as { readonly timeout?: Duration.Duration }).timeout
+    return timeoutSet(merged, path) || timeout === undefined ? section : { ...section, timeout: Duration.min(timeout, budget) }
+  }
+  return {
+    ...c,
+    convertor: derive(c.convertor, "convertor"),
+    status_dashboard: derive(c.status_dashboard, "status_dashboard"),
+    notifiers: c.notifiers.map((n, i) => derive(n, `notifiers[${i}]`))
+  }
+}
+
 export interface LoadResult {
   readonly config: ReporterConfig
   readonly warnings: ReadonlyArray<string>
@@ -84,7 +113,7 @@ export const load = (
 
     const decoded = decode(merged)
     if (Either.isLeft(decoded)) return yield* fail([], [...unknown, ...formatIssues(decoded.left, namer(env))])
-    const c = decoded.right
+    const c = withDerivedTimeouts(decoded.right, merged)
     const targets = yield* resolveTargets(c, (name) => path.resolve(path.dirname(file), name))
     const problems = [...unknown, ...crossProblems(c), ...Either.match(targets, { onLeft: (p) => p, onRight: () => [] })]
     if (Either.isLeft(targets) || problems.length > 0) return yield* fail([], problems)
@@ -93,6 +122,6 @@ export const load = (
     const state_file = c.reporter.state_file === undefined ? {} : { state_file: path.resolve(path.dirname(file), c.reporter.state_file) }
     return {
       config: { ...c, reporter: { ...c.reporter, ...state_file }, source: file, targets: targets.right },
-      warnings: [...warnings, ...warningsFor(c, targets.right)]
+      warnings: [...warnings, ...warningsFor(c, targets.right, (key) => timeoutSet(merged, key))]
     }
   })

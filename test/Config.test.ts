@@ -267,6 +267,20 @@ describe("configuration that would break every cycle is refused at start-up", ()
     })
   )
 
+  it.effect("a timeout nobody set follows a short interval, and warns about nothing; one that was set is kept", () =>
+    Effect.gen(function* () {
+      const short = VALID.replace("  poll_interval: 30", "  poll_interval: 10") + "notifiers:\n  - {type: slack, webhook_url: https://hooks.slack.test/x}\n  - {type: slack, webhook_url: https://hooks.slack.test/y, timeout: 8}\n"
+      const { config, warnings } = yield* okWith(setup(short).file)
+      expect(warnings.filter((w) => w.includes("timeout"))).toEqual([
+        "notifiers[1].timeout (8s) is longer than 45% of reporter.poll_interval (10s): each attempt is cut to 4.5s; lower notifiers[1].timeout or raise reporter.poll_interval"
+      ])
+      expect(Duration.toSeconds(config.convertor.timeout)).toBe(4.5)
+      expect(config.targets.map((t) => Duration.toSeconds((t.settings as { timeout: Duration.Duration }).timeout))).toEqual([4.5, 4.5, 8])
+      // At the default interval, the default 10 s.
+      expect(Duration.toSeconds((yield* okWith(setup(VALID).file)).config.convertor.timeout)).toBe(10)
+    })
+  )
+
   it.effect("a YAML alias bomb, in the file or in conf.d, is a configuration error naming the file", () =>
     Effect.gen(function* () {
       const levels = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]

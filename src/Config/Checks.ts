@@ -139,7 +139,7 @@ const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)
 
 /** What the program can run with, but should say. */
-export const warningsFor = (c: ConfigFile, targets: ReadonlyArray<TargetSpec>): ReadonlyArray<string> => {
+export const warningsFor = (c: ConfigFile, targets: ReadonlyArray<TargetSpec>, timeoutSet: (path: string) => boolean = () => true): ReadonlyArray<string> => {
   const warnings: Array<string> = []
   for (const t of targets) {
     const secret = t.secrets["secret"]
@@ -154,9 +154,11 @@ export const warningsFor = (c: ConfigFile, targets: ReadonlyArray<TargetSpec>): 
   }
   const interval = Duration.toSeconds(c.reporter.poll_interval)
   const budget = phaseBudget(c.reporter.poll_interval)
-  const timeouts = [["convertor.timeout", c.convertor.timeout], ...targets.map((t) => [`${t.path}.timeout`, (t.settings as { readonly timeout: Duration.Duration }).timeout] as const)] as const
-  for (const [key, timeout] of timeouts) {
-    if (Duration.greaterThan(timeout, budget)) {
+  const timeouts = [["convertor", c.convertor.timeout], ...targets.map((t) => [t.path, (t.settings as { readonly timeout: Duration.Duration }).timeout] as const)] as const
+  for (const [path, timeout] of timeouts) {
+    const key = `${path}.timeout`
+    // Only a timeout someone set: one left to its default follows the interval (Config.ts).
+    if (timeoutSet(path) && Duration.greaterThan(timeout, budget)) {
       warnings.push(
         `${key} (${Duration.toSeconds(timeout)}s) is longer than ${Math.round(PHASE_SHARE * 100)}% of reporter.poll_interval (${interval}s): ` +
           `each attempt is cut to ${Duration.toSeconds(budget)}s; lower ${key} or raise reporter.poll_interval`

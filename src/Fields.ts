@@ -173,3 +173,23 @@ export const ListenAddress = Schema.transformOrFail(Schema.String, Schema.Struct
   },
   encode: ({ host, port }) => ParseResult.succeed(`${host.includes(":") ? `[${host}]` : host}:${port}`)
 }).annotations(expected('"host:port" (127.0.0.1:9464), or ":port" for every interface'))
+
+/** A list of names, each exact or with `*` wildcards (`api-*`). */
+const Names = Schema.Array(NonEmptyString).annotations({ message: (issue) => ({ message: `expected a list of names (\`*\` matches anything), got ${show(issue.actual)}`, override: false }) })
+
+/**
+ * Which services a target is for: `{environments: [...], services: [...]}`,
+ * each list optional. A service is selected when it matches every list
+ * given (`match:`), and held back when it matches every list given (`exclude:`).
+ */
+export const Selector = Schema.Struct({ environments: optional(Names), services: optional(Names) }).annotations(mapping)
+export type Selector = typeof Selector.Type
+
+const glob = (pattern: string): RegExp => new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`)
+
+/** Whether `service` matches every list `selector` gives (an empty selector matches everything). */
+export const selects = (selector: Selector): ((service: { readonly name: string; readonly environment: string }) => boolean) => {
+  const environments = selector.environments?.map(glob)
+  const services = selector.services?.map(glob)
+  return (s) => (environments === undefined || environments.some((r) => r.test(s.environment))) && (services === undefined || services.some((r) => r.test(s.name)))
+}

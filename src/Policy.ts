@@ -16,9 +16,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { NotifySection } from "./Fields.js"
-import { type Health, type Notification, notificationFor, type ServiceRef } from "./Domain.js"
+import { type Health, type Notification, notificationFor, type ServiceRef, serviceId } from "./Domain.js"
 import { keyOf, PolicyStore, type Track } from "./PolicyStore.js"
-import { REGISTRY, type TargetSpec, type TargetType } from "./Target/registry.js"
+import { type CommonSettings, REGISTRY, type TargetSpec, type TargetType } from "./Target/registry.js"
+import { selects } from "./Fields.js"
 
 export { FRESH, type Track } from "./PolicyStore.js"
 
@@ -93,6 +94,8 @@ export class Policy extends Context.Tag("reporter/Policy")<Policy, PolicyService
 export interface PolicyOptions {
   /** Each target's policy, by target name. */
   readonly policies: ReadonlyMap<string, NotifyPolicy>
+  /** Each target's routing (`match:`/`exclude:`), by target name: a service it is not for is never told to it. */
+  readonly routes?: ReadonlyMap<string, (service: ServiceRef) => boolean>
   readonly inMaintenance: InMaintenance
   /** What targets were found showing (TargetPort.shown), by target name. */
   readonly shown?: ReadonlyArray<{ readonly target: string; readonly service: ServiceRef; readonly status: number }>
@@ -117,6 +120,8 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, Policy
     Policy,
     Effect.map(PolicyStore, (store): PolicyService => (adopt(store, options.shown ?? []), {
       decide: (target, service, health, now) => {
+        const route = options.routes?.get(target)
+        if (route !== undefined && !route(service)) return Option.none()
         const policy = options.policies.get(target)
         if (policy === undefined) return Option.some(notificationFor(service, health))
         const key = keyOf(target, service)
@@ -138,6 +143,25 @@ export const policiesOf = (notify: NotifySection, targets: ReadonlyArray<TargetS
     targets.map((t) => {
       const type = REGISTRY[t.type as TargetType]
       return [t.name, policyFor(defaultMode(type.kind), KIND_DEFAULTS[type.kind], type.notify, notify, (t.settings as { notify?: NotifySection }).notify)]
+    })
+  )
+
+/**
+ * Each target's routing, by name, for the targets that have one: a service
+ * is for the target when it matches every list `match:` gives, and not when
+ * it matches every list `exclude:` gives (Fields.ts, `Selector`). Decided
+ * once per service and target when a configuration is taken up, so the
+ * cycle asks a Set.
+ */
+export const routesOf = (targets: ReadonlyArray<TargetSpec>, services: ReadonlyArray<ServiceRef>): ReadonlyMap<string, (service: ServiceRef) => boolean> =>
+  new Map(
+    targets.flatMap((t) => {
+      const { match, exclude } = t.settings as CommonSettings
+      if (match === undefined && exclude === undefined) return []
+      const matching = match === undefined ? () => true : selects(match)
+      const excluding = exclude === undefined ? () => false : selects(exclude)
+      const chosen = new Set(services.filter((s) => matching(s) && !excluding(s)).map(serviceId))
+      return [[t.name, (s: ServiceRef) => chosen.has(serviceId(s))] as const]
     })
   )
 

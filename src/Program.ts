@@ -68,6 +68,7 @@ export const servicesLayer = (
     Effect.map(Effect.all([Maintenance.Maintenance, Targets]), ([m, ports]) =>
       Policy.layer({
         policies: Policy.policiesOf(config.notify, config.targets),
+        routes: Policy.routesOf(config.targets, config.reporter.services),
         inMaintenance: m.covers,
         shown: ports.flatMap((port) => (port.shown ?? []).map((s) => ({ ...s, target: port.name })))
       })

@@ -18,7 +18,7 @@ import { AppConfig } from "../src/Config.js"
 import { Convertor } from "../src/Convertor.js"
 import { TargetError, DELIVERED, type TargetPort, Targets } from "../src/Target.js"
 import type { Notification, Reading } from "../src/Domain.js"
-import { type NotifyPolicy, observe, policyFor, FRESH, due } from "../src/Policy.js"
+import { type NotifyPolicy, observe, policyFor, FRESH, due, routesOf } from "../src/Policy.js"
 import * as Store from "../src/PolicyStore.js"
 import { keyOf, PolicyStore } from "../src/PolicyStore.js"
 import { Metrics, type MetricsPort, NONE } from "../src/Metrics.js"
@@ -322,4 +322,22 @@ describe("a state file that cannot be saved", () => {
       expect(logs.lines.filter((l) => l.includes("The state file is written again"))).toHaveLength(1)
     })
   )
+})
+
+describe("routing (match/exclude)", () => {
+  it("a service is for a target when it matches every list match gives, and not when it matches every list exclude gives", () => {
+    const spec = (settings: Record<string, unknown>) => ({ type: "slack", name: "t", path: "notifiers[0]", settings, secrets: {}, secretMaps: {} })
+    const s = (name: string, environment: string) => ({ name, environment })
+    const services = [s("api", "production"), s("api", "staging"), s("batch-1", "production"), s("web", "prod-eu")]
+    const route = (settings: Record<string, unknown>) => routesOf([spec(settings)], services).get("t")
+    const chosen = (settings: Record<string, unknown>) => services.filter((x) => route(settings)!(x)).map((x) => `${x.name}/${x.environment}`)
+    expect(route({})).toBeUndefined()
+    expect(chosen({ match: { environments: ["prod*"] } })).toEqual(["api/production", "batch-1/production", "web/prod-eu"])
+    expect(chosen({ match: { environments: ["production"], services: ["api", "web"] } })).toEqual(["api/production"])
+    expect(chosen({ match: { environments: ["production"] }, exclude: { services: ["batch-*"] } })).toEqual(["api/production"])
+    // exclude needs every list it gives: batch in staging would still be sent.
+    expect(chosen({ exclude: { services: ["api"], environments: ["staging"] } })).toEqual(["api/production", "batch-1/production", "web/prod-eu"])
+    // A dot in a name is a dot, not any character.
+    expect(routesOf([spec({ match: { services: ["a.i"] } })], [s("api", "x"), s("a.i", "x")]).get("t")!(s("api", "x"))).toBe(false)
+  })
 })

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
 import { cleanUpAfterEach, configText, run, SECRET, track, writeConfig } from "./spawn.js"
+import { startPeer } from "./peer.js"
 
 cleanUpAfterEach()
 
@@ -80,5 +81,39 @@ describe("a state file that cannot be written is never a silent warning", () => 
     expect(result.stderr).toContain("The state file could not be written (see above): exiting with 1")
     // The dashboard was told (every reading counts there); the streak toward Slack is what went unsaved.
     expect(w.dashboard.incidents).toHaveLength(1)
+  })
+})
+
+describe("routing: each target gets what it is for", () => {
+  it("production pages, staging goes to Slack only; a match that selects nothing is a warning", async () => {
+    const convertor = track(
+      await startConvertor({ services: { "api/production": { status: 2 }, "api/staging": { status: 2 }, "web-eu/production": { status: 1 }, "batch/production": { status: 2 } } })
+    )
+    const dashboard = track(await startDashboard({ secret: SECRET }))
+    const slack = track(await startSlack())
+    const pager = track(await startPeer(() => ({ status: 202, body: { status: "success" } })))
+    const text = configText({
+      convertor: convertor.url,
+      dashboard: dashboard.url,
+      services: ["api/production", "api/staging", "web-eu/production", "batch/production"],
+      secret: SECRET,
+      timeout: 1,
+      notify: { failure_threshold: 1 },
+      notifiers: [
+        // Pages for production, but not for batch jobs.
+        { type: "pagerduty", name: "oncall", url: `${pager.url}/v2/enqueue`, routing_key: "R0UT1NGKEY0123456789abcdef012345", match: { environments: ["production"] }, exclude: { services: ["batch"] } },
+        { type: "slack", name: "chat", webhook_url: slack.url, match: { environments: ["staging"] } },
+        { type: "slack", name: "nobody", webhook_url: `${slack.url}/other`, match: { environments: ["prod*"], services: ["nothing-*"] } }
+      ]
+    })
+    const result = await run(["--config", writeConfig(text, { "state.yaml": "reporter:\n  state_file: state.json\n" }), "--once"])
+    expect(result.code).toBe(0)
+    const paged = pager.seen.map((r) => (JSON.parse(r.body) as { dedup_key: string }).dedup_key).sort()
+    expect(paged).toEqual(["api/production", "web-eu/production"])
+    expect(slack.messages).toHaveLength(1)
+    expect(slack.messages[0]).toContain("*api* in *staging*")
+    // The dashboard has no match: it hears of all four.
+    expect(dashboard.incidents).toHaveLength(4)
+    expect(result.stderr).toContain("WARN notifiers[2]: its match/exclude selects none of reporter.services: it will be told nothing")
   })
 })

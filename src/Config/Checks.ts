@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import { PHASE_SHARE, phaseBudget } from "../Budget.js"
-import { headerValueProblem } from "../Fields.js"
+import { headerValueProblem, type Selector, selects } from "../Fields.js"
 import { REGISTRY, type SecretKey, type TargetKind, type TargetSpec } from "../Target/registry.js"
 import { serviceId } from "../Domain.js"
 import type { ConfigFile, TargetConfig } from "./Schema.js"
@@ -163,6 +163,15 @@ export const warningsFor = (c: ConfigFile, targets: ReadonlyArray<TargetSpec>, t
         `${key} (${Duration.toSeconds(timeout)}s) is longer than ${Math.round(PHASE_SHARE * 100)}% of reporter.poll_interval (${interval}s): ` +
           `each attempt is cut to ${Duration.toSeconds(budget)}s; lower ${key} or raise reporter.poll_interval`
       )
+    }
+  }
+  for (const t of targets) {
+    const { match, exclude } = t.settings as { readonly match?: Selector; readonly exclude?: Selector }
+    if (match === undefined && exclude === undefined) continue
+    const matching = match === undefined ? () => true : selects(match)
+    const excluding = exclude === undefined ? () => false : selects(exclude)
+    if (c.reporter.services.length > 0 && !c.reporter.services.some((s) => matching(s) && !excluding(s))) {
+      warnings.push(`${t.path}: its match/exclude selects none of reporter.services: it will be told nothing; check ${t.path}.match and ${t.path}.exclude`)
     }
   }
   if (c.reporter.services.length === 0) warnings.push("No services being polled: reporter.services is empty; add {name, environment} entries")

@@ -23,6 +23,7 @@ import {
   orElse,
   PollInterval,
   Secret,
+  Selector,
   ServiceRef,
   show,
   Timeout,
@@ -60,6 +61,9 @@ export const targetSchema = (type: TargetType) => {
     name: optional(NonEmptyString),
     timeout: orElse(Timeout, 10),
     notify: optional(NotifySection),
+    // Routing: which services this target is told about (Policy.ts).
+    match: optional(Selector),
+    exclude: optional(Selector),
     ...secrets,
     ...a.fields
   })

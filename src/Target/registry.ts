@@ -10,7 +10,7 @@
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { BaseUrl, expected, Mapping, mapping, NonEmptyString, type NotifySection, optional, orElse } from "../Fields.js"
+import { BaseUrl, expected, Mapping, mapping, NonEmptyString, type NotifySection, optional, orElse, type Selector } from "../Fields.js"
 
 /**
  * A secret key: `key` and its `key_file` twin. `map: "headers"`: a mapping
@@ -155,6 +155,8 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set(Object.values(REGISTRY).
 export interface CommonSettings {
   readonly timeout: Duration.Duration
   readonly notify?: NotifySection
+  readonly match?: Selector
+  readonly exclude?: Selector
 }
 
 /** A type's settings, as its fields decode them. */

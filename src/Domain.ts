@@ -56,7 +56,21 @@ export interface Notification {
    * target may tell its own writing from an operator's (Statuspage).
    */
   readonly previous?: number
+  /** Why the policy sent it: a status (a change, or every poll), a reminder, or a recovery. */
+  readonly due?: "status" | "reminder" | "resolved"
 }
+
+/** What a notification is, as logs name it: a trigger, an update (another status), a repeat, a reminder, or a recovery. */
+export const kindOf = (n: Notification): string =>
+  n.due === "resolved" || n.status === 0
+    ? "recovery"
+    : n.due === "reminder"
+      ? "reminder"
+      : n.previous === undefined || n.previous === 0
+        ? "trigger"
+        : n.previous === n.status
+          ? "repeat"
+          : "update"
 
 /** The convertor's explanation, as one line, where it gave one. */
 export const whyOf = (health: Health): string | undefined => {

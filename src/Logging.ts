@@ -53,7 +53,25 @@ export const levelFromEnv = (env: Record<string, string | undefined>): LogLevel.
     Option.getOrElse(() => LogLevel.Info)
   )
 
+/**
+ * A line that reads as text, and in JSON is a short message with its
+ * figures as fields (`{"message":"Cycle complete","polled":3,...}`), so a
+ * log pipeline can graph them without parsing text.
+ */
+export class Fielded {
+  constructor(
+    readonly text: string,
+    readonly message: string,
+    readonly fields: Readonly<Record<string, unknown>>
+  ) {}
+}
+
+const fieldedOf = (message: unknown): Fielded | undefined =>
+  message instanceof Fielded ? message : Array.isArray(message) && message.length === 1 && message[0] instanceof Fielded ? message[0] : undefined
+
 const messageText = (message: unknown): string => {
+  const fielded = fieldedOf(message)
+  if (fielded !== undefined) return fielded.text
   if (typeof message === "string") return message
   if (Array.isArray(message) && message.length === 1 && typeof message[0] === "string") return message[0]
   const parts = Array.isArray(message) ? message : [message]
@@ -92,7 +110,10 @@ export const format = (
   if (cause !== undefined) fields["cause"] = cause
   const level = entry.logLevel.label
   if (kind === "json") {
-    return JSON.stringify({ time: entry.date.toISOString(), level: level.toLowerCase(), message: messageText(entry.message), ...fields })
+    const fielded = fieldedOf(entry.message)
+    return fielded === undefined
+      ? JSON.stringify({ time: entry.date.toISOString(), level: level.toLowerCase(), message: messageText(entry.message), ...fields })
+      : JSON.stringify({ time: entry.date.toISOString(), level: level.toLowerCase(), message: fielded.message, ...fielded.fields, ...fields })
   }
   const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${quote(v)}`).join("")
   // One space after the level, as the upstream reporter's documented output (`INFO Polling convertor…`).

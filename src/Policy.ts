@@ -127,7 +127,7 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, Policy
         const key = keyOf(target, service)
         const next = due(policy, observe(policy, store.get(key), health.status), now, options.inMaintenance(service, health, now))
         store.set(key, next.track)
-        return Option.map(next.due, (d) => ({ ...notificationOf(service, health, d, next.track.effective), previous: next.track.delivered }))
+        return Option.map(next.due, (d) => ({ ...notificationOf(service, health, d, next.track.effective), previous: next.track.delivered, due: d }))
       },
       delivered: (target, service, notification, now) => {
         const key = keyOf(target, service)

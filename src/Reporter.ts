@@ -15,15 +15,16 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { AppConfig } from "./Config.js"
-import { type CycleSummary, type Outcome, summarize, summaryLine, type TargetResult } from "./Summary.js"
+import { type CycleSummary, type Outcome, summarize, summaryFields, summaryLine, type TargetResult } from "./Summary.js"
 import { Convertor } from "./Convertor.js"
 import { type TargetPort, Targets } from "./Target.js"
-import { clip, type Health, type Notification, type Reading, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
+import { clip, type Health, kindOf, type Notification, type Reading, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
 import { Liveness } from "./Liveness.js"
 import { Maintenance } from "./Maintenance.js"
 import { count, Metrics, type MetricsPort } from "./Metrics.js"
 import { Policy, type PolicyService } from "./Policy.js"
 import { IN_FLIGHT_GRACE } from "./Shutdown.js"
+import { Fielded } from "./Logging.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
@@ -77,7 +78,7 @@ const deliver = (p: Ports, target: TargetPort, notification: Notification): Effe
     ? target.rehearse(notification).pipe(
         Effect.matchEffect({
           onFailure: (e) => Effect.as(Effect.logError(e.message), "failed" as const),
-          onSuccess: (described) => Effect.as(Effect.logInfo(`Dry run: would send notification to ${target.name}: ${described}`), "rehearsed" as const)
+          onSuccess: (described) => Effect.as(Effect.logInfo(`Dry run: would send notification to ${target.name} (${kindOf(notification)}): ${described}`), "rehearsed" as const)
         })
       )
     : target.notify(notification).pipe(
@@ -95,7 +96,7 @@ const deliver = (p: Ports, target: TargetPort, notification: Notification): Effe
               )
             }
             p.metrics.notification(target.name, "delivered")
-            return Effect.as(Effect.logInfo(`Sent notification to ${target.name}: success`), "delivered" as const)
+            return Effect.as(Effect.logInfo(`Sent notification to ${target.name}: success (${kindOf(notification)})`), "delivered" as const)
           }
         })
       )
@@ -360,7 +361,7 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     const summary = summarize(outcomes, Duration.millis(finished - started))
     // A dry run changes nothing that outlives it.
     if (!dryRun) yield* Effect.flatMap(Policy, (p) => p.persist)
-    const line = summaryLine(summary, dryRun)
+    const line = new Fielded(summaryLine(summary, dryRun), "Cycle complete", summaryFields(summary, dryRun))
     yield* summary.failed > 0 || summary.late > 0 ? Effect.logWarning(line) : Effect.logInfo(line)
     if (Duration.greaterThan(summary.duration, config.reporter.poll_interval)) {
       yield* Effect.logWarning(

@@ -109,12 +109,36 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
   }
 }
 
-/** `Cycle complete: polled=… duration=…s targets: dashboard=3/3 slack=2/3`. */
-export const summaryLine = (summary: CycleSummary, dryRun: boolean): string =>
-  `Cycle complete: polled=${summary.polled} healthy=${summary.healthy} degraded=${summary.degraded} ` +
-      (dryRun ? `dry_run=${summary.dryRun}` : `notified=${summary.notified}`) +
-      ` no_data=${summary.noData} failed=${summary.failed} stale=${summary.stale} late=${summary.late} ` +
-      `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s` +
-      (Object.keys(summary.targets).length === 0
-        ? ""
-        : ` targets: ${Object.entries(summary.targets).map(([name, t]) => `${name}=${t.delivered}/${t.attempted}`).join(" ")}`)
+/** The figures of a cycle, as fields: each health apart, and what the targets took. */
+export const summaryFields = (summary: CycleSummary, dryRun: boolean): Record<string, unknown> => {
+  const totals = Object.values(summary.targets).reduce((a, t) => ({ delivered: a.delivered + t.delivered, attempted: a.attempted + t.attempted }), { delivered: 0, attempted: 0 })
+  return {
+    polled: summary.polled,
+    healthy: summary.states.healthy,
+    degraded: summary.states.degraded,
+    outage: summary.states.outage,
+    no_data: summary.noData,
+    stale: summary.stale,
+    failed: summary.failed,
+    late: summary.late,
+    // Notifications across every target: delivered (or, in a dry run, rehearsed) of those attempted.
+    [dryRun ? "rehearsed" : "sent"]: totals.delivered,
+    attempted: totals.attempted,
+    duration_seconds: Number((Duration.toMillis(summary.duration) / 1000).toFixed(2)),
+    targets: Object.fromEntries(Object.entries(summary.targets).map(([name, t]) => [name, { delivered: t.delivered, attempted: t.attempted }]))
+  }
+}
+
+/** `Cycle complete: polled=… sent=4/4 duration=…s targets: dashboard=2/2 slack=2/2`. */
+export const summaryLine = (summary: CycleSummary, dryRun: boolean): string => {
+  const f = summaryFields(summary, dryRun)
+  return (
+    `Cycle complete: polled=${summary.polled} healthy=${f["healthy"]} degraded=${f["degraded"]} outage=${f["outage"]} ` +
+    `no_data=${summary.noData} stale=${summary.stale} failed=${summary.failed} late=${summary.late} ` +
+    `${dryRun ? "rehearsed" : "sent"}=${f[dryRun ? "rehearsed" : "sent"]}/${f["attempted"]} ` +
+    `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s` +
+    (Object.keys(summary.targets).length === 0
+      ? ""
+      : ` targets: ${Object.entries(summary.targets).map(([name, t]) => `${name}=${t.delivered}/${t.attempted}`).join(" ")}`)
+  )
+}

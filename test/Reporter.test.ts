@@ -133,7 +133,7 @@ describe("one cycle", () => {
       expect(summary).toMatchObject({ polled: 3, notified: 2, failed: 1 })
       const text = logs.lines.join("\n")
       expect(text).toMatch(/ERROR Connection refused to convertor at http:\/\/convertor\.test .* service=broken/)
-      expect(text).toContain("Cycle complete: polled=3 healthy=0 degraded=2 notified=2 no_data=0 failed=1")
+      expect(text).toContain("Cycle complete: polled=3 healthy=0 degraded=2 outage=0 no_data=0 stale=0 failed=1 late=0 sent=2/2")
     })
   )
 
@@ -245,7 +245,7 @@ describe("the loop", () => {
       const text = logs.lines.join("\n")
       expect(text).toContain("32 service(s) not done within reporter.poll_interval (1m)")
       expect(text).toContain("68 service(s) not reached within reporter.poll_interval (1m)")
-      expect(text).toContain("Cycle complete: polled=32 healthy=0 degraded=0 notified=0 no_data=0 failed=32 stale=0 late=68")
+      expect(text).toContain("Cycle complete: polled=32 healthy=0 degraded=0 outage=0 no_data=0 stale=0 failed=32 late=68 sent=0/0")
     })
   )
 
@@ -397,13 +397,13 @@ describe("overload", () => {
       expect(new Set(byCycle.flat()).size).toBe(10)
       const text = logs.lines.join("\n")
       expect(text).toContain("6 service(s) not reached within reporter.poll_interval (10s): not read this cycle, they go first in the next; the longest has waited 2 cycle(s)")
-      expect(text).toContain("polled=4 healthy=3 degraded=0 notified=0 no_data=0 failed=1 stale=0 late=6")
+      expect(text).toContain("polled=4 healthy=3 degraded=0 outage=0 no_data=0 stale=0 failed=1 late=6")
     })
   )
 })
 
 describe("--dry-run and stale readings", () => {
-  it.effect("a dry run rehearses each notification, says it would send, and counts dry_run, not notified", () =>
+  it.effect("a dry run rehearses each notification, says it would send, and counts them rehearsed, not sent", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
       const w = world({ services: [svc("a")], read: () => Effect.succeed(health(2)) })
@@ -411,9 +411,9 @@ describe("--dry-run and stale readings", () => {
       expect(w.sent).toEqual([])
       expect(summary).toMatchObject({ notified: 0, dryRun: 1, degraded: 1 })
       const text = logs.lines.join("\n")
-      expect(text).toContain("Dry run: would send notification to dashboard: POST fake a")
+      expect(text).toContain("Dry run: would send notification to dashboard (trigger): POST fake a")
       expect(text).not.toContain("Sent notification")
-      expect(text).toContain("degraded=1 dry_run=1 no_data=0")
+      expect(text).toMatch(/degraded=0 outage=1 .* rehearsed=1\/1 /)
     })
   )
 

@@ -36,7 +36,12 @@ describe("--once remembers, or refuses to run", () => {
   it("with a state file, the defaults: the second run in an outage sends one message (two readings in a row), later ones none; two healthy runs send the recovery", async () => {
     const w = await slackWorld()
     const file = writeConfig(w.text, { "state.yaml": "reporter:\n  state_file: state.json\n" })
-    const once = async () => expect((await run(["--config", file, "--once"])).code).toBe(0)
+    const logs: Array<string> = []
+    const once = async () => {
+      const result = await run(["--config", file, "--once"])
+      logs.push(result.stderr)
+      expect(result.code).toBe(0)
+    }
     await once()
     expect(w.slack.messages).toHaveLength(0)
     await once()
@@ -48,6 +53,10 @@ describe("--once remembers, or refuses to run", () => {
     await once()
     expect(w.slack.messages).toHaveLength(2)
     expect(w.slack.messages[1]).toContain("*recovered*")
+    // Each line names what it sent, and to whom.
+    expect(logs[1]).toContain("INFO Sent notification to chat: success (trigger)")
+    expect(logs[2]).toContain("INFO Sent notification to dashboard: success (repeat)")
+    expect(logs[4]).toContain("INFO Sent notification to chat: success (recovery)")
   })
 
   it("a dashboard that takes every poll needs no memory: --once runs without a state file", async () => {

@@ -49,7 +49,7 @@ describe("--once against the simulators", () => {
       expect(r.from).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
       expect(Date.parse(r.to) - Date.parse(r.from)).toBe(180_000)
     }
-    expect(result.stderr).toContain("Cycle complete: polled=4 healthy=2 degraded=2 notified=2 no_data=0 failed=0")
+    expect(result.stderr).toContain("Cycle complete: polled=4 healthy=2 degraded=1 outage=1 no_data=0 stale=0 failed=0 late=0 sent=2/2")
     noStackTrace(result.output)
   })
 
@@ -108,9 +108,9 @@ describe("--once against the simulators", () => {
     const result = await run(["--config", file, "--once", "--dry-run"])
     expect(result.code).toBe(0)
     expect(w.dashboard.arrivals).toEqual([])
-    expect(result.stderr).toContain(`Dry run: would send notification to dashboard: POST ${w.dashboard.url}/api/incidents {"service":"compute"`)
+    expect(result.stderr).toContain(`Dry run: would send notification to dashboard (trigger): POST ${w.dashboard.url}/api/incidents {"service":"compute"`)
     expect(result.stderr).not.toContain("Sent notification")
-    expect(result.stderr).toContain("degraded=2 dry_run=2 no_data=0")
+    expect(result.stderr).toMatch(/degraded=1 outage=1 .* rehearsed=2\/2 /)
   })
 
   it("never logs the secret or a token, even at debug level", async () => {

@@ -159,7 +159,7 @@ describe("one cycle", () => {
       yield* runCycle.pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
       const text = logs.lines.join("\n")
       expect(text).toMatch(/INFO Health status: 1 \(degraded\) service=api environment=production/)
-      expect(text).toMatch(/INFO Sent notification to dashboard: success service=api/)
+      expect(text).toMatch(/INFO Sent notification to dashboard: success \(trigger\) service=api/)
       // The cycle's own lines name no service: a worker's annotations do not outlive it.
       expect(logs.lines.find((l) => l.includes("Cycle complete"))).not.toMatch(/service=/)
     })
@@ -178,7 +178,7 @@ describe("one cycle", () => {
       expect(logs.lines.find((l) => l.includes("Health status"))).toMatch(
         /INFO Health status: 2 \(outage\) service=api environment=production matched_expression="api.down \|\| api.slow" region=eu-de triggered_metrics=api.down,api.slow$/
       )
-      expect(logs.lines.find((l) => l.includes("Sent notification"))).toMatch(/success service=api environment=production$/)
+      expect(logs.lines.find((l) => l.includes("Sent notification"))).toMatch(/success \(trigger\) service=api environment=production$/)
     })
   )
 

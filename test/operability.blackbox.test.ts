@@ -11,6 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { jwtVerify } from "jose"
 import { describe, expect, it } from "vitest"
+import * as YAML from "yaml"
 import { startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
 import { startPeer } from "./peer.js"
 import { startGoDashboard } from "./stackmon/go.js"
@@ -174,6 +175,10 @@ describe("validate, black-box", () => {
     expect(result.stdout).toContain("  secret: <redacted>\n")
     expect(result.stdout).toContain("    webhook_url: <redacted>\n")
     expect(result.stdout).toContain("url: http://***@dash.example\n")
+    // Each target's policy as it runs, defaults filled in (not `notify: {}`).
+    const doc = YAML.parse(result.stdout) as { status_dashboard: { notify: unknown }; notifiers: Array<{ notify: unknown }> }
+    expect(doc.status_dashboard.notify).toEqual({ mode: "every_poll", repeat_interval: 0, send_resolved: false, failure_threshold: 1, success_threshold: 1 })
+    expect(doc.notifiers[0]!.notify).toEqual({ mode: "on_change", repeat_interval: 0, send_resolved: true, failure_threshold: 2, success_threshold: 2 })
     expect(result.output).not.toContain(SECRET)
     expect(result.output).not.toContain("XYZSECRET")
     expect(result.output).not.toContain("pa55")
@@ -219,9 +224,9 @@ describe("validate, black-box", () => {
     )
     const result = await run(["validate", "--connect", "--config", file])
     expect(result.code).toBe(1)
-    // One convertor request per environment, nothing else.
-    expect(convertor.requests.map((r) => `${r.service}/${r.environment}`).sort()).toEqual(["api/production", "api/staging"])
-    expect(result.stderr).toMatch(new RegExp(`INFO Convertor at ${convertor.url}: answered for api in production \\(status 1\\)`))
+    // One convertor request per configured service, nothing else.
+    expect(convertor.requests.map((r) => `${r.service}/${r.environment}`).sort()).toEqual(["api/production", "api/staging", "db/production"])
+    expect(result.stderr).toContain(`INFO Convertor at ${convertor.url}: answered for 3 of 3 service(s)`)
     // Stackmon: its components, its credentials through a request that can change nothing, each service's component.
     expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url} (GET /v2/components): reachable, 3 component(s)`)
     expect(result.stderr).toContain(`INFO Dashboard at ${stackmon.url} (PATCH /v2/events/0): credentials accepted (answered 400 after authentication; nothing was changed)`)
@@ -234,9 +239,20 @@ describe("validate, black-box", () => {
       `ERROR Notifier "status" (statuspage) at ${statuspage.url} (GET /pages/p1): reachable, but the credentials were refused (401: Unauthorized); check notifiers[0].api_key`
     )
     expect(result.stderr).toContain(`ERROR Notifier "hook" (webhook) at http://127.0.0.1:${down} (its host): unreachable: connection refused`)
-    expect(result.stderr).toContain("ERROR Connection check: 5 of 7 fine; see above")
+    expect(result.stderr).toContain("ERROR Connection check: 4 of 6 fine; see above")
     expect(statuspage.seen.every((r) => r.method === "GET")).toBe(true)
     expect(result.output).not.toContain("wrong-key")
+  })
+
+  it("--connect asks the convertor for every service: one it does not know is an error, exit 1", async () => {
+    const convertor = track(await startConvertor({ services: { "api/production": { status: 0 } } }))
+    const dashboard = track(await startDashboard({ secret: SECRET }))
+    const file = writeConfig(configText({ convertor: convertor.url, dashboard: dashboard.url, services: ["api/production", "ghost/production"], secret: SECRET }))
+    const result = await run(["validate", "--connect", "--config", file])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/ERROR .*ghost in production.*404/)
+    expect(result.stderr).toContain(`ERROR Convertor at ${convertor.url}: answered for 1 of 2 service(s)`)
+    expect(convertor.requests).toHaveLength(2)
   })
 
   it("--connect with every peer fine: exit 0, and no notification sent", async () => {

@@ -28,13 +28,15 @@ const plain = (v: unknown, secret: (r: Redacted.Redacted<unknown>) => unknown, t
 const encode = Schema.encodeSync(ConfigFile)
 
 /** The file as the program reads it after merging and defaults: plain data, ready to print as YAML. Never a secret or a URL's password. */
-export const effective = (config: Loaded): unknown => {
+export const effective = (config: Loaded, policies: ReadonlyMap<string, Readonly<Record<string, unknown>>> = new Map()): unknown => {
   const { targets, ...file } = config
   const encoded = encode(file as ConfigFile) as unknown as Record<string, unknown>
   const named = (t: unknown, i: number) => {
     const spec = targets[i]!
     const hidden = ((REGISTRY[spec.type as TargetType] as { pathSecret?: ReadonlyArray<string> }).pathSecret ?? []).filter((k) => typeof (t as Record<string, unknown>)[k] === "string")
-    return { ...(t as object), ...Object.fromEntries(hidden.map((k) => [k, originOf((t as Record<string, string>)[k]!)])), name: spec.name }
+    // The policy the target runs with (its kind's and type's defaults under the top-level and its own notify:), not the keys given.
+    const policy = policies.get(spec.name)
+    return { ...(t as object), ...Object.fromEntries(hidden.map((k) => [k, originOf((t as Record<string, string>)[k]!)])), name: spec.name, ...(policy === undefined ? {} : { notify: policy }) }
   }
   return plain(
     {

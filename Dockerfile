@@ -24,7 +24,7 @@ RUN npm run build
 FROM node:26.10-slim
 ENV NODE_ENV=production \
     PATH=/opt/cloudmon-metrics-reporter/bin:$PATH
-COPY --from=build /app/dist/main.js /app/dist/wiring.js /app/dist/package.json /opt/cloudmon-metrics-reporter/
+COPY --from=build /app/dist/main.js /app/dist/wiring.js /app/dist/package.json /app/dist/THIRD_PARTY_NOTICES.txt /opt/cloudmon-metrics-reporter/
 COPY deploy/image/cloudmon-metrics-reporter /opt/cloudmon-metrics-reporter/bin/
 # The default --config (config.yaml) is then /config.yaml too.
 WORKDIR /

@@ -10,7 +10,8 @@
 // The product is built from src/ alone, so a build that has only src/ (the
 // Docker build stage) cannot break when the tools change.
 import { build } from "esbuild"
-import { chmod, mkdir, rm, writeFile } from "node:fs/promises"
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { join } from "node:path"
 
 const common = {
   bundle: true,
@@ -25,9 +26,34 @@ const common = {
   }
 }
 
+/**
+ * The licence notices of every package the bundle carries: their code ships
+ * in dist/, so their MIT/ISC/BSD notices must ship with it (legalComments is
+ * "none": comments would be parsed at every start). One file, beside the bundle.
+ */
+const notices = async (metafile) => {
+  const roots = new Set()
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
+    if (m !== null) roots.add(m[1])
+  }
+  const sections = []
+  for (const root of [...roots].sort()) {
+    const pkg = JSON.parse(await readFile(join(root, "package.json"), "utf8"))
+    const files = (await readdir(root)).filter((f) => /^(licen[cs]e|copying|notice)(\.|$)/i.test(f)).sort()
+    const texts = await Promise.all(files.map((f) => readFile(join(root, f), "utf8")))
+    sections.push(
+      [`${pkg.name} ${pkg.version}`, `License: ${typeof pkg.license === "string" ? pkg.license : JSON.stringify(pkg.license ?? "see its package")}`, ...(pkg.homepage ? [`Home: ${pkg.homepage}`] : []), "", ...texts.map((t) => t.trim()), ""].join("\n")
+    )
+  }
+  const header = `cloudmon-metrics-reporter bundles the following packages (dist/main.js, dist/wiring.js). Their licence notices:\n\n`
+  return header + sections.join(`\n${"-".repeat(72)}\n\n`)
+}
+
 await rm("dist", { recursive: true, force: true })
-await build({
+const product = await build({
   ...common,
+  metafile: true,
   // main.js is the entry (it answers `--version` alone), wiring.js the program it loads otherwise.
   entryPoints: { main: "src/main.ts", wiring: "src/wiring.ts" },
   external: ["./wiring.js"],
@@ -37,6 +63,7 @@ await build({
   minify: true
 })
 await chmod("dist/main.js", 0o755)
+await writeFile("dist/THIRD_PARTY_NOTICES.txt", await notices(product.metafile))
 // Wherever dist/ is copied (an image, a global install), Node reads main.js as ESM.
 await writeFile("dist/package.json", `${JSON.stringify({ type: "module" })}\n`)
 

@@ -32,8 +32,9 @@ describe("the Dockerfile", () => {
     expect(image.runtime.user).toBe("node")
   })
 
-  it("ships the bundle and the command only: no source maps, no tools, no example configuration", () => {
+  it("ships the bundle, the bundled packages' licence notices and the command only: no source maps, no tools, no example configuration", () => {
     expect(filesUnder(image.runtime.root)).toEqual([
+      "opt/cloudmon-metrics-reporter/THIRD_PARTY_NOTICES.txt",
       "opt/cloudmon-metrics-reporter/bin/cloudmon-metrics-reporter",
       "opt/cloudmon-metrics-reporter/main.js",
       "opt/cloudmon-metrics-reporter/package.json",

@@ -43,8 +43,18 @@ describe("npm pack and a global install", () => {
     expect(install.status, installLog).toBe(0)
   }, 120_000)
 
-  it("packs the bundle (built by prepack from a clean clone), the licence and the README, nothing else", () => {
-    expect(packed.files).toEqual(["LICENSE", "README.md", "dist/main.js", "dist/package.json", "dist/wiring.js", "package.json"])
+  it("packs the bundle (built by prepack from a clean clone), the licences (ours, and the bundled packages') and the README, nothing else", () => {
+    expect(packed.files).toEqual(["LICENSE", "README.md", "dist/THIRD_PARTY_NOTICES.txt", "dist/main.js", "dist/package.json", "dist/wiring.js", "package.json"])
+  })
+
+  it("carries the licence notice of every package the bundle holds", () => {
+    const notices = readFileSync(join(prefix, "lib", "node_modules", "cloudmon-metrics-reporter", "dist", "THIRD_PARTY_NOTICES.txt"), "utf8")
+    const sections = notices.split(/\n-{72}\n/)
+    for (const name of ["effect", "@effect/cli", "@effect/platform-node", "jose", "yaml", "prom-client"]) {
+      expect(sections.some((s) => new RegExp(`^(.*\\n\\n)?${name.replace("/", "\\/")} \\d`).test(s.trimStart())), name).toBe(true)
+    }
+    // Each with its licence's own text (MIT and ISC ask for the notice itself, not only its name).
+    for (const section of sections) expect(section, section.slice(0, 80)).toMatch(/Permission|Licensed under|THE SOFTWARE IS PROVIDED|Apache License/i)
   })
 
   it("installs as one package: the bundle carries its dependencies, nothing is downloaded", () => {

@@ -84,6 +84,14 @@ const deliver = (p: Ports, target: TargetPort, notification: Notification): Effe
     : target.notify(notification).pipe(
         Effect.matchEffect({
           onFailure: (e) => {
+            if (e.rateLimit !== undefined) {
+              // The limit's doing, not a failure: it stays due, and its service is read first next cycle.
+              p.metrics.notification(target.name, "skipped")
+              return Effect.as(
+                Effect.logInfo(`Not sent to ${target.name} this cycle: held back by ${e.rateLimit}; it stays due and goes first next cycle`),
+                "deferred" as const
+              )
+            }
             p.metrics.notification(target.name, e.refused === true ? "refused" : "failed")
             return Effect.as(Effect.logError(e.message), "failed" as const)
           },
@@ -345,7 +353,12 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
     }
     const left = new Map<string, number>()
     for (const o of outcomes) if (o._tag === "Late") left.set(serviceId(o.service), (waiting.get(serviceId(o.service)) ?? 0) + 1)
-    yield* Ref.set(backlog, left)
+    // First next cycle: the services not reached, and those whose notifications a target held back.
+    const first = new Map(left)
+    for (const o of outcomes) {
+      if ("targets" in o && o.targets !== undefined && Object.values(o.targets).includes("deferred")) first.set(serviceId(o.service), (waiting.get(serviceId(o.service)) ?? 0) + 1)
+    }
+    yield* Ref.set(backlog, first)
     const cut = outcomes.filter((o) => o._tag === "OutOfTime").length
     if (cut > 0) {
       yield* Effect.logWarning(

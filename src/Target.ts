@@ -32,6 +32,8 @@ export class TargetError extends Data.TaggedError("TargetError")<
     readonly label: string
     /** A refusal that would come back the same, after which the target is held back (Target/Holds.ts). */
     readonly refused?: boolean
+    /** Held by a rate limit (this one) past the budget: not a failure; it stays due (Target/Sender.ts). */
+    readonly rateLimit?: string
   }
 > {
   override get message(): string {

@@ -5,13 +5,14 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
 import { AppConfig } from "../src/Config.js"
 import { Convertor, ConvertorError } from "../src/Convertor.js"
 import { TargetError, type Delivery, DELIVERED, Targets } from "../src/Target.js"
 import type { Notification, Reading, ServiceRef } from "../src/Domain.js"
 import { Maintenance } from "../src/Maintenance.js"
-import { DryRun, runCycle, runForever } from "../src/Reporter.js"
+import { cycle, DryRun, runCycle, runForever } from "../src/Reporter.js"
 import type { CycleSummary } from "../src/Summary.js"
 import { Metrics, type MetricsPort, NONE } from "../src/Metrics.js"
 import { captureLogs, policyLayers, testConfig } from "./helpers.js"
@@ -623,6 +624,36 @@ describe("a stop during a cycle", () => {
       const { told, tookMs } = yield* stopped("10 seconds", "1 second")
       expect(told).toEqual([])
       expect(tookMs).toBe(3000)
+    })
+  )
+})
+
+describe("a rate limit that holds a notification past the budget", () => {
+  it.effect("is not a failure: said as the limit, it stays due, and its service is read first next cycle", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      let held = true
+      const w = world({
+        services: ["a", "b", "c"].map(svc),
+        read: (s) => Effect.succeed(health(s.name === "c" ? 2 : 0)),
+        notify: (n) =>
+          held
+            ? Effect.fail(
+                new TargetError({ peer: "fake", label: "Dashboard", service: n.service, reason: "Timeout", detail: "held back", retryable: false, retryAfter: Option.none(), rateLimit: "Slack's 1 message a second per webhook" })
+              )
+            : Effect.void
+      })
+      // Two cycles of one daemon: one backlog.
+      const backlog = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
+      const first = yield* cycle(backlog).pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      expect(first.failed).toBe(0)
+      expect(logs.lines.join("\n")).toContain("INFO Not sent to dashboard this cycle: held back by Slack's 1 message a second per webhook; it stays due and goes first next cycle")
+      expect(logs.lines.join("\n")).not.toContain("raise reporter.poll_interval")
+      held = false
+      const before = w.reads.length
+      yield* cycle(backlog).pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
+      expect(w.reads[before]!.service).toBe("c")
+      expect(w.sent.map((n) => n.service.name)).toEqual(["c"])
     })
   )
 })

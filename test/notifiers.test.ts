@@ -155,6 +155,24 @@ describe("Slack: give up on what will not work, and say what it means", () => {
       }).pipe(Effect.provide(layer))
     }))
 
+  it.effect("40 messages at once: one a second; those the limit holds past the budget come back as held by the limit, not as failures", () =>
+    Effect.gen(function* () {
+      const hook = slack()
+      const services = Array.from({ length: 40 }, (_, i) => ({ name: `svc${i}`, environment: "production" }))
+      const { layer } = portLayer("slack", raw, hook.handle, services)
+      const results = yield* Effect.gen(function* () {
+        const port = yield* TestTarget
+        const fiber = yield* Effect.fork(Effect.forEach(services, (s) => Effect.either(port.notify(reading(2, 0, s))), { concurrency: "unbounded" }))
+        yield* advance("40 seconds", "1 second")
+        return yield* Fiber.join(fiber)
+      }).pipe(Effect.provide(layer))
+      const held = results.flatMap((r) => (r._tag === "Left" ? [r.left] : []))
+      expect(hook.messages.length).toBeGreaterThanOrEqual(26)
+      expect(hook.messages.length + held.length).toBe(40)
+      expect(held.length).toBeGreaterThan(0)
+      expect(held.every((e) => e.rateLimit === "Slack's 1 message a second per webhook")).toBe(true)
+    }))
+
   it.effect("action_prohibited is a workspace restriction, not the credential; a 200 without \"ok\" is not a delivery", () =>
     Effect.gen(function* () {
       const hook = slack("action_prohibited")

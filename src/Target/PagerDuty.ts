@@ -85,7 +85,7 @@ export const PagerDuty: Adapter<SettingsOf<"pagerduty">> = {
       const s = spec.settings
       const routingKey = spec.secrets["routing_key"]!
       const limiter = yield* forSecret("pagerduty", routingKey, PER_KEY.limit, PER_KEY.interval, "token-bucket")
-      const sender = yield* makeSender(spec, budget, { peer: safeUrl(s.url), authHint: `check ${spec.path}.routing_key`, gate: limiter })
+      const sender = yield* makeSender(spec, budget, { peer: safeUrl(s.url), authHint: `check ${spec.path}.routing_key`, gate: limiter, limit: "PagerDuty's 120 events a minute per routing key" })
       /** The routing key each open alert was triggered with, by dedup_key: outlives a reload (RateLimits.ts). */
       const triggeredWith = (yield* RateLimits).carried<string, Redacted.Redacted<string>>(`pagerduty-open:${spec.name}:${s.url}`)
 

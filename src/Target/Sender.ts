@@ -26,6 +26,8 @@ export interface SenderOptions {
   readonly urlKey?: string
   /** Around each exchange: a shared rate limit, where the protocol has one. */
   readonly gate?: <A, E, R>(exchange: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** The gate's limit, as logs name it (`Slack's 1 message a second per webhook`). */
+  readonly limit?: string
   /** Up to 3 retries, 1 s, 2 s, 4 s apart (jittered) unless the protocol says otherwise. */
   readonly retry?: Omit<RetryOptions, "budget">
 }
@@ -56,6 +58,15 @@ const sender = (
 ) => {
   const fail = (n: Notification, failure: Failure) => new TargetError({ peer: o.peer, label: o.label, service: n.service, ...failure })
   const budgetSpent = (n: Notification) => fail(n, { ...badResponse(`not delivered before ${budgetHint(o.budget)}`), reason: "Timeout" })
+  const heldBack = (n: Notification) =>
+    new TargetError({
+      peer: o.peer,
+      label: o.label,
+      service: n.service,
+      ...badResponse(`held back by ${o.limit ?? "its rate limit"} past the ${Duration.format(o.budget)} budget`),
+      reason: "Timeout",
+      rateLimit: o.limit ?? "its rate limit"
+    })
 
   /** 2xx is delivered; 401/403 is the credential; anything else as every peer reads it. */
   const judgeStatus = (n: Notification, reply: Reply, now: number): Effect.Effect<Delivery, TargetError> => {
@@ -83,7 +94,8 @@ const sender = (
         const reply = yield* o.gate === undefined
           ? exchange
           : // Waiting for a shared rate limit counts against the budget too: an attempt ends within it.
-            o.gate(exchange).pipe(Effect.timeoutFail({ duration: remaining, onTimeout: () => budgetSpent(n) }))
+            // Held there past the budget is the limit's doing, not a failure: it stays due (Reporter.ts).
+            o.gate(exchange).pipe(Effect.timeoutFail({ duration: remaining, onTimeout: () => heldBack(n) }))
         return yield* judge(reply, now)
       })
     // A notification already on the wire finishes when we are asked to stop, for a while: the

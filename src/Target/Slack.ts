@@ -66,7 +66,7 @@ export const Slack: Adapter<SettingsOf<"slack">> = {
     Effect.gen(function* () {
       const webhook = spec.secrets["webhook_url"]!
       const limiter = yield* forSecret("slack", webhook, 1, Duration.seconds(1))
-      const sender = yield* makeSender(spec, budget, { peer: `its webhook URL (${spec.path}.webhook_url)`, authHint: `check ${spec.path}.webhook_url`, urlKey: `${spec.path}.webhook_url`, gate: limiter })
+      const sender = yield* makeSender(spec, budget, { peer: `its webhook URL (${spec.path}.webhook_url)`, authHint: `check ${spec.path}.webhook_url`, urlKey: `${spec.path}.webhook_url`, gate: limiter, limit: "Slack's 1 message a second per webhook" })
       const body = (n: Notification) => JSON.stringify({ text: textOf(n) })
       /** 200 with the body `ok` is a delivery; another 2xx body is not; an error's code is said with what it means. */
       const judge = (n: Notification) => (reply: Reply, now: number): Effect.Effect<Delivery, TargetError> => {

@@ -79,7 +79,7 @@ export const Statuspage: Adapter<Settings> = {
           )
         }
       }
-      const sender = yield* makeSender(spec, budget, { peer: `${safeUrl(s.url)} (page ${s.page_id})`, authHint: `check ${spec.path}.api_key`, gate: limiter })
+      const sender = yield* makeSender(spec, budget, { peer: `${safeUrl(s.url)} (page ${s.page_id})`, authHint: `check ${spec.path}.api_key`, gate: limiter, limit: "Statuspage's 1 request a second per API key" })
       const page = `${s.url}/pages/${encodeURIComponent(s.page_id)}`
       const auth = { authorization: `OAuth ${Redacted.value(key)}` }
       const statusOf = (status: number): ComponentStatus =>

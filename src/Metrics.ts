@@ -29,6 +29,8 @@ export interface MetricsPort {
   readonly jwtSignFailure: () => void
   /** The state file could not be written (reporter.state_file). */
   readonly stateWriteFailure: () => void
+  /** After each cycle: whether any read of the convertor succeeded (Blind.ts). */
+  readonly convertorUp: (up: boolean) => void
   /** The targets configured now (at start, and after each reload): their series exist from then on, at zero. */
   readonly targets: (names: ReadonlyArray<string>) => void
 }
@@ -40,6 +42,7 @@ export const NONE: MetricsPort = {
   retry: () => {},
   jwtSignFailure: () => {},
   stateWriteFailure: () => {},
+  convertorUp: () => {},
   targets: () => {}
 }
 

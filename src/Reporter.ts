@@ -25,6 +25,7 @@ import { count, Metrics, type MetricsPort } from "./Metrics.js"
 import { Policy, type PolicyService } from "./Policy.js"
 import { IN_FLIGHT_GRACE } from "./Shutdown.js"
 import { Fielded } from "./Logging.js"
+import { watchBlindness } from "./Blind.js"
 
 /** `--dry-run`: every request is built and signed, none is sent. */
 export class DryRun extends Context.Reference<DryRun>()("reporter/DryRun", { defaultValue: () => false }) {}
@@ -265,7 +266,7 @@ const poll = (p: Ports, service: ServiceRef): Effect.Effect<Read> =>
       onFailure: (error) => {
         // No notification: we would be sending stale or invented data.
         p.metrics.convertorRequest("failed")
-        return Effect.as(Effect.logError(error.message), { _tag: "ReadFailed", service } as const)
+        return Effect.as(Effect.logError(error.message), { _tag: "ReadFailed", service, why: clip(error.message, MAX_LOGGED) } as const)
       },
       onSuccess: (reading) => afterRead(p, service, reading)
     })
@@ -293,7 +294,10 @@ const inTurn = (services: ReadonlyArray<ServiceRef>, waiting: ReadonlyMap<string
  * started by then are late, those not finished are failed, and the next cycle
  * starts on time. Then one summary line.
  */
-export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets | Policy | Maintenance> =>
+/** Per service, how many cycles in a row its read has failed (a daemon's; a lone cycle starts afresh). */
+export type Failing = Ref.Ref<ReadonlyMap<string, number>>
+
+export const cycle = (backlog: Backlog, failing?: Failing): Effect.Effect<CycleSummary, never, AppConfig | Convertor | Targets | Policy | Maintenance> =>
   Effect.scoped(Effect.gen(function* () {
     const config = yield* AppConfig
     const dryRun = yield* DryRun
@@ -370,8 +374,23 @@ export const cycle = (backlog: Backlog): Effect.Effect<CycleSummary, never, AppC
         `${left.size} service(s) not reached within reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): not read this cycle, they go first in the next; the longest has waited ${Math.max(...left.values())} cycle(s); raise reporter.poll_interval or reporter.concurrency`
       )
     }
+    // A service whose reads alone keep failing is not silently skipped: after blind_after cycles its health is unknown.
+    const streaks = new Map(failing === undefined ? [] : yield* Ref.get(failing))
+    for (const o of outcomes) {
+      const id = serviceId(o.service)
+      if (o._tag === "ReadFailed") {
+        const n = (streaks.get(id) ?? 0) + 1
+        streaks.set(id, n)
+        if (n === config.reporter.blind_after) {
+          yield* Effect.logWarning(`No reading of ${o.service.name} in ${o.service.environment} for ${n} cycles in a row: its health is unknown (last: ${o.why ?? "?"})`)
+        }
+      } else if (o._tag !== "Late") {
+        streaks.delete(id)
+      }
+    }
+    if (failing !== undefined) yield* Ref.set(failing, streaks)
     const finished = yield* Clock.currentTimeMillis
-    const summary = summarize(outcomes, Duration.millis(finished - started))
+    const summary = summarize(outcomes, Duration.millis(finished - started), (s) => (streaks.get(serviceId(s)) ?? 0) >= config.reporter.blind_after)
     // A dry run changes nothing that outlives it.
     if (!dryRun) yield* Effect.flatMap(Policy, (p) => p.persist)
     const line = new Fielded(summaryLine(summary, dryRun), "Cycle complete", summaryFields(summary, dryRun))
@@ -414,6 +433,8 @@ export const runForever = <R = CycleServices>(
 ): Effect.Effect<never, never, R> =>
   Effect.gen(function* () {
     const backlog: Backlog = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
+    const failing: Failing = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
+    const blind = watchBlindness()
     // A daemon tells its liveness (what /healthz reads) that each cycle completed, its state written.
     const liveness = yield* Effect.serviceOption(Liveness)
     const completed = Option.match(liveness, {
@@ -423,7 +444,7 @@ export const runForever = <R = CycleServices>(
     let interval = 0
     const once = Effect.flatMap(services, (context) => {
       interval = Duration.toMillis(Context.get(context, AppConfig).reporter.poll_interval)
-      return cycle(backlog).pipe(Effect.provide(context))
+      return cycle(backlog, failing).pipe(Effect.tap(blind), Effect.provide(context))
     })
     const pacing = Schedule.identity<CycleSummary>().pipe(
       Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))

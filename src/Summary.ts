@@ -23,7 +23,8 @@ export type Outcome =
   | { readonly _tag: "NoData"; readonly service: ServiceRef }
   /** The newest point is outside the query window (or ahead of our clock): nothing sent. */
   | { readonly _tag: "Stale"; readonly service: ServiceRef }
-  | { readonly _tag: "ReadFailed"; readonly service: ServiceRef }
+  /** The read failed (after its retries); `why`, the error's message, is kept for the blind alert (Blind.ts). */
+  | { readonly _tag: "ReadFailed"; readonly service: ServiceRef; readonly why?: string }
   /** Started, but not finished when the cycle's time (one poll interval) ran out. */
   | { readonly _tag: "OutOfTime"; readonly service: ServiceRef }
   /** Not even started within the cycle's time: first in line next cycle. */
@@ -32,8 +33,8 @@ export type Outcome =
   | { readonly _tag: "Defect"; readonly service: ServiceRef }
 
 /** Each service's state after a cycle, for the `cloudmon_reporter_services` gauge: its health, or why there is none. */
-export type ServiceState = "healthy" | "degraded" | "outage" | "no_data" | "stale" | "failed" | "late"
-export const SERVICE_STATES: ReadonlyArray<ServiceState> = ["healthy", "degraded", "outage", "no_data", "stale", "failed", "late"]
+export type ServiceState = "healthy" | "degraded" | "outage" | "no_data" | "stale" | "failed" | "unknown" | "late"
+export const SERVICE_STATES: ReadonlyArray<ServiceState> = ["healthy", "degraded", "outage", "no_data", "stale", "failed", "unknown", "late"]
 
 /** A service read fine is in its health's state (a notification that failed is counted per target, not here). */
 export const stateOf = (o: Outcome): ServiceState => {
@@ -69,6 +70,11 @@ export interface CycleSummary {
   readonly failed: number
   /** Not reached within the cycle's time. */
   readonly late: number
+  /** Reads that failed, and the first one's message (one string: the blind alert's cause). */
+  readonly readFailed: number
+  readonly readError?: string
+  /** Services whose reads have failed for `reporter.blind_after` cycles in a row: their health is unknown. */
+  readonly unknown: number
   /** Per target: notifications delivered (or rehearsed) of those attempted (skipped ones are not attempted). */
   readonly targets: Readonly<Record<string, { readonly delivered: number; readonly attempted: number }>>
   /** Every service in exactly one state. */
@@ -76,15 +82,18 @@ export interface CycleSummary {
   readonly duration: Duration.Duration
 }
 
-export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.Duration): CycleSummary => {
+export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.Duration, unknown: (service: ServiceRef) => boolean = () => false): CycleSummary => {
   const counts: Record<Outcome["_tag"], number> = {
     Healthy: 0, Held: 0, Notified: 0, Rehearsed: 0, NoData: 0, Stale: 0, ReadFailed: 0, NotifyFailed: 0, OutOfTime: 0, Late: 0, Defect: 0
   }
   const targets: Record<string, { delivered: number; attempted: number }> = {}
   const states = Object.fromEntries(SERVICE_STATES.map((s) => [s, 0])) as Record<ServiceState, number>
+  let readError: string | undefined
   for (const o of outcomes) {
     counts[o._tag]++
-    states[stateOf(o)]++
+    const state = o._tag === "ReadFailed" && unknown(o.service) ? "unknown" : stateOf(o)
+    states[state]++
+    if (o._tag === "ReadFailed" && readError === undefined) readError = o.why
     if (!("targets" in o)) continue
     for (const [name, result] of Object.entries(o.targets)) {
       const t = (targets[name] ??= { delivered: 0, attempted: 0 })
@@ -103,6 +112,9 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
     stale: counts.Stale,
     failed: counts.ReadFailed + counts.NotifyFailed + counts.OutOfTime + counts.Defect,
     late: counts.Late,
+    readFailed: counts.ReadFailed,
+    ...(readError === undefined ? {} : { readError }),
+    unknown: states.unknown,
     targets,
     states,
     duration
@@ -120,6 +132,7 @@ export const summaryFields = (summary: CycleSummary, dryRun: boolean): Record<st
     no_data: summary.noData,
     stale: summary.stale,
     failed: summary.failed,
+    unknown: summary.unknown,
     late: summary.late,
     // Notifications across every target: delivered (or, in a dry run, rehearsed) of those attempted.
     [dryRun ? "rehearsed" : "sent"]: totals.delivered,
@@ -134,7 +147,7 @@ export const summaryLine = (summary: CycleSummary, dryRun: boolean): string => {
   const f = summaryFields(summary, dryRun)
   return (
     `Cycle complete: polled=${summary.polled} healthy=${f["healthy"]} degraded=${f["degraded"]} outage=${f["outage"]} ` +
-    `no_data=${summary.noData} stale=${summary.stale} failed=${summary.failed} late=${summary.late} ` +
+    `no_data=${summary.noData} stale=${summary.stale} failed=${summary.failed} ${summary.unknown > 0 ? `unknown=${summary.unknown} ` : ""}late=${summary.late} ` +
     `${dryRun ? "rehearsed" : "sent"}=${f[dryRun ? "rehearsed" : "sent"]}/${f["attempted"]} ` +
     `duration=${(Duration.toMillis(summary.duration) / 1000).toFixed(2)}s` +
     (Object.keys(summary.targets).length === 0

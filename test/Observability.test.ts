@@ -125,6 +125,17 @@ describe("/metrics", () => {
     })
   )
 
+  it.scoped("convertor_up is 0 after a cycle whose every read failed, 1 after one that read something", () =>
+    Effect.gen(function* () {
+      const { endpoint } = yield* open(Duration.seconds(60))
+      const up = () => Effect.map(get(`${endpoint.url}/metrics`), (r) => /^cloudmon_reporter_convertor_up (\d)$/m.exec(r.body)?.[1])
+      endpoint.metrics.convertorUp(false)
+      expect(yield* up()).toBe("0")
+      endpoint.metrics.convertorUp(true)
+      expect(yield* up()).toBe("1")
+    })
+  )
+
   it.effect("a token that cannot be signed is counted", () =>
     Effect.gen(function* () {
       let failures = 0

@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
-import { cleanUpAfterEach, configText, run, SECRET, track, writeConfig } from "./spawn.js"
+import { cleanUpAfterEach, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 import { startPeer } from "./peer.js"
 
 cleanUpAfterEach()
@@ -124,5 +124,43 @@ describe("routing: each target gets what it is for", () => {
     // The dashboard has no match: it hears of all four.
     expect(dashboard.incidents).toHaveLength(4)
     expect(result.stderr).toContain("WARN notifiers[2]: its match/exclude selects none of reporter.services: it will be told nothing")
+  })
+})
+
+describe("never go blind silently", () => {
+  it("every read failing for 3 cycles: the notifiers are told once (cause, since when, how many), the dashboard is not; once reads work, told once more", async () => {
+    const services = ["api/production", "db/production"]
+    const convertor = track(await startConvertor({ services: Object.fromEntries(services.map((s) => [s, { fault: "wrong-shape" as const }])) }))
+    const dashboard = track(await startDashboard({ secret: SECRET }))
+    const slack = track(await startSlack())
+    const quiet = track(await startSlack())
+    const text = configText({
+      convertor: convertor.url,
+      dashboard: dashboard.url,
+      services,
+      secret: SECRET,
+      interval: 1,
+      timeout: 0.4,
+      notifiers: [
+        { type: "slack", name: "chat", webhook_url: slack.url },
+        { type: "slack", name: "quiet", webhook_url: quiet.url, blind_alerts: false }
+      ]
+    })
+    const p = start(["--config", writeConfig(text)])
+    await waitFor("the blind alert", () => slack.messages.length === 1, 10_000)
+    expect(slack.messages[0]).toMatch(/^\*cloudmon-metrics-reporter\* in \*monitoring\* is \*outage\*/)
+    expect(slack.messages[0]).toMatch(/every read of the convertor failed for 3 cycles in a row since \S+ \(2 service\(s\)\)/)
+    expect(p.output()).toMatch(/ERROR Monitoring is blind: /)
+    expect(p.output()).toContain("No reading of api in production for 3 cycles in a row: its health is unknown")
+    expect(p.output()).toMatch(/Cycle complete: .* failed=2 unknown=2 /)
+    // Two more blind cycles: nothing more said.
+    await waitFor("two more cycles", () => p.output().split("Cycle complete").length > 6, 10_000)
+    expect(slack.messages).toHaveLength(1)
+    for (const s of services) convertor.set(s, { status: 0 })
+    await waitFor("the all-clear", () => slack.messages.length === 2, 10_000)
+    expect(slack.messages[1]).toMatch(/^\*cloudmon-metrics-reporter\* in \*monitoring\* has \*recovered\*/)
+    expect(quiet.messages).toEqual([])
+    expect(dashboard.incidents).toEqual([])
+    expect((await stop(p)).result.code).toBe(0)
   })
 })

@@ -46,6 +46,7 @@ export const testConfig = (
   maintenance: [],
   reporter: {
     maintenances: false,
+    blind_after: 3,
     poll_interval: over.pollInterval ?? Duration.seconds(60),
     concurrency: over.concurrency ?? 4,
     window: { from: Duration.minutes(5), to: Duration.minutes(2) },

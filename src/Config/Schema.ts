@@ -24,6 +24,7 @@ import {
   PollInterval,
   Secret,
   Selector,
+  bounded,
   ServiceRef,
   show,
   Timeout,
@@ -64,6 +65,8 @@ export const targetSchema = (type: TargetType) => {
     // Routing: which services this target is told about (Policy.ts).
     match: optional(Selector),
     exclude: optional(Selector),
+    // A notifier is told when monitoring goes blind, and sees again (Blind.ts); false: not this one.
+    blind_alerts: optional(Schema.Boolean.annotations(expected("true or false"))),
     ...secrets,
     ...a.fields
   })
@@ -112,7 +115,9 @@ const ReporterSection = Schema.Struct({
   /** Where the notification policy's state survives a restart (Policy.ts); none: a restart starts afresh. */
   state_file: optional(NonEmptyString),
   /** Read the convertor's planned maintenance windows each cycle. */
-  maintenances: orElse(Schema.Boolean.annotations(expected("true or false")), false)
+  maintenances: orElse(Schema.Boolean.annotations(expected("true or false")), false),
+  /** Cycles of failed reads after which monitoring is blind (every read) or a service unknown (its reads) (Blind.ts). */
+  blind_after: orElse(bounded("a whole number of cycles", 1, 1000, true), 3)
 }).annotations(mapping)
 
 /** A planned maintenance window: notifications for its services are held back inside it. */

@@ -28,7 +28,8 @@ const dashboard = await startDashboard({
     )
 })
 
-const slack = await startSlack({ onMessage: (text) => console.log(`[slack] ${text.replace(/\n/g, " / ")}`) })
+// One message per cycle lists what changed: one line of output per line of the message.
+const slack = await startSlack({ onMessage: (text) => console.log(text.split("\n").map((line) => `[slack] ${line}`).join("\n")) })
 
 // The secret comes from MP_STATUS_DASHBOARD__SECRET, as it would in production; 2 s timeouts fit a 5 s interval.
 // Two targets: the status dashboard, and a Slack channel (its webhook URL is a secret too: MP_NOTIFIERS__0__WEBHOOK_URL).

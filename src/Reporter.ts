@@ -6,6 +6,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
@@ -17,7 +18,7 @@ import type * as Scope from "effect/Scope"
 import { AppConfig } from "./Config.js"
 import { type CycleSummary, type Outcome, summarize, summaryFields, summaryLine, type TargetResult } from "./Summary.js"
 import { Convertor } from "./Convertor.js"
-import { type TargetPort, Targets } from "./Target.js"
+import { type Delivery, TargetError as TargetErrorClass, type TargetError, type TargetPort, Targets } from "./Target.js"
 import { clip, type Health, kindOf, type Notification, type Reading, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
 import { Liveness } from "./Liveness.js"
 import { Maintenance } from "./Maintenance.js"
@@ -56,10 +57,21 @@ interface Ports {
   readonly debug: boolean
   /** Where notifications go: each target's own line, for this cycle. */
   readonly outbox: Outbox
+  /** For targets that take a cycle's notifications together (chat): what is due to each, gathered as the reads end. */
+  readonly batches: Map<string, Array<Batched>>
+}
+
+/** One notification waiting for its target's batch, and where its result goes. */
+interface Batched {
+  readonly service: ServiceRef
+  readonly notification: Notification
+  readonly now: number
+  readonly sending: Sending
 }
 
 const portsNow = (outbox: Outbox): Effect.Effect<Ports, never, Convertor | Targets | Policy> => Effect.all({
   outbox: Effect.succeed(outbox),
+  batches: Effect.sync(() => new Map<string, Array<Batched>>()),
   convertor: Convertor,
   targets: Targets,
   policy: Policy,
@@ -73,6 +85,39 @@ const portsNow = (outbox: Outbox): Effect.Effect<Ports, never, Convertor | Targe
 const internalError = (doing: string, defect: unknown): Effect.Effect<void> =>
   Effect.logError(`Internal error while ${doing} (please report it): ${String(defect).split("\n")[0]}`)
 
+/** What one notification came to at one target: logged and counted; a failure here touches no other target. */
+const record = (
+  p: Ports,
+  target: TargetPort,
+  notification: Notification,
+  outcome: Either.Either<Delivery, TargetError>,
+  /** A batch's failures are one failure: each message said once. */
+  said?: Set<string>
+): Effect.Effect<TargetResult> => {
+  if (Either.isLeft(outcome)) {
+    const e = outcome.left
+    const first = said === undefined || !said.has(e.message)
+    said?.add(e.message)
+    if (e.rateLimit !== undefined) {
+      // The limit's doing, not a failure: it stays due, and its service is read first next cycle.
+      p.metrics.notification(target.name, "skipped")
+      return Effect.as(
+        first ? Effect.logInfo(`Not sent to ${target.name} this cycle: held back by ${e.rateLimit}; it stays due and goes first next cycle`) : Effect.void,
+        "deferred" as const
+      )
+    }
+    p.metrics.notification(target.name, e.refused === true ? "refused" : "failed")
+    return Effect.as(first ? Effect.logError(e.message) : Effect.void, "failed" as const)
+  }
+  const delivery = outcome.right
+  if (delivery._tag !== "Delivered") {
+    p.metrics.notification(target.name, "skipped")
+    return Effect.as(Effect.logWithLevel(LEVELS[delivery.level], `Not sent to ${target.name}: ${delivery.why}`), delivery.final ? ("skipped" as const) : ("deferred" as const))
+  }
+  p.metrics.notification(target.name, "delivered")
+  return Effect.as(Effect.logInfo(`Sent notification to ${target.name}: success (${kindOf(notification)})`), "delivered" as const)
+}
+
 /** One target, on its own: a failure here is logged and counted, and touches no other target. */
 const deliver = (p: Ports, target: TargetPort, notification: Notification): Effect.Effect<TargetResult> =>
   p.dryRun
@@ -82,33 +127,7 @@ const deliver = (p: Ports, target: TargetPort, notification: Notification): Effe
           onSuccess: (described) => Effect.as(Effect.logInfo(`Dry run: would send notification to ${target.name} (${kindOf(notification)}): ${described}`), "rehearsed" as const)
         })
       )
-    : target.notify(notification).pipe(
-        Effect.matchEffect({
-          onFailure: (e) => {
-            if (e.rateLimit !== undefined) {
-              // The limit's doing, not a failure: it stays due, and its service is read first next cycle.
-              p.metrics.notification(target.name, "skipped")
-              return Effect.as(
-                Effect.logInfo(`Not sent to ${target.name} this cycle: held back by ${e.rateLimit}; it stays due and goes first next cycle`),
-                "deferred" as const
-              )
-            }
-            p.metrics.notification(target.name, e.refused === true ? "refused" : "failed")
-            return Effect.as(Effect.logError(e.message), "failed" as const)
-          },
-          onSuccess: (delivery) => {
-            if (delivery._tag !== "Delivered") {
-              p.metrics.notification(target.name, "skipped")
-              return Effect.as(
-                Effect.logWithLevel(LEVELS[delivery.level], `Not sent to ${target.name}: ${delivery.why}`),
-                delivery.final ? ("skipped" as const) : ("deferred" as const)
-              )
-            }
-            p.metrics.notification(target.name, "delivered")
-            return Effect.as(Effect.logInfo(`Sent notification to ${target.name}: success (${kindOf(notification)})`), "delivered" as const)
-          }
-        })
-      )
+    : Effect.flatMap(Effect.either(target.notify(notification)), (outcome) => record(p, target, notification, outcome))
 
 /**
  * One info line with extra annotations. (`annotateLogs` around the line sets and
@@ -169,6 +188,13 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
   // never forgotten, not even when a stop lets it finish (and so is never sent again after a restart).
   const toOne = ([target, notification]: (typeof due)[number]) => {
     sending.results[target.name] = "pending"
+    // A target that takes the cycle's notifications together gets them when the reads end (sendBatches).
+    if (target.notifyMany !== undefined && !p.dryRun) {
+      let batch = p.batches.get(target.name)
+      if (batch === undefined) p.batches.set(target.name, (batch = []))
+      batch.push({ service, notification, now, sending })
+      return Effect.void
+    }
     return p.outbox.post(
       target,
       deliver(p, target, notification).pipe(
@@ -184,6 +210,41 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
   }
   return Effect.zipRight(said, Effect.as(Effect.forEach(due, toOne, { discard: true }), sending))
 }
+
+/**
+ * The reads are over: each target that takes notifications together gets
+ * this cycle's in one delivery on its line (one message, or as few as its
+ * limits allow), and each notification's result is recorded as if sent alone.
+ */
+const sendBatches = (p: Ports): Effect.Effect<void> =>
+  Effect.forEach(
+    p.targets.filter((t) => t.notifyMany !== undefined && (p.batches.get(t.name)?.length ?? 0) > 0),
+    (target) => {
+      const batch = p.batches.get(target.name)!
+      return p.outbox.post(
+        target,
+        target.notifyMany!(batch.map((b) => b.notification)).pipe(
+          Effect.flatMap((outcomes) => {
+            const said = new Set<string>()
+            return Effect.forEach(batch, (b, i) =>
+              Effect.map(record(p, target, b.notification, outcomes[i] ?? Either.left(missingResult(target, b.service)), said), (result) => {
+                if (result !== "failed" && result !== "deferred") p.policy.delivered(target.name, b.service, b.notification, b.now)
+                b.sending.results[target.name] = result
+              })
+            )
+          }),
+          Effect.catchAllDefect((defect) =>
+            Effect.zipRight(internalError(`notifying ${target.name}`, defect), Effect.sync(() => batch.forEach((b) => (b.sending.results[target.name] = "failed"))))
+          ),
+          Effect.asVoid
+        )
+      )
+    },
+    { discard: true }
+  )
+
+const missingResult = (target: TargetPort, service: ServiceRef): TargetError =>
+  new TargetErrorClass({ peer: target.target, label: target.name, service, reason: "BadResponse", detail: "no result for this notification (please report it)", retryable: false, retryAfter: Option.none() })
 
 /** What a service came to once its notifications are delivered, or were not by the cycle's end (then they stay due). */
 const settled = (read: Read, dryRun: boolean): Outcome => {
@@ -336,7 +397,9 @@ export const cycle = (backlog: Backlog, failing?: Failing): Effect.Effect<CycleS
       concurrency: "unbounded",
       discard: true
     }).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, deadline - started))))
-    // The reads are done; each target delivers what it was handed, until the cycle's deadline.
+    // The reads are done: the targets that take a cycle's notifications together get them now.
+    yield* sendBatches(ports)
+    // Each target delivers what it was handed, until the cycle's deadline.
     yield* sent.settle(Duration.millis(Math.max(0, deadline - (yield* Clock.currentTimeMillis))))
     yield* Fiber.join(maintenance)
     const outcomes = inOrder.map(

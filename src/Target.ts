@@ -8,6 +8,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import type { Notification, ServiceRef } from "./Domain.js"
 import { type PeerErrorFields, who } from "./PeerError.js"
@@ -66,6 +67,13 @@ export interface TargetPort {
    * describes it (method, URL, body; never a credential). Sends nothing.
    */
   readonly rehearse: (notification: Notification) => Effect.Effect<string, TargetError>
+  /**
+   * Takes a cycle's notifications together (chat: one message that lists
+   * what changed, split only where the platform's limits require), with one
+   * result per notification, in order; it never fails as a whole. Absent:
+   * one `notify` each.
+   */
+  readonly notifyMany?: (notifications: ReadonlyArray<Notification>) => Effect.Effect<ReadonlyArray<Either.Either<Delivery, TargetError>>>
   /**
    * At most this many of its notifications at a time, whatever
    * `reporter.concurrency` is (Stackmon: 1, its server groups incidents

@@ -164,3 +164,33 @@ describe("never go blind silently", () => {
     expect((await stop(p)).result.code).toBe(0)
   })
 })
+
+describe("grouping: one message, not thirty", () => {
+  it("30 services in outage: Slack gets one message for the cycle listing them; PagerDuty one event each", async () => {
+    const services = Array.from({ length: 30 }, (_, i) => `svc${i}/production`)
+    const convertor = track(await startConvertor({ services: Object.fromEntries(services.map((s) => [s, { status: 2 }])) }))
+    const dashboard = track(await startDashboard({ secret: SECRET }))
+    const slack = track(await startSlack())
+    const pager = track(await startPeer(() => ({ status: 202, body: { status: "success" } })))
+    const text = configText({
+      convertor: convertor.url,
+      dashboard: dashboard.url,
+      services,
+      secret: SECRET,
+      timeout: 1,
+      notify: { failure_threshold: 1 },
+      notifiers: [
+        { type: "slack", name: "chat", webhook_url: slack.url },
+        { type: "pagerduty", name: "oncall", url: `${pager.url}/v2/enqueue`, routing_key: "R0UT1NGKEY0123456789abcdef012345" }
+      ]
+    })
+    const result = await run(["--config", writeConfig(text, { "state.yaml": "reporter:\n  state_file: state.json\n" }), "--once"])
+    expect(result.code).toBe(0)
+    expect(slack.messages.length).toBeLessThanOrEqual(2)
+    expect(slack.messages[0]).toMatch(/^\*30 changes\*: 30 outage\(s\)/)
+    expect(slack.messages.join("\n").match(/is \*outage\*/g)).toHaveLength(30)
+    expect(pager.seen).toHaveLength(30)
+    expect(result.stderr).toMatch(/targets: dashboard=30\/30 chat=30\/30 oncall=30\/30/)
+    expect(result.stderr).not.toContain("raise reporter.poll_interval")
+  })
+})

@@ -19,7 +19,8 @@ describe("the demo", () => {
           /verified JWT, received: storage\/production status=2/.test(output) &&
           /\[slack\] \*storage\* in \*production\* is \*outage\*/.test(output) &&
           output.includes("INFO Sent notification to dashboard: success"),
-        10_000
+        // Slack hears on the second reading (notifiers wait for two in a row), a 5 s interval later.
+        15_000
       )
       // A newcomer's first screen: nothing to worry about in the demo's own configuration.
       expect(output).not.toMatch(/ WARN | ERROR /)

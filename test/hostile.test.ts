@@ -221,7 +221,7 @@ describe("a token in a webhook URL's path is a secret", () => {
     const outputs = await Promise.all([run(["validate", "--config", file]), run(["--config", file, "--once", "--dry-run"]), run(["--config", file, "--once"])])
     const [validated, rehearsed, failed] = outputs
     expect(validated!.stdout).toContain(`url: http://127.0.0.1:${port}/<path hidden>`)
-    expect(rehearsed!.stderr).toContain(`Dry run: would send notification to discord: POST http://127.0.0.1:${port}/<path hidden>`)
+    expect(rehearsed!.stderr).toContain(`Dry run: would send notification to discord (trigger): POST http://127.0.0.1:${port}/<path hidden>`)
     expect(failed!.stderr).toContain(`at http://127.0.0.1:${port}/<path hidden>`)
     for (const o of outputs) expect(`${o.stdout}${o.stderr}`).not.toContain("T0KEN")
   })

@@ -186,6 +186,66 @@ describe("Slack: give up on what will not work, and say what it means", () => {
     }))
 })
 
+describe("Slack: one message per cycle, not thirty", () => {
+  const raw = { webhook_url: "https://hooks.slack.test/services/T0/B0/x" }
+  const services = Array.from({ length: 30 }, (_, i) => ({ name: `svc${i}`, environment: "production" }))
+
+  it.effect("a cycle's 30 changes go as one message, worst first, each with its own result", () =>
+    Effect.gen(function* () {
+      const hook = slack()
+      const { http, layer } = portLayer("slack", raw, hook.handle, services)
+      // Without the convertor's why: short lines, all within one message.
+      const ns = services.map((s, i) => reading(i % 3 === 0 ? 0 : i % 3, i % 3 === 0 ? 2 : 0, s, { matchedExpression: undefined, triggeredMetrics: [], region: undefined }))
+      const results = yield* Effect.gen(function* () {
+        const port = yield* TestTarget
+        const fiber = yield* Effect.fork(port.notifyMany!(ns))
+        yield* advance("5 seconds", "250 millis")
+        return yield* Fiber.join(fiber)
+      }).pipe(Effect.provide(layer))
+      expect(http.requests).toHaveLength(1)
+      expect(results.every((r) => r._tag === "Right" && r.right._tag === "Delivered")).toBe(true)
+      const [message] = hook.messages
+      expect(message!.split("\n")[0]).toBe("*30 changes*: 10 outage(s), 10 degraded, 10 recovered")
+      const lines = message!.split("\n").slice(1).filter((l) => l.startsWith("*"))
+      expect(lines.slice(0, 10).every((l) => l.includes("is *outage*"))).toBe(true)
+      expect(lines.slice(20).every((l) => l.includes("has *recovered*"))).toBe(true)
+    }))
+
+  it.effect("changes too long for one message go in as few as fit Slack's advice (under 4,000 characters each)", () =>
+    Effect.gen(function* () {
+      const hook = slack()
+      const { layer } = portLayer("slack", raw, hook.handle, services)
+      const ns = services.map((s) => reading(2, 0, s, { matchedExpression: "x".repeat(600) }))
+      yield* Effect.gen(function* () {
+        const port = yield* TestTarget
+        const fiber = yield* Effect.fork(port.notifyMany!(ns))
+        yield* advance("30 seconds", "250 millis")
+        return yield* Fiber.join(fiber)
+      }).pipe(Effect.provide(layer))
+      expect(hook.messages.length).toBeGreaterThan(1)
+      expect(hook.messages.every((m) => m.length < 4000)).toBe(true)
+      expect(hook.messages[0]).toMatch(new RegExp(`^\\*30 changes\\*: 30 outage\\(s\\) \\(message 1 of ${hook.messages.length}\\)`))
+      expect(hook.messages.join("\n").match(/is \*outage\*/g)).toHaveLength(30)
+    }))
+
+  it.effect("a batch refused: one hold for the target, not one per notification", () =>
+    Effect.gen(function* () {
+      const hook = slack("channel_is_archived")
+      const { http, layer } = portLayer("slack", raw, hook.handle, services)
+      const results = yield* Effect.gen(function* () {
+        const port = yield* TestTarget
+        const first = yield* port.notifyMany!(services.slice(0, 5).map((s) => reading(2, 0, s)))
+        yield* TestClock.adjust("61 seconds")
+        const second = yield* port.notifyMany!(services.slice(0, 5).map((s) => reading(2, 0, s)))
+        return [first, second] as const
+      }).pipe(Effect.provide(layer))
+      expect(http.requests).toHaveLength(2)
+      expect(results[0].every((r) => r._tag === "Left" && r.left.message.includes("for 1m"))).toBe(true)
+      // A minute later: tried once, refused again, held two minutes (not 2^5).
+      expect(results[1].every((r) => r._tag === "Left" && r.left.message.includes("for 2m"))).toBe(true)
+    }))
+})
+
 describe("PagerDuty: the context on-call needs, and its limits", () => {
   const KEY = "R0UT1NGKEY0123456789abcdef012345"
   const raw = (extra: Record<string, unknown> = {}) => ({ url: "http://pd.test/v2/enqueue", routing_key: KEY, name: "oncall", ...extra })

@@ -15,6 +15,7 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { TargetError, type Delivery, type TargetPort } from "../Target.js"
 import { isoSeconds, type Notification, serviceId } from "../Domain.js"
 
@@ -51,9 +52,12 @@ export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold |
     const hold = classify(e)
     if (hold === undefined) return e
     const key = hold.scope === "target" ? TARGET : serviceId(n.service)
-    const times = (held.get(key)?.kind === hold.kind ? held.get(key)!.times : 0) + 1
-    const wait = Duration.min(Duration.times(FIRST[hold.kind], 2 ** (times - 1)), LONGEST[hold.kind])
-    held.set(key, { until: now + Duration.toMillis(wait), times, kind: hold.kind })
+    const current = held.get(key)
+    // Refusals met together (a batch, notifications in flight at once) are one refusal: one hold.
+    const already = current !== undefined && current.kind === hold.kind && now < current.until
+    const times = already ? current.times : (current?.kind === hold.kind ? current.times : 0) + 1
+    const wait = already ? Duration.millis(current.until - now) : Duration.min(Duration.times(FIRST[hold.kind], 2 ** (times - 1)), LONGEST[hold.kind])
+    if (!already) held.set(key, { until: now + Duration.toMillis(wait), times, kind: hold.kind })
     const whom = hold.scope === "target" ? "this target" : `${n.service.name} in ${n.service.environment} at this target`
     return new TargetError({
       ...e,
@@ -79,5 +83,33 @@ export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold |
       )
     })
 
-  return { ...port, notify }
+  /** A batch: held as a whole while the target is held; each failure in it held as it would be alone. */
+  const notifyMany =
+    port.notifyMany === undefined
+      ? undefined
+      : (ns: ReadonlyArray<Notification>): Effect.Effect<ReadonlyArray<Either.Either<Delivery, TargetError>>> =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const kept = ns.map((n) => holding(n, now))
+            const open = ns.filter((_, i) => kept[i] === undefined)
+            const sent = open.length === 0 ? Effect.succeed([] as ReadonlyArray<Either.Either<Delivery, TargetError>>) : port.notifyMany!(open)
+            return Effect.flatMap(sent, (results) =>
+              Effect.map(Clock.currentTimeMillis, (at) => {
+                let j = 0
+                return ns.map((n, i): Either.Either<Delivery, TargetError> => {
+                  const h = kept[i]
+                  if (h !== undefined) {
+                    return Either.right({ _tag: "Skipped", why: `held back after it ${h.kind === "refused" ? "refused" : "asked to slow down"}: next attempt after ${isoSeconds(h.until)}`, level: "debug", final: false })
+                  }
+                  const r = results[j++]!
+                  if (Either.isRight(r)) {
+                    keysOf(n).forEach((key) => held.delete(key))
+                    return r
+                  }
+                  return Either.left(after(r.left, n, at))
+                })
+              })
+            )
+          })
+
+  return { ...port, notify, ...(notifyMany === undefined ? {} : { notifyMany }) }
 }

@@ -61,6 +61,38 @@ const MEANINGS: Readonly<Record<string, string>> = {
 const hold = (e: TargetError): Hold | undefined =>
   e.reason === "Rejected" || e.reason === "AuthFailed" ? { kind: "refused", scope: "target" } : undefined
 
+/**
+ * A message's text at most this long: Slack advises keeping a message's text
+ * under 4,000 characters (it truncates far past that); a cycle's changes that
+ * do not fit go in as few further messages as they need.
+ */
+export const MAX_MESSAGE = 3500
+
+/** The cycle's changes, worst first, as messages of at most MAX_MESSAGE characters, each with the notifications it says. */
+export const messagesOf = (ns: ReadonlyArray<Notification>): ReadonlyArray<{ readonly text: string; readonly notifications: ReadonlyArray<Notification> }> => {
+  if (ns.length === 1) return [{ text: textOf(ns[0]!), notifications: ns }]
+  const order = [...ns].sort((a, b) => b.status - a.status)
+  const outages = ns.filter((n) => n.status >= 2).length
+  const degraded = ns.filter((n) => n.status === 1).length
+  const recovered = ns.filter((n) => n.status === 0).length
+  const heading = [outages > 0 ? `${outages} outage(s)` : "", degraded > 0 ? `${degraded} degraded` : "", recovered > 0 ? `${recovered} recovered` : ""].filter((x) => x !== "").join(", ")
+  const parts: Array<Array<Notification>> = [[]]
+  let length = 0
+  for (const n of order) {
+    const line = textOf(n).length + 1
+    if (parts.at(-1)!.length > 0 && length + line > MAX_MESSAGE - 200) {
+      parts.push([])
+      length = 0
+    }
+    parts.at(-1)!.push(n)
+    length += line
+  }
+  return parts.map((part, i) => ({
+    text: `*${ns.length} changes*: ${heading}${parts.length > 1 ? ` (message ${i + 1} of ${parts.length})` : ""}\n${part.map(textOf).join("\n")}`,
+    notifications: part
+  }))
+}
+
 export const Slack: Adapter<SettingsOf<"slack">> = {
   make: (spec, { budget }) =>
     Effect.gen(function* () {
@@ -81,14 +113,24 @@ export const Slack: Adapter<SettingsOf<"slack">> = {
         const reason = code === "invalid_token" || code === "no_service" ? "AuthFailed" : failure.reason
         return Effect.fail(sender.fail(n, { ...failure, reason, detail: `${code}: ${meaning}` }))
       }
+      const post = (n: Notification, text: string) =>
+        sender.send(
+          n,
+          () => Effect.succeed({ method: "POST", url: Redacted.value(webhook), headers: { "content-type": "application/json" }, body: JSON.stringify({ text }) }),
+          judge(n)
+        )
       const port: TargetPort = {
         name: spec.name,
         target: `Slack webhook (${spec.path})`,
-        notify: (n) =>
-          sender.send(
-            n,
-            () => Effect.succeed({ method: "POST", url: Redacted.value(webhook), headers: { "content-type": "application/json" }, body: body(n) }),
-            judge(n)
+        notify: (n) => post(n, textOf(n)),
+        // One message per cycle listing what changed (as few more as its length needs), not one per service.
+        notifyMany: (ns) =>
+          Effect.map(
+            Effect.forEach(messagesOf(ns), (m) => Effect.map(Effect.either(post(m.notifications[0]!, m.text)), (r) => m.notifications.map((n) => [n, r] as const))),
+            (sent) => {
+              const byNotification = new Map(sent.flat())
+              return ns.map((n) => byNotification.get(n)!)
+            }
           ),
         rehearse: (n) => Effect.succeed(`POST <${spec.path}.webhook_url, redacted> ${body(n)}`)
       }

@@ -195,7 +195,7 @@ describe("Slack: one message per cycle, not thirty", () => {
       const hook = slack()
       const { http, layer } = portLayer("slack", raw, hook.handle, services)
       // Without the convertor's why: short lines, all within one message.
-      const ns = services.map((s, i) => reading(i % 3 === 0 ? 0 : i % 3, i % 3 === 0 ? 2 : 0, s, { matchedExpression: undefined, triggeredMetrics: [], region: undefined }))
+      const ns = services.map((s, i) => ({ ...notificationFor(s, { status: i % 3 === 0 ? 0 : i % 3, timestamp: new Date(T), triggeredMetrics: [] }), previous: i % 3 === 0 ? 2 : 0 }))
       const results = yield* Effect.gen(function* () {
         const port = yield* TestTarget
         const fiber = yield* Effect.fork(port.notifyMany!(ns))

@@ -15,7 +15,10 @@ import { ADAPTERS } from "../src/Target/adapters.js"
 import type { TargetType } from "../src/Target/registry.js"
 import { type Notification, notificationFor, type ServiceRef } from "../src/Domain.js"
 import * as RateLimits from "../src/RateLimits.js"
-import { advance, api, fakeHttp, specOf, TestTarget } from "./helpers.js"
+import { advance, api, fakeHttp, SECRET, specOf, TestTarget } from "./helpers.js"
+import { jwtVerify } from "jose"
+import * as NodeTransport from "../src/Transport/Node.js"
+import { startPeer } from "./peer.js"
 import { pagerduty, slack, statuspage } from "./notifiers/fakes.js"
 
 const T = Date.parse("2024-01-20T12:03:00Z")
@@ -351,3 +354,25 @@ describe("PagerDuty: the context on-call needs, and its limits", () => {
     }))
 })
 
+
+describe("webhook: grouped when asked (group: true)", () => {
+  it.live("a cycle's notifications in one POST {count, notifications}, the JWT over the same; without group, one POST each", () =>
+    Effect.gen(function* () {
+      const services = Array.from({ length: 3 }, (_, i) => ({ name: `svc${i}`, environment: "production" }))
+      const peer = yield* Effect.promise(() => startPeer(() => ({ status: 200, body: {} })))
+      const ns = services.map((s) => reading(2, 0, s))
+      const grouped = (ADAPTERS.webhook as Adapter).make(specOf("webhook", { url: `${peer.url}/hook`, secret: SECRET, group: true }), { budget: Duration.seconds(27), services })
+      const plain = (ADAPTERS.webhook as Adapter).make(specOf("webhook", { url: `${peer.url}/hook` }), { budget: Duration.seconds(27), services })
+      const [withGroup, without] = yield* Effect.all([Effect.scoped(grouped), Effect.scoped(plain)]).pipe(Effect.provide(Layer.merge(NodeTransport.layer, RateLimits.layer)))
+      const results = yield* withGroup.notifyMany!(ns)
+      expect(results.every((r) => r._tag === "Right")).toBe(true)
+      expect(without.notifyMany).toBeUndefined()
+      yield* Effect.promise(() => peer.close())
+      expect(peer.seen).toHaveLength(1)
+      const body = JSON.parse(peer.seen[0]!.body) as { count: number; notifications: Array<{ service: string }> }
+      expect(body.count).toBe(3)
+      expect(body.notifications.map((n) => n.service)).toEqual(["svc0", "svc1", "svc2"])
+      const { payload } = yield* Effect.promise(() => jwtVerify(peer.seen[0]!.headers["authorization"]!.replace(/^Bearer /, ""), new TextEncoder().encode(SECRET)))
+      expect((payload as { count: number }).count).toBe(3)
+    }))
+})

@@ -14,6 +14,12 @@ import { bodyOf, claimsOf } from "./Generic.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
 
+/** Notifications per grouped POST, at most. */
+export const GROUP_SIZE = 100
+
+const chunks = <A>(all: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> =>
+  Array.from({ length: Math.ceil(all.length / size) }, (_, i) => all.slice(i * size, (i + 1) * size))
+
 export const Webhook: Adapter<SettingsOf<"webhook">> = {
   make: (spec, { budget }) =>
     Effect.gen(function* () {
@@ -23,20 +29,34 @@ export const Webhook: Adapter<SettingsOf<"webhook">> = {
       // Inline and from files alike (the loader merged them).
       const configured = Object.entries(spec.secretMaps["headers"] ?? {})
       const sender = yield* makeSender(spec, budget, { peer: originOf(s.url), authHint: `check ${spec.path}.headers and ${spec.path}.secret` })
-      const headers = (n: Notification, now: number) =>
+      const headers = (n: Notification, now: number, claims: Record<string, unknown> = claimsOf(n)) =>
         Effect.map(
-          signer === undefined ? Effect.succeed(undefined) : signer.sign(claimsOf(n), now).pipe(Effect.mapError(() => signFailed(sender, n))),
+          signer === undefined ? Effect.succeed(undefined) : signer.sign(claims, now).pipe(Effect.mapError(() => signFailed(sender, n))),
           (token): Record<string, string> => ({
             ...Object.fromEntries(configured.map(([name, value]) => [name.toLowerCase(), Redacted.value(value)])),
             ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
             "content-type": "application/json"
           })
         )
+      /** `group: true`: a cycle's notifications in as few POSTs as GROUP_SIZE allows, each `{count, notifications}`, the JWT over the same. */
+      const notifyMany = (ns: ReadonlyArray<Notification>) =>
+        Effect.map(
+          Effect.forEach(chunks(ns, GROUP_SIZE), (chunk) => {
+            const body = { count: chunk.length, notifications: chunk.map(bodyOf) }
+            const claims = { count: chunk.length, notifications: chunk.map(claimsOf) }
+            return Effect.map(
+              Effect.either(sender.send(chunk[0]!, (now) => Effect.map(headers(chunk[0]!, now, claims), (h) => ({ method: "POST", url: s.url, headers: h, body: JSON.stringify(body) })))),
+              (r) => chunk.map(() => r)
+            )
+          }),
+          (results) => results.flat()
+        )
       return {
         name: spec.name,
         target: `webhook at ${originOf(s.url)}`,
         notify: (n) =>
           sender.send(n, (now) => Effect.map(headers(n, now), (h) => ({ method: "POST", url: s.url, headers: h, body: JSON.stringify(bodyOf(n)) }))),
+        ...(s.group ? { notifyMany } : {}),
         rehearse: (n) =>
           Clock.currentTimeMillis.pipe(
             Effect.flatMap((now) => headers(n, now)),

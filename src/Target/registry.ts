@@ -132,7 +132,12 @@ export const REGISTRY = {
   }),
   webhook: kind({
     kind: "notifier",
-    fields: { url: BaseUrl },
+    fields: {
+      url: BaseUrl,
+      // true: a cycle's notifications in one POST, {"count", "notifications": [...]}; false (the default):
+      // one POST per notification, the generic body a receiver already knows.
+      group: orElse(Schema.Boolean.annotations(expected("true or false")), false)
+    },
     // Header values are often tokens: every one is a secret, given inline or each in a file of its own.
     secrets: [{ key: "secret", required: false }, { key: "headers", required: false, map: "headers" }],
     identity: ["url"],

@@ -189,6 +189,24 @@ describe("Slack: give up on what will not work, and say what it means", () => {
     }))
 })
 
+describe("Slack: validate --connect checks the webhook without posting", () => {
+  it.effect("a live webhook refuses an empty message (400): fine, nothing posted; an archived channel is said with what it means", () =>
+    Effect.gen(function* () {
+      const check = (state: Parameters<typeof slack>[0]) =>
+        Effect.gen(function* () {
+          const hook = slack(state)
+          const http = fakeHttp(hook.handle)
+          const lines = yield* ADAPTERS.slack.check!(specOf("slack", { webhook_url: "https://hooks.slack.test/services/T0/B0/x" }) as never, [api]).pipe(Effect.provide(http.layer))
+          return { lines, messages: hook.messages }
+        })
+      const live = yield* check("ok")
+      expect(live.lines).toEqual([{ ok: true, line: 'Notifier "slack" (slack) at its webhook URL (notifiers[0].webhook_url): reachable, the webhook is live (it refused an empty message, invalid_payload; nothing was posted)' }])
+      expect(live.messages).toEqual([])
+      const archived = yield* check("channel_is_archived")
+      expect(archived.lines[0]).toMatchObject({ ok: false, line: expect.stringContaining("answered 410 channel_is_archived: the webhook's channel is archived") })
+    }))
+})
+
 describe("Slack: one message per cycle, not thirty", () => {
   const raw = { webhook_url: "https://hooks.slack.test/services/T0/B0/x" }
   const services = Array.from({ length: 30 }, (_, i) => ({ name: `svc${i}`, environment: "production" }))

@@ -26,6 +26,13 @@ export interface ReadOnly {
   readonly what: string
 }
 
+/** Why a type's credentials cannot be checked without side effects. */
+const UNCHECKABLE: Readonly<Record<string, string>> = {
+  pagerduty: "PagerDuty's Events API takes any well-formed 32-character key and drops an unknown one later, so no request can tell (its length was checked at load)",
+  generic: "its protocol has no request that changes nothing",
+  webhook: "a webhook has no request that changes nothing"
+}
+
 export const checkTarget = (adapter: Adapter, spec: TargetSpec): Effect.Effect<CheckResult, never, Transport> =>
   Effect.gen(function* () {
     const transport = yield* Transport
@@ -43,7 +50,7 @@ export const checkTarget = (adapter: Adapter, spec: TargetSpec): Effect.Effect<C
     const { status, body } = reply.right
     const said = peerMessage(body) ? `: ${peerMessage(body)}` : ""
     if (readOnly === undefined) {
-      return { ok: true, line: `${label} at ${where}: reachable (answered ${status}); credentials not checked: its protocol has no read-only request` }
+      return { ok: true, line: `${label} at ${where}: reachable (answered ${status}); credentials not checked: ${UNCHECKABLE[spec.type] ?? "its protocol has no read-only request"}` }
     }
     if (status === 401 || status === 403) {
       return { ok: false, line: `${label} at ${where}: reachable, but the credentials were refused (${status}${said}); check ${spec.path}.${REGISTRY[spec.type as TargetType].secrets[0]?.key ?? "secret"}` }

@@ -6,9 +6,9 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { type Adapter, DELIVERED, type Delivery, type TargetError, type TargetPort } from "../Target.js"
+import { type Adapter, DELIVERED, type Delivery, labelOf, type TargetError, type TargetPort } from "../Target.js"
 import { badResponse, fromReply, peerMessage } from "../PeerError.js"
-import type { Reply } from "../Transport.js"
+import { type Reply, Transport } from "../Transport.js"
 import { type Hold, withHolds } from "./Holds.js"
 import { clip, type Notification, statusLabel } from "../Domain.js"
 import { forSecret } from "../RateLimits.js"
@@ -94,6 +94,29 @@ export const messagesOf = (ns: ReadonlyArray<Notification>): ReadonlyArray<{ rea
 }
 
 export const Slack: Adapter<SettingsOf<"slack">> = {
+  /**
+   * `validate --connect`: a POST with no text, which a live webhook refuses
+   * (400) without posting anything, and a removed, revoked or archived one
+   * answers with its own code (404, 403, 410): the credential, checked with
+   * no message sent.
+   */
+  check: (spec) =>
+    Effect.gen(function* () {
+      const transport = yield* Transport
+      const label = labelOf(spec)
+      const where = `${label} at its webhook URL (${spec.path}.webhook_url)`
+      const reply = yield* Effect.either(
+        transport.exchange(
+          { method: "POST", url: Redacted.value(spec.secrets["webhook_url"]!), headers: { "content-type": "application/json" }, body: "{}" },
+          { timeout: spec.settings.timeout, maxBytes: 64 * 1024, oversize: "truncate" }
+        )
+      )
+      if (reply._tag === "Left") return [{ ok: false, line: `${where}: unreachable: ${reply.left.detail}` }]
+      const code = reply.right.body.trim()
+      if (reply.right.status === 400) return [{ ok: true, line: `${where}: reachable, the webhook is live (it refused an empty message, ${code || "400"}; nothing was posted)` }]
+      const meaning = MEANINGS[code]
+      return [{ ok: false, line: `${where}: answered ${reply.right.status}${code ? ` ${peerMessage(code)}` : ""}${meaning === undefined ? "" : `: ${meaning}`}` }]
+    }),
   make: (spec, { budget }) =>
     Effect.gen(function* () {
       const webhook = spec.secrets["webhook_url"]!

@@ -143,7 +143,7 @@ describe("a stop does not lose what was sent", () => {
         timeout: 4,
         // Every reading counts: what is tested here is not the notifiers' thresholds.
         notify: EVERY_READING,
-        notifiers: [{ type: "webhook", name: "hook", url: `${hook.url}/api/incidents`, secret: SECRET }]
+        notifiers: [{ type: "webhook", name: "hook", url: `${hook.url}/api/incidents`, secret: SECRET, group: false }]
       }),
       { "state.yaml": "reporter:\n  state_file: state.json\n" }
     )
@@ -213,7 +213,7 @@ describe("a token in a webhook URL's path is a secret", () => {
         timeout: 0.4,
         // Every reading counts: what is tested here is not the notifiers' thresholds.
         notify: EVERY_READING,
-        notifiers: [{ type: "webhook", name: "discord", url: `http://127.0.0.1:${port}/api/webhooks/123/T0KENsecretPART` }]
+        notifiers: [{ type: "webhook", name: "discord", url: `http://127.0.0.1:${port}/api/webhooks/123/T0KENsecretPART`, group: false }]
       }),
       // A --once run of a target that takes changes needs somewhere to remember them.
       { "state.yaml": "reporter:\n  state_file: state.json\n" }

@@ -373,14 +373,14 @@ describe("PagerDuty: the context on-call needs, and its limits", () => {
 })
 
 
-describe("webhook: grouped when asked (group: true)", () => {
-  it.live("a cycle's notifications in one POST {count, notifications}, the JWT over the same; without group, one POST each", () =>
+describe("webhook: a cycle's notifications together, unless group: false", () => {
+  it.live("a cycle's notifications in one POST {count, notifications}, the JWT over the same; with group: false, one POST each", () =>
     Effect.gen(function* () {
       const services = Array.from({ length: 3 }, (_, i) => ({ name: `svc${i}`, environment: "production" }))
       const peer = yield* Effect.promise(() => startPeer(() => ({ status: 200, body: {} })))
       const ns = services.map((s) => reading(2, 0, s))
-      const grouped = (ADAPTERS.webhook as Adapter).make(specOf("webhook", { url: `${peer.url}/hook`, secret: SECRET, group: true }), { budget: Duration.seconds(27), services })
-      const plain = (ADAPTERS.webhook as Adapter).make(specOf("webhook", { url: `${peer.url}/hook` }), { budget: Duration.seconds(27), services })
+      const grouped = (ADAPTERS.webhook as Adapter).make(specOf("webhook", { url: `${peer.url}/hook`, secret: SECRET }), { budget: Duration.seconds(27), services })
+      const plain = (ADAPTERS.webhook as Adapter).make(specOf("webhook", { url: `${peer.url}/hook`, group: false }), { budget: Duration.seconds(27), services })
       const [withGroup, without] = yield* Effect.all([Effect.scoped(grouped), Effect.scoped(plain)]).pipe(Effect.provide(Layer.merge(NodeTransport.layer, RateLimits.layer)))
       const results = yield* withGroup.notifyMany!(ns)
       expect(results.every((r) => r._tag === "Right")).toBe(true)

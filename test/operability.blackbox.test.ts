@@ -279,7 +279,7 @@ describe("live reload on SIGHUP, black-box", () => {
     const dashboard = track(await startDashboard({ secret: SECRET }))
     const hooks = track(await startPeer())
     const text = (services: ReadonlyArray<string>) =>
-      configText({ convertor: convertor.url, dashboard: dashboard.url, services, secret: SECRET, interval: 1, timeout: 0.4, notifiers: [{ type: "webhook", name: "hook", url: hooks.url }] })
+      configText({ convertor: convertor.url, dashboard: dashboard.url, services, secret: SECRET, interval: 1, timeout: 0.4, notifiers: [{ type: "webhook", name: "hook", url: hooks.url, group: false }] })
     const file = writeConfig(text(["api/production", "db/production"]))
     const p = start(["--config", file], {}, 20_000)
     await waitFor("two cycles", () => p.output().split("Cycle complete").length > 2)

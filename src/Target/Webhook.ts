@@ -1,6 +1,8 @@
 /**
- * Any webhook: the generic JSON body (docs/protocols.md §2) POSTed to `url`
- * as it is, with the configured headers; a JWT only when a `secret` is set.
+ * Any webhook: a cycle's notifications in one POST, `{count, notifications:
+ * [<the generic JSON body>]}` (or, with `group: false`, the generic body
+ * (docs/protocols.md §2) per notification), POSTed to `url` as it is, with
+ * the configured headers; a JWT (over the body) only when a `secret` is set.
  * Header values are treated as secrets (they often are tokens), and so is
  * the URL's path (Discord and Slack-style webhooks carry their token there):
  * messages show only its origin.
@@ -38,7 +40,7 @@ export const Webhook: Adapter<SettingsOf<"webhook">> = {
             "content-type": "application/json"
           })
         )
-      /** `group: true`: a cycle's notifications in as few POSTs as GROUP_SIZE allows, each `{count, notifications}`, the JWT over the same. */
+      /** `group` (the default): a cycle's notifications in as few POSTs as GROUP_SIZE allows, each `{count, notifications}`, the JWT over the same. */
       const notifyMany = (ns: ReadonlyArray<Notification>) =>
         Effect.map(
           Effect.forEach(chunks(ns, GROUP_SIZE), (chunk) => {

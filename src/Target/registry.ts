@@ -134,9 +134,9 @@ export const REGISTRY = {
     kind: "notifier",
     fields: {
       url: BaseUrl,
-      // true: a cycle's notifications in one POST, {"count", "notifications": [...]}; false (the default):
-      // one POST per notification, the generic body a receiver already knows.
-      group: orElse(Schema.Boolean.annotations(expected("true or false")), false)
+      // true (the default): a cycle's notifications in one POST, {"count", "notifications": [...]};
+      // false: one POST per notification, the generic body as it is.
+      group: orElse(Schema.Boolean.annotations(expected("true or false")), true)
     },
     // Header values are often tokens: every one is a secret, given inline or each in a file of its own.
     secrets: [{ key: "secret", required: false }, { key: "headers", required: false, map: "headers" }],

@@ -69,11 +69,16 @@ export interface TargetPort {
   readonly rehearse: (notification: Notification) => Effect.Effect<string, TargetError>
   /**
    * Takes a cycle's notifications together (chat: one message that lists
-   * what changed, split only where the platform's limits require), with one
-   * result per notification, in order; it never fails as a whole. Absent:
-   * one `notify` each.
+   * what changed, split only where the platform's limits require). Each
+   * notification's result goes to `done` (by its index) as soon as the
+   * request that carried it is answered, so what a peer took is recorded
+   * even if the rest is cut short; it never fails as a whole. Absent: one
+   * `notify` each.
    */
-  readonly notifyMany?: (notifications: ReadonlyArray<Notification>) => Effect.Effect<ReadonlyArray<Either.Either<Delivery, TargetError>>>
+  readonly notifyMany?: (
+    notifications: ReadonlyArray<Notification>,
+    done: (index: number, outcome: Either.Either<Delivery, TargetError>) => Effect.Effect<void>
+  ) => Effect.Effect<void>
   /**
    * At most this many of its notifications at a time, whatever
    * `reporter.concurrency` is (Stackmon: 1, its server groups incidents

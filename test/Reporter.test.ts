@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -15,7 +16,7 @@ import { Maintenance } from "../src/Maintenance.js"
 import { cycle, DryRun, runCycle, runForever } from "../src/Reporter.js"
 import type { CycleSummary } from "../src/Summary.js"
 import { Metrics, type MetricsPort, NONE } from "../src/Metrics.js"
-import { captureLogs, policyLayers, testConfig } from "./helpers.js"
+import { advance, captureLogs, policyLayers, testConfig } from "./helpers.js"
 
 const svc = (name: string): ServiceRef => ({ name, environment: "production" })
 const health = (status: number): Reading => ({
@@ -654,6 +655,42 @@ describe("a rate limit that holds a notification past the budget", () => {
       yield* cycle(backlog).pipe(Effect.provide(w.layer), Effect.provide(logs.layer))
       expect(w.reads[before]!.service).toBe("c")
       expect(w.sent.map((n) => n.service.name)).toEqual(["c"])
+    })
+  )
+})
+
+describe("a target that takes a cycle's notifications together", () => {
+  it.effect("gets them when the reads end; when the reads run long, what gathered by the phase budget goes then", () =>
+    Effect.gen(function* () {
+      const got: Array<ReadonlyArray<string>> = []
+      const chat = {
+        name: "chat",
+        target: "fake chat",
+        notify: () => Effect.die("one at a time was not expected"),
+        notifyMany: (ns: ReadonlyArray<Notification>, done: (i: number, o: Either.Either<Delivery, TargetError>) => Effect.Effect<void>) =>
+          Effect.zipRight(Effect.sync(() => got.push(ns.map((n) => n.service.name))), Effect.forEach(ns, (_, i) => done(i, Either.right(DELIVERED)), { discard: true })),
+        rehearse: () => Effect.succeed("")
+      }
+      const layer = Layer.mergeAll(
+        Layer.succeed(
+          Convertor,
+          Convertor.make({ health: (s) => (s.name === "slow" ? Effect.never : Effect.succeed(health(2))), probe: () => Effect.die("not probed"), maintenances: Effect.succeed([]) })
+        ),
+        Layer.succeed(Targets, [chat]),
+        policyLayers({ chat: {} }),
+        // A 60 s interval: the phase budget is 27 s.
+        Layer.succeed(AppConfig, testConfig({ services: ["a", "b", "slow"].map(svc), concurrency: 4 }))
+      )
+      const fiber = yield* Effect.fork(runCycle.pipe(Effect.provide(layer)))
+      yield* advance("26 seconds", "1 second")
+      expect(got).toEqual([])
+      yield* advance("2 seconds", "1 second")
+      // One read still hangs, yet what gathered went at the budget.
+      expect(got).toEqual([["a", "b"]])
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* advance("40 seconds", "1 second")
+      const summary = yield* Fiber.join(fiber)
+      expect(summary.targets).toEqual({ chat: { delivered: 2, attempted: 2 } })
     })
   )
 })

@@ -10,7 +10,8 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import type { Adapter, TargetError, TargetPort } from "../src/Target.js"
+import type { Adapter, Delivery, TargetError, TargetPort } from "../src/Target.js"
+import * as Either from "effect/Either"
 import { ADAPTERS } from "../src/Target/adapters.js"
 import type { TargetType } from "../src/Target/registry.js"
 import { type Notification, notificationFor, type ServiceRef } from "../src/Domain.js"
@@ -45,6 +46,14 @@ const send = (port: TargetPort, n: Notification) =>
   })
 
 const delivered = { _tag: "Right", right: { _tag: "Delivered" } }
+
+/** A batch through `notifyMany`, its results gathered by index as they are answered. */
+const many = (port: TargetPort, ns: ReadonlyArray<Notification>) =>
+  Effect.gen(function* () {
+    const results: Array<Either.Either<Delivery, TargetError>> = []
+    yield* port.notifyMany!(ns, (i, outcome) => Effect.sync(() => void (results[i] = outcome)))
+    return results
+  })
 const failedWith = (e: { _tag: string; left?: TargetError }) => (e._tag === "Left" ? e.left! : undefined)
 
 describe("Statuspage: never overwrite what an operator set", () => {
@@ -219,7 +228,7 @@ describe("Slack: one message per cycle, not thirty", () => {
       const ns = services.map((s, i) => ({ ...notificationFor(s, { status: i % 3 === 0 ? 0 : i % 3, timestamp: new Date(T), triggeredMetrics: [] }), previous: i % 3 === 0 ? 2 : 0 }))
       const results = yield* Effect.gen(function* () {
         const port = yield* TestTarget
-        const fiber = yield* Effect.fork(port.notifyMany!(ns))
+        const fiber = yield* Effect.fork(many(port, ns))
         yield* advance("5 seconds", "250 millis")
         return yield* Fiber.join(fiber)
       }).pipe(Effect.provide(layer))
@@ -239,7 +248,7 @@ describe("Slack: one message per cycle, not thirty", () => {
       const ns = services.map((s) => reading(2, 0, s, { matchedExpression: "x".repeat(600) }))
       yield* Effect.gen(function* () {
         const port = yield* TestTarget
-        const fiber = yield* Effect.fork(port.notifyMany!(ns))
+        const fiber = yield* Effect.fork(many(port, ns))
         yield* advance("30 seconds", "250 millis")
         return yield* Fiber.join(fiber)
       }).pipe(Effect.provide(layer))
@@ -255,9 +264,9 @@ describe("Slack: one message per cycle, not thirty", () => {
       const { http, layer } = portLayer("slack", raw, hook.handle, services)
       const results = yield* Effect.gen(function* () {
         const port = yield* TestTarget
-        const first = yield* port.notifyMany!(services.slice(0, 5).map((s) => reading(2, 0, s)))
+        const first = yield* many(port, services.slice(0, 5).map((s) => reading(2, 0, s)))
         yield* TestClock.adjust("61 seconds")
-        const second = yield* port.notifyMany!(services.slice(0, 5).map((s) => reading(2, 0, s)))
+        const second = yield* many(port, services.slice(0, 5).map((s) => reading(2, 0, s)))
         return [first, second] as const
       }).pipe(Effect.provide(layer))
       expect(http.requests).toHaveLength(2)
@@ -382,7 +391,7 @@ describe("webhook: a cycle's notifications together, unless group: false", () =>
       const grouped = (ADAPTERS.webhook as Adapter).make(specOf("webhook", { url: `${peer.url}/hook`, secret: SECRET }), { budget: Duration.seconds(27), services })
       const plain = (ADAPTERS.webhook as Adapter).make(specOf("webhook", { url: `${peer.url}/hook`, group: false }), { budget: Duration.seconds(27), services })
       const [withGroup, without] = yield* Effect.all([Effect.scoped(grouped), Effect.scoped(plain)]).pipe(Effect.provide(Layer.merge(NodeTransport.layer, RateLimits.layer)))
-      const results = yield* withGroup.notifyMany!(ns)
+      const results = yield* many(withGroup, ns)
       expect(results.every((r) => r._tag === "Right")).toBe(true)
       expect(without.notifyMany).toBeUndefined()
       yield* Effect.promise(() => peer.close())

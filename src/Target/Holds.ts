@@ -83,32 +83,36 @@ export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold |
       )
     })
 
-  /** A batch: held as a whole while the target is held; each failure in it held as it would be alone. */
+  /** A batch: what is held is skipped for now; the rest is sent, each failure held as it would be alone. */
   const notifyMany =
     port.notifyMany === undefined
       ? undefined
-      : (ns: ReadonlyArray<Notification>): Effect.Effect<ReadonlyArray<Either.Either<Delivery, TargetError>>> =>
+      : (ns: ReadonlyArray<Notification>, done: (index: number, outcome: Either.Either<Delivery, TargetError>) => Effect.Effect<void>): Effect.Effect<void> =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const kept = ns.map((n) => holding(n, now))
-            const open = ns.filter((_, i) => kept[i] === undefined)
-            const sent = open.length === 0 ? Effect.succeed([] as ReadonlyArray<Either.Either<Delivery, TargetError>>) : port.notifyMany!(open)
-            return Effect.flatMap(sent, (results) =>
-              Effect.map(Clock.currentTimeMillis, (at) => {
-                let j = 0
-                return ns.map((n, i): Either.Either<Delivery, TargetError> => {
-                  const h = kept[i]
-                  if (h !== undefined) {
-                    return Either.right({ _tag: "Skipped", why: `held back after it ${h.kind === "refused" ? "refused" : "asked to slow down"}: next attempt after ${isoSeconds(h.until)}`, level: "debug", final: false })
-                  }
-                  const r = results[j++]!
-                  if (Either.isRight(r)) {
-                    keysOf(n).forEach((key) => held.delete(key))
-                    return r
-                  }
-                  return Either.left(after(r.left, n, at))
-                })
-              })
-            )
+            const open: Array<number> = []
+            const skipped: Array<Effect.Effect<void>> = []
+            ns.forEach((n, i) => {
+              const h = holding(n, now)
+              if (h === undefined) open.push(i)
+              else skipped.push(done(i, Either.right({ _tag: "Skipped", why: `held back after it ${h.kind === "refused" ? "refused" : "asked to slow down"}: next attempt after ${isoSeconds(h.until)}`, level: "debug", final: false })))
+            })
+            const sent =
+              open.length === 0
+                ? Effect.void
+                : port.notifyMany!(
+                    open.map((i) => ns[i]!),
+                    (j, outcome) =>
+                      Effect.flatMap(Clock.currentTimeMillis, (at) => {
+                        const i = open[j]!
+                        const n = ns[i]!
+                        if (Either.isRight(outcome)) {
+                          if (outcome.right._tag === "Delivered") keysOf(n).forEach((key) => held.delete(key))
+                          return done(i, outcome)
+                        }
+                        return done(i, Either.left(after(outcome.left, n, at)))
+                      })
+                  )
+            return Effect.zipRight(Effect.all(skipped, { discard: true }), sent)
           })
 
   return { ...port, notify, ...(notifyMany === undefined ? {} : { notifyMany }) }

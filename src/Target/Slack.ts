@@ -1,7 +1,8 @@
 /**
  * A Slack incoming webhook (docs/protocols.md §6): one readable message per
- * notification, at most one per second per webhook across the process. The
- * webhook URL is the credential: it is never shown.
+ * cycle listing what changed (more only past Slack's advised length), at
+ * most one per second per webhook across the process. The webhook URL is the
+ * credential: it is never shown.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -147,13 +148,12 @@ export const Slack: Adapter<SettingsOf<"slack">> = {
         target: `Slack webhook (${spec.path})`,
         notify: (n) => post(n, textOf(n)),
         // One message per cycle listing what changed (as few more as its length needs), not one per service.
-        notifyMany: (ns) =>
-          Effect.map(
-            Effect.forEach(messagesOf(ns), (m) => Effect.map(Effect.either(post(m.notifications[0]!, m.text)), (r) => m.notifications.map((n) => [n, r] as const))),
-            (sent) => {
-              const byNotification = new Map(sent.flat())
-              return ns.map((n) => byNotification.get(n)!)
-            }
+        notifyMany: (ns, done) =>
+          Effect.forEach(
+            messagesOf(ns),
+            // Each message's notifications are recorded as soon as it is answered.
+            (m) => Effect.flatMap(Effect.either(post(m.notifications[0]!, m.text)), (r) => Effect.forEach(m.notifications, (n) => done(ns.indexOf(n), r), { discard: true })),
+            { discard: true }
           ),
         rehearse: (n) => Effect.succeed(`POST <${spec.path}.webhook_url, redacted> ${body(n)}`)
       }

@@ -9,8 +9,9 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
-import type { Adapter } from "../Target.js"
+import type { Adapter, Delivery, TargetError } from "../Target.js"
 import { type Notification, originOf } from "../Domain.js"
 import { bodyOf, claimsOf } from "./Generic.js"
 import type { SettingsOf } from "./registry.js"
@@ -41,17 +42,20 @@ export const Webhook: Adapter<SettingsOf<"webhook">> = {
           })
         )
       /** `group` (the default): a cycle's notifications in as few POSTs as GROUP_SIZE allows, each `{count, notifications}`, the JWT over the same. */
-      const notifyMany = (ns: ReadonlyArray<Notification>) =>
-        Effect.map(
-          Effect.forEach(chunks(ns, GROUP_SIZE), (chunk) => {
-            const body = { count: chunk.length, notifications: chunk.map(bodyOf) }
-            const claims = { count: chunk.length, notifications: chunk.map(claimsOf) }
-            return Effect.map(
-              Effect.either(sender.send(chunk[0]!, (now) => Effect.map(headers(chunk[0]!, now, claims), (h) => ({ method: "POST", url: s.url, headers: h, body: JSON.stringify(body) })))),
-              (r) => chunk.map(() => r)
+      const notifyMany = (ns: ReadonlyArray<Notification>, done: (index: number, outcome: Either.Either<Delivery, TargetError>) => Effect.Effect<void>) =>
+        Effect.forEach(
+          chunks(ns.map((n, index) => ({ n, index })), GROUP_SIZE),
+          (chunk) => {
+            const body = { count: chunk.length, notifications: chunk.map((c) => bodyOf(c.n)) }
+            const claims = { count: chunk.length, notifications: chunk.map((c) => claimsOf(c.n)) }
+            const first = chunk[0]!.n
+            // Each POST's notifications are recorded as soon as it is answered.
+            return Effect.flatMap(
+              Effect.either(sender.send(first, (now) => Effect.map(headers(first, now, claims), (h) => ({ method: "POST", url: s.url, headers: h, body: JSON.stringify(body) })))),
+              (r) => Effect.forEach(chunk, (c) => done(c.index, r), { discard: true })
             )
-          }),
-          (results) => results.flat()
+          },
+          { discard: true }
         )
       return {
         name: spec.name,

@@ -25,29 +25,38 @@ export const MONITORING: ServiceRef = { name: "cloudmon-metrics-reporter", envir
 export const watchBlindness = () => {
   let streak = 0
   let since: number | undefined
-  let told = false
+  /** The notifiers that have the blind notice (and not yet the all-clear): each is retried until it takes it. */
+  const told = new Set<string>()
+  let blind = false
 
-  const tell = (n: Notification) =>
+  /** Tells each of `names` (the notifiers still to be told); those that took it are returned. */
+  const tell = (n: Notification, names: ReadonlySet<string>) =>
     Effect.gen(function* () {
-      const config = yield* AppConfig
       const ports = yield* Targets
-      const chosen = new Set(
-        config.targets
-          .filter((t) => REGISTRY[t.type as TargetType].kind === "notifier" && (t.settings as { blind_alerts?: boolean }).blind_alerts !== false)
-          .map((t) => t.name)
-      )
-      yield* Effect.forEach(
-        ports.filter((p) => chosen.has(p.name)),
+      const took = yield* Effect.forEach(
+        ports.filter((p) => names.has(p.name)),
         (port) =>
           port.notify(n).pipe(
             Effect.matchEffect({
-              onFailure: (e) => logErrorAlways(`Could not tell ${port.name} that monitoring ${n.status === 0 ? "sees again" : "is blind"}: ${e.message}`),
-              onSuccess: (d) => (d._tag === "Delivered" ? Effect.logInfo(`Told ${port.name} that monitoring ${n.status === 0 ? "sees again" : "is blind"}`) : Effect.void)
+              onFailure: (e) => Effect.as(logErrorAlways(`Could not tell ${port.name} that monitoring ${n.status === 0 ? "sees again" : "is blind"} (tried again next cycle): ${e.message}`), undefined),
+              onSuccess: (d) =>
+                d._tag === "Delivered"
+                  ? Effect.as(Effect.logInfo(`Told ${port.name} that monitoring ${n.status === 0 ? "sees again" : "is blind"}`), port.name)
+                  : Effect.as(Effect.logDebug(`Not told ${port.name} that monitoring ${n.status === 0 ? "sees again" : "is blind"} yet: ${d.why}`), d.final ? port.name : undefined)
             })
           ),
-        { concurrency: "unbounded", discard: true }
+        { concurrency: "unbounded" }
       )
+      return took.filter((name) => name !== undefined)
     })
+
+  const notifiers = Effect.map(AppConfig, (config) =>
+    new Set(
+      config.targets
+        .filter((t) => REGISTRY[t.type as TargetType].kind === "notifier" && (t.settings as { blind_alerts?: boolean }).blind_alerts !== false)
+        .map((t) => t.name)
+    )
+  )
 
   return (summary: CycleSummary): Effect.Effect<void, never, AppConfig | Targets> =>
     Effect.gen(function* () {
@@ -59,19 +68,25 @@ export const watchBlindness = () => {
       if (blindNow) {
         streak += 1
         since ??= now
-        if (streak < config.reporter.blind_after || told) return
-        told = true
+        if (streak < config.reporter.blind_after) return
         const why = `every read of the convertor failed for ${streak} cycles in a row since ${isoSeconds(since)} (${summary.polled} service(s)): ${summary.readError ?? "no answer"}`
-        yield* logErrorAlways(`Monitoring is blind: ${why}; the notifiers are told`)
-        yield* tell({ service: MONITORING, status: 2, message: "Monitoring is blind", timestamp: new Date(since), why, previous: 0, due: "status" })
+        if (!blind) yield* logErrorAlways(`Monitoring is blind: ${why}; the notifiers are told`)
+        blind = true
+        // Each notifier is told once; one that did not take it is tried again next cycle.
+        const pending = new Set([...(yield* notifiers)].filter((name) => !told.has(name)))
+        if (pending.size === 0) return
+        for (const name of yield* tell({ service: MONITORING, status: 2, message: "Monitoring is blind", timestamp: new Date(since), why, previous: 0, due: "status" }, pending)) told.add(name)
         return
-      }
-      if (told) {
-        yield* Effect.logInfo(`Monitoring sees again: the convertor answers (blind since ${isoSeconds(since ?? now)}); the notifiers are told`)
-        yield* tell({ service: MONITORING, status: 0, message: "Monitoring sees again", timestamp: new Date(now), previous: 2, due: "resolved" })
       }
       streak = 0
       since = undefined
-      told = false
+      if (blind) yield* Effect.logInfo("Monitoring sees again: the convertor answers; the notifiers are told")
+      blind = false
+      // A notifier a reload removed is not waited for.
+      const current = yield* notifiers
+      for (const name of told) if (!current.has(name)) told.delete(name)
+      if (told.size === 0) return
+      // The all-clear to each notifier that had the notice; one that did not take it is tried again next cycle.
+      for (const name of yield* tell({ service: MONITORING, status: 0, message: "Monitoring sees again", timestamp: new Date(now), previous: 2, due: "resolved" }, new Set(told))) told.delete(name)
     })
 }

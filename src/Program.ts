@@ -206,7 +206,12 @@ const needsMemory = (config: ReporterConfig): ReadonlyArray<string> => {
     ]
     return needs.length === 0
       ? []
-      : [`${t.path} (${t.type}) needs to remember between runs for ${needs.join(", ")}, and a --once run without reporter.state_file forgets it: every run would notify again and no recovery would be sent; set reporter.state_file (a path that lasts between runs), or give this target notify: {mode: every_poll, send_resolved: false}`]
+      : [
+          `${t.path} (${t.type}) needs to remember between runs for ${needs.join(", ")}, and a --once run without reporter.state_file forgets it: every run would notify again and no recovery would be sent; set reporter.state_file (a path that lasts between runs)` +
+            (t.type === "statuspage"
+              ? ""
+              : `, or give this target notify: {mode: every_poll, send_resolved: false, failure_threshold: 1, success_threshold: 1} (then it hears every unhealthy run, and never of a recovery)`)
+        ]
   })
 }
 

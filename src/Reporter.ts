@@ -433,7 +433,8 @@ export const cycle = (backlog: Backlog, failing?: Failing): Effect.Effect<CycleS
     // First next cycle: the services not reached, and those whose notifications a target held back.
     const first = new Map(left)
     for (const o of outcomes) {
-      if ("targets" in o && o.targets !== undefined && Object.values(o.targets).includes("deferred")) first.set(serviceId(o.service), (waiting.get(serviceId(o.service)) ?? 0) + 1)
+      // Ahead of those not waiting, never ahead of a late one: a service held back for hours must not starve them.
+      if ("targets" in o && o.targets !== undefined && Object.values(o.targets).includes("deferred") && !first.has(serviceId(o.service))) first.set(serviceId(o.service), 1)
     }
     yield* Ref.set(backlog, first)
     const cut = outcomes.filter((o) => o._tag === "OutOfTime").length
@@ -451,11 +452,12 @@ export const cycle = (backlog: Backlog, failing?: Failing): Effect.Effect<CycleS
     const streaks = new Map(failing === undefined ? [] : yield* Ref.get(failing))
     for (const o of outcomes) {
       const id = serviceId(o.service)
-      if (o._tag === "ReadFailed") {
+      if (o._tag === "ReadFailed" || o._tag === "OutOfTime" || o._tag === "Defect") {
         const n = (streaks.get(id) ?? 0) + 1
         streaks.set(id, n)
         if (n === config.reporter.blind_after) {
-          yield* Effect.logWarning(`No reading of ${o.service.name} in ${o.service.environment} for ${n} cycles in a row: its health is unknown (last: ${o.why ?? "?"})`)
+          const last = o._tag === "ReadFailed" ? (o.why ?? "?") : o._tag === "OutOfTime" ? "not answered within the cycle" : "an internal error"
+          yield* Effect.logWarning(`No reading of ${o.service.name} in ${o.service.environment} for ${n} cycles in a row: its health is unknown (last: ${last})`)
         }
       } else if (o._tag !== "Late") {
         streaks.delete(id)

@@ -89,11 +89,14 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
   const targets: Record<string, { delivered: number; attempted: number }> = {}
   const states = Object.fromEntries(SERVICE_STATES.map((s) => [s, 0])) as Record<ServiceState, number>
   let readError: string | undefined
+  let cutOff = false
   for (const o of outcomes) {
     counts[o._tag]++
-    const state = o._tag === "ReadFailed" && unknown(o.service) ? "unknown" : stateOf(o)
+    const unread = o._tag === "ReadFailed" || o._tag === "OutOfTime" || o._tag === "Defect"
+    const state = unread && unknown(o.service) ? "unknown" : stateOf(o)
     states[state]++
-    if (o._tag === "ReadFailed" && readError === undefined) readError = o.why
+    if (o._tag === "ReadFailed" && o.why !== undefined) readError = o.why
+    else if (o._tag === "OutOfTime") cutOff = true
     if (!("targets" in o)) continue
     for (const [name, result] of Object.entries(o.targets)) {
       const t = (targets[name] ??= { delivered: 0, attempted: 0 })
@@ -112,8 +115,9 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>, duration: Duration.D
     stale: counts.Stale,
     failed: counts.ReadFailed + counts.NotifyFailed + counts.OutOfTime + counts.Defect,
     late: counts.Late,
-    readFailed: counts.ReadFailed,
-    ...(readError === undefined ? {} : { readError }),
+    // A read cut off by the cycle's deadline, or met by a bug of ours, did not read either (a hung convertor).
+    readFailed: counts.ReadFailed + counts.OutOfTime + counts.Defect,
+    ...(readError !== undefined ? { readError } : cutOff ? { readError: "reads not answered within the cycle (a convertor that hangs)" } : {}),
     unknown: states.unknown,
     targets,
     states,

@@ -28,15 +28,18 @@ export interface Hold {
 const FIRST: Record<Hold["kind"], Duration.Duration> = { refused: Duration.minutes(1), throttled: Duration.seconds(30) }
 const LONGEST: Record<Hold["kind"], Duration.Duration> = { refused: Duration.minutes(60), throttled: Duration.minutes(4) }
 
-interface Held {
+export interface Held {
   readonly until: number
   readonly times: number
   readonly kind: Hold["kind"]
 }
 
 /** `port`, held back after a refusal or a throttle as `classify` reads its failures. */
-export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold | undefined): TargetPort => {
-  const held = new Map<string, Held>()
+/**
+ * `held`: where the holds live; pass one that outlives a reload
+ * (RateLimits.carried) so that a SIGHUP does not lift a refusal hold.
+ */
+export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold | undefined, held: Map<string, Held> = new Map()): TargetPort => {
   const TARGET = ""
   const keysOf = (n: Notification) => [TARGET, serviceId(n.service)]
 
@@ -53,8 +56,9 @@ export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold |
     if (hold === undefined) return e
     const key = hold.scope === "target" ? TARGET : serviceId(n.service)
     const current = held.get(key)
-    // Refusals met together (a batch, notifications in flight at once) are one refusal: one hold.
-    const already = current !== undefined && current.kind === hold.kind && now < current.until
+    // Refusals met together (a batch, notifications in flight at once) are one refusal: one hold;
+    // and a throttle answered while a refusal holds does not shorten it.
+    const already = current !== undefined && now < current.until && (current.kind === hold.kind || current.kind === "refused")
     const times = already ? current.times : (current?.kind === hold.kind ? current.times : 0) + 1
     const wait = already ? Duration.millis(current.until - now) : Duration.min(Duration.times(FIRST[hold.kind], 2 ** (times - 1)), LONGEST[hold.kind])
     if (!already) held.set(key, { until: now + Duration.toMillis(wait), times, kind: hold.kind })
@@ -62,7 +66,9 @@ export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold |
     return new TargetError({
       ...e,
       detail: `${e.detail}; ${hold.kind === "refused" ? "it would refuse again" : "it asks to slow down"}: nothing more is sent to ${whom} for ${Duration.format(wait)} (what is due stays due)`,
-      refused: hold.kind === "refused"
+      refused: hold.kind === "refused",
+      // Asked to slow down is the peer's rate limit: not a failure (Reporter.ts).
+      ...(hold.kind === "throttled" ? { rateLimit: `its rate limit (${e.status ?? "?"}; nothing more for ${Duration.format(wait)})` } : {})
     })
   }
 
@@ -78,7 +84,8 @@ export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold |
         })
       }
       return port.notify(n).pipe(
-        Effect.tap(() => Effect.sync(() => keysOf(n).forEach((key) => held.delete(key)))),
+        // Only a delivery shows the peer takes notifications again (a skip says nothing of it).
+        Effect.tap((d) => Effect.sync(() => d._tag === "Delivered" && keysOf(n).forEach((key) => held.delete(key)))),
         Effect.catchAll((e) => Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.fail(after(e, n, at))))
       )
     })

@@ -30,7 +30,7 @@ import { clip, type Notification, safeUrl, serviceKey, statusLabel } from "../Do
 import { fromReply, peerMessage } from "../PeerError.js"
 import { forSecret, RateLimits } from "../RateLimits.js"
 import type { Reply } from "../Transport.js"
-import { type Hold, withHolds } from "./Holds.js"
+import { type Held, type Hold, withHolds } from "./Holds.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender } from "./Sender.js"
 
@@ -140,6 +140,7 @@ export const PagerDuty: Adapter<SettingsOf<"pagerduty">> = {
         notify,
         rehearse: (n) => Effect.succeed(`POST ${safeUrl(s.url)} ${JSON.stringify(bodyOf(n, "<redacted>"))}`)
       }
-      return withHolds(port, hold)
+      // Holds outlive a reload: a SIGHUP does not lift one (Slack warns about hammering a failing webhook).
+      return withHolds(port, hold, (yield* RateLimits).carried<string, Held>(`holds:${spec.type}:${spec.name}`))
     })
 }

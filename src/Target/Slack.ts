@@ -10,9 +10,9 @@ import * as Redacted from "effect/Redacted"
 import { type Adapter, DELIVERED, type Delivery, labelOf, type TargetError, type TargetPort } from "../Target.js"
 import { badResponse, fromReply, peerMessage } from "../PeerError.js"
 import { type Reply, Transport } from "../Transport.js"
-import { type Hold, withHolds } from "./Holds.js"
+import { type Held, type Hold, withHolds } from "./Holds.js"
 import { clip, type Notification, statusLabel } from "../Domain.js"
-import { forSecret } from "../RateLimits.js"
+import { forSecret, RateLimits } from "../RateLimits.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender } from "./Sender.js"
 
@@ -157,6 +157,7 @@ export const Slack: Adapter<SettingsOf<"slack">> = {
           ),
         rehearse: (n) => Effect.succeed(`POST <${spec.path}.webhook_url, redacted> ${body(n)}`)
       }
-      return withHolds(port, hold)
+      // Holds outlive a reload: a SIGHUP does not lift one (Slack warns about hammering a failing webhook).
+      return withHolds(port, hold, (yield* RateLimits).carried<string, Held>(`holds:${spec.type}:${spec.name}`))
     })
 }

@@ -24,9 +24,9 @@ import * as Schema from "effect/Schema"
 import { type Adapter, DELIVERED, type Delivery, type TargetError, type TargetPort } from "../Target.js"
 import { type Notification, safeUrl, serviceKey } from "../Domain.js"
 import { badResponse } from "../PeerError.js"
-import { forSecret } from "../RateLimits.js"
+import { forSecret, RateLimits } from "../RateLimits.js"
 import type { Request } from "../Transport.js"
-import { type Hold, withHolds } from "./Holds.js"
+import { type Held, type Hold, withHolds } from "./Holds.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender } from "./Sender.js"
 
@@ -129,8 +129,13 @@ export const Statuspage: Adapter<Settings> = {
         return Effect.gen(function* () {
           const wanted = statusOf(n.status)
           const current = (yield* read(n, `/components/${encodeURIComponent(id)}`, decodeComponent)).status
-          if (current === wanted) return DELIVERED
           const ours = n.previous !== undefined && n.previous > 0 ? statusOf(n.previous) : undefined
+          // Already showing it: ours (or operational, as a recovery wants) is done; someone else's is not claimed.
+          if (current === wanted) {
+            return current === "operational" || current === ours
+              ? DELIVERED
+              : ({ _tag: "Skipped", why: `component ${id} (${serviceKey(n.service)}) already shows ${current}, set by someone else: not taken as ours`, level: "debug", final: false } as const)
+          }
           if (current !== "operational" && current !== ours) {
             return leftAlone(n, id, current === "under_maintenance" ? "is under maintenance" : `shows ${current}, which this reporter did not set`)
           }
@@ -152,6 +157,7 @@ export const Statuspage: Adapter<Settings> = {
           return Effect.succeed(`${r.method} ${safeUrl(r.url)} ${r.body} (if the component shows operational, or what this reporter set)`)
         }
       }
-      return withHolds(port, hold)
+      // Holds outlive a reload: a SIGHUP does not lift one (Slack warns about hammering a failing webhook).
+      return withHolds(port, hold, (yield* RateLimits).carried<string, Held>(`holds:${spec.type}:${spec.name}`))
     })
 }

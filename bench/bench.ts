@@ -15,7 +15,7 @@ import { parseArgs } from "node:util"
 import { DEFAULT_CONCURRENCY } from "../src/Config.js"
 import { type Behaviour, startConvertor, startDashboard } from "../demo/Simulator.js"
 import { dockerfile, imageNode, nodeVersionOf, parseDockerfile } from "../test/image.js"
-import { cpuSeconds, field, keys, launch, MAIN, median, memoryMiB, SECRET, sleep, writeConfig } from "./common.js"
+import { cpuSeconds, keys, launch, MAIN, median, memoryMiB, SECRET, sleep, writeConfig } from "./common.js"
 
 const { values } = parseArgs({
   options: {
@@ -83,8 +83,9 @@ const measureSize = async (n: number, c = concurrency, sequential = true, env: R
     if (!line.message.startsWith("Cycle complete")) return
     if (values.quick) console.log(`[bench]   ${line.message}`)
     cycleEnds.push(cpuSeconds(reporter.child.pid!))
-    durations.push(field(line.message, "duration") * 1000)
-    late += field(line.message, "late")
+    // In JSON the summary's figures are fields of their own.
+    durations.push((line["duration_seconds"] as number) * 1000)
+    late += line["late"] as number
   }, env)
   const cycles = 10
   await waitUntil(() => cycleEnds.length >= cycles, (cycles + 2) * interval * 1000 + 30_000, `${cycles} cycles at N=${n}`)
@@ -102,7 +103,7 @@ const measureSize = async (n: number, c = concurrency, sequential = true, env: R
     const seqFile = writeConfig({ convertor: s.convertor.url, dashboard: s.dashboard.url, services: s.all, interval: 3600, concurrency: 1 })
     let once = Number.NaN
     const run = launch(["--config", seqFile, "--once"], (line) => {
-      if (line.message.startsWith("Cycle complete")) once = field(line.message, "duration") * 1000
+      if (line.message.startsWith("Cycle complete")) once = (line["duration_seconds"] as number) * 1000
     })
     await run.exited
     sequentialMs = once

@@ -72,9 +72,9 @@ const reporter = launch(
     if (line.message.startsWith("Process stats") && pendingCycle) {
       samples.push({
         at: Date.now(),
-        duration: field(pendingCycle.message, "duration"),
-        failed: field(pendingCycle.message, "failed"),
-        notified: field(pendingCycle.message, "notified"),
+        duration: pendingCycle["duration_seconds"] as number,
+        failed: pendingCycle["failed"] as number,
+        notified: pendingCycle["sent"] as number,
         rss: field(line.message, "rss_mb"),
         heap: field(line.message, "heap_used_mb"),
         loopP99: field(line.message, "event_loop_delay_p99_ms"),

@@ -115,10 +115,23 @@ const adopt = (store: PolicyStore["Type"], shown: NonNullable<PolicyOptions["sho
   }
 }
 
-export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, PolicyStore> =>
+/**
+ * A target that was told a service is unhealthy, and that a new `match:` or
+ * `exclude:` no longer routes it, would never hear of its recovery: said
+ * once, when the configuration is taken up, so that someone closes it.
+ */
+const routedOut = (store: PolicyStore["Type"], options: PolicyOptions, services: ReadonlyArray<ServiceRef>) =>
+  Effect.forEach(
+    [...(options.routes ?? new Map())].flatMap(([target, route]) => services.filter((s) => !route(s) && store.get(keyOf(target, s)).delivered > 0).map((s) => [target, s] as const)),
+    ([target, s]) =>
+      Effect.logWarning(`${target} was told that ${s.name} in ${s.environment} is unhealthy, and its match/exclude no longer routes it there: it will not hear of a recovery; close that alert by hand, or route the service back`),
+    { discard: true }
+  )
+
+export const layer = (options: PolicyOptions & { readonly services?: ReadonlyArray<ServiceRef> }): Layer.Layer<Policy, never, PolicyStore> =>
   Layer.effect(
     Policy,
-    Effect.map(PolicyStore, (store): PolicyService => (adopt(store, options.shown ?? []), {
+    Effect.flatMap(PolicyStore, (store) => Effect.as(routedOut(store, options, options.services ?? []), store)).pipe(Effect.map((store): PolicyService => (adopt(store, options.shown ?? []), {
       decide: (target, service, health, now) => {
         const route = options.routes?.get(target)
         if (route !== undefined && !route(service)) return Option.none()
@@ -134,7 +147,7 @@ export const layer = (options: PolicyOptions): Layer.Layer<Policy, never, Policy
         store.set(key, { ...store.get(key), delivered: notification.status, lastSentAt: now, maintained: false })
       },
       persist: store.persist
-    }))
+    })))
   )
 
 /** Each target's policy, by name: its type's defaults, under the configuration's `notify:`, under its own. */

@@ -69,6 +69,7 @@ export const servicesLayer = (
       Policy.layer({
         policies: Policy.policiesOf(config.notify, config.targets),
         routes: Policy.routesOf(config.targets, config.reporter.services),
+        services: config.reporter.services,
         inMaintenance: m.covers,
         shown: ports.flatMap((port) => (port.shown ?? []).map((s) => ({ ...s, target: port.name })))
       })

@@ -19,6 +19,7 @@ import { Convertor } from "../src/Convertor.js"
 import { TargetError, DELIVERED, type TargetPort, Targets } from "../src/Target.js"
 import type { Notification, Reading } from "../src/Domain.js"
 import { type NotifyPolicy, observe, policyFor, FRESH, due, routesOf } from "../src/Policy.js"
+import * as Policy from "../src/Policy.js"
 import * as Store from "../src/PolicyStore.js"
 import { keyOf, PolicyStore } from "../src/PolicyStore.js"
 import { Metrics, type MetricsPort, NONE } from "../src/Metrics.js"
@@ -340,4 +341,20 @@ describe("routing (match/exclude)", () => {
     // A dot in a name is a dot, not any character.
     expect(routesOf([spec({ match: { services: ["a.i"] } })], [s("api", "x"), s("a.i", "x")]).get("t")!(s("api", "x"))).toBe(false)
   })
+})
+
+describe("a routing change", () => {
+  it.effect("a target told a service is unhealthy, and no longer routed it, is said once: its alert would stay open", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const api = { name: "api", environment: "staging" }
+      const store = yield* Effect.provide(PolicyStore, Store.layer({ services: [api], targets: [], backend: undefined }))
+      store.set(keyOf("oncall", api), { ...FRESH, delivered: 2 })
+      const layer = Policy.layer({ policies: new Map(), inMaintenance: () => false, routes: new Map([["oncall", () => false]]), services: [api] }).pipe(
+        Layer.provide(Layer.succeed(PolicyStore, store))
+      )
+      yield* Effect.flatMap(Policy.Policy, () => Effect.void).pipe(Effect.provide(layer), Effect.provide(logs.layer))
+      expect(logs.lines.filter((l) => l.includes("oncall was told that api in staging is unhealthy, and its match/exclude no longer routes it there"))).toHaveLength(1)
+    })
+  )
 })

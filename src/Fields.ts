@@ -193,3 +193,15 @@ export const selects = (selector: Selector): ((service: { readonly name: string;
   const services = selector.services?.map(glob)
   return (s) => (environments === undefined || environments.some((r) => r.test(s.environment))) && (services === undefined || services.some((r) => r.test(s.name)))
 }
+
+/**
+ * A target's routing as one predicate (`match:` minus `exclude:`), or
+ * undefined when it has neither: every service is for it.
+ */
+export const routeOf = (settings: { readonly match?: Selector; readonly exclude?: Selector }): ((service: { readonly name: string; readonly environment: string }) => boolean) | undefined => {
+  const { match, exclude } = settings
+  if (match === undefined && exclude === undefined) return undefined
+  const matching = match === undefined ? () => true : selects(match)
+  const excluding = exclude === undefined ? () => false : selects(exclude)
+  return (s) => matching(s) && !excluding(s)
+}

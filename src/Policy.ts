@@ -19,7 +19,7 @@ import type { NotifySection } from "./Fields.js"
 import { type Health, type Notification, notificationFor, type ServiceRef, serviceId } from "./Domain.js"
 import { keyOf, PolicyStore, type Track } from "./PolicyStore.js"
 import { type CommonSettings, REGISTRY, type TargetSpec, type TargetType } from "./Target/registry.js"
-import { selects } from "./Fields.js"
+import { routeOf } from "./Fields.js"
 
 export { FRESH, type Track } from "./PolicyStore.js"
 
@@ -169,11 +169,9 @@ export const policiesOf = (notify: NotifySection, targets: ReadonlyArray<TargetS
 export const routesOf = (targets: ReadonlyArray<TargetSpec>, services: ReadonlyArray<ServiceRef>): ReadonlyMap<string, (service: ServiceRef) => boolean> =>
   new Map(
     targets.flatMap((t) => {
-      const { match, exclude } = t.settings as CommonSettings
-      if (match === undefined && exclude === undefined) return []
-      const matching = match === undefined ? () => true : selects(match)
-      const excluding = exclude === undefined ? () => false : selects(exclude)
-      const chosen = new Set(services.filter((s) => matching(s) && !excluding(s)).map(serviceId))
+      const route = routeOf(t.settings as CommonSettings)
+      if (route === undefined) return []
+      const chosen = new Set(services.filter(route).map(serviceId))
       return [[t.name, (s: ServiceRef) => chosen.has(serviceId(s))] as const]
     })
   )

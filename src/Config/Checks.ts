@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import { PHASE_SHARE, phaseBudget } from "../Budget.js"
-import { headerValueProblem, type Selector, selects } from "../Fields.js"
+import { headerValueProblem, routeOf, type Selector } from "../Fields.js"
 import { REGISTRY, type SecretKey, type TargetKind, type TargetSpec } from "../Target/registry.js"
 import { serviceId } from "../Domain.js"
 import type { ConfigFile, TargetConfig } from "./Schema.js"
@@ -166,11 +166,8 @@ export const warningsFor = (c: ConfigFile, targets: ReadonlyArray<TargetSpec>, t
     }
   }
   for (const t of targets) {
-    const { match, exclude } = t.settings as { readonly match?: Selector; readonly exclude?: Selector }
-    if (match === undefined && exclude === undefined) continue
-    const matching = match === undefined ? () => true : selects(match)
-    const excluding = exclude === undefined ? () => false : selects(exclude)
-    if (c.reporter.services.length > 0 && !c.reporter.services.some((s) => matching(s) && !excluding(s))) {
+    const route = routeOf(t.settings as { readonly match?: Selector; readonly exclude?: Selector })
+    if (route !== undefined && c.reporter.services.length > 0 && !c.reporter.services.some(route)) {
       warnings.push(`${t.path}: its match/exclude selects none of reporter.services: it will be told nothing; check ${t.path}.match and ${t.path}.exclude`)
     }
   }

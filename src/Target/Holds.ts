@@ -72,17 +72,18 @@ export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold |
     })
   }
 
+  /** What is held back is skipped for now: it stays due. */
+  const heldBack = (h: Held): Delivery => ({
+    _tag: "Skipped",
+    why: `held back after it ${h.kind === "refused" ? "refused" : "asked to slow down"}: next attempt after ${isoSeconds(h.until)}`,
+    level: "debug",
+    final: false
+  })
+
   const notify = (n: Notification): Effect.Effect<Delivery, TargetError> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const h = holding(n, now)
-      if (h !== undefined) {
-        return Effect.succeed<Delivery>({
-          _tag: "Skipped",
-          why: `held back after it ${h.kind === "refused" ? "refused" : "asked to slow down"}: next attempt after ${isoSeconds(h.until)}`,
-          level: "debug",
-          final: false
-        })
-      }
+      if (h !== undefined) return Effect.succeed(heldBack(h))
       return port.notify(n).pipe(
         // Only a delivery shows the peer takes notifications again (a skip says nothing of it).
         Effect.tap((d) => Effect.sync(() => d._tag === "Delivered" && keysOf(n).forEach((key) => held.delete(key)))),
@@ -101,7 +102,7 @@ export const withHolds = (port: TargetPort, classify: (e: TargetError) => Hold |
             ns.forEach((n, i) => {
               const h = holding(n, now)
               if (h === undefined) open.push(i)
-              else skipped.push(done(i, Either.right({ _tag: "Skipped", why: `held back after it ${h.kind === "refused" ? "refused" : "asked to slow down"}: next attempt after ${isoSeconds(h.until)}`, level: "debug", final: false })))
+              else skipped.push(done(i, Either.right(heldBack(h))))
             })
             const sent =
               open.length === 0

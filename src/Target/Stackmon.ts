@@ -20,7 +20,7 @@ import { Transport } from "../Transport.js"
 import { makeSigner } from "../Jwt.js"
 import type { SettingsOf } from "./registry.js"
 import { makeSender, signerFor, signFailed } from "./Sender.js"
-import { authHeaders, COMPONENTS_PATH, otherApi, type ReadFailure, readComponents } from "./Stackmon/Api.js"
+import { advice404, authHeaders, COMPONENTS_PATH, type ReadFailure, readComponents } from "./Stackmon/Api.js"
 import { type Component, match, type Match, matchAll, matchProblem, wantedFor } from "./Stackmon/Components.js"
 import { makeV1 } from "./Stackmon/V1.js"
 import { makeV2 } from "./Stackmon/V2.js"
@@ -38,11 +38,9 @@ const readFailed = (spec: { readonly path: string; readonly settings: Settings }
   Effect.gen(function* () {
     const s = spec.settings
     const peer = safeUrl(s.url)
-    const hint = failure.status === 404 ? yield* otherApi(s.url, s.api, spec.path, s.timeout) : undefined
+    const advice = failure.status === 404 ? yield* advice404(s.url, s.api, spec.path, s.timeout) : `check ${spec.path}.url and that the dashboard is up`
     return new TargetStartError({
-      message:
-        `Stackmon dashboard at ${peer} (${spec.path}): could not read its components (GET ${COMPONENTS_PATH[s.api]})${attempts}: ${failure.detail}; ` +
-        (hint ?? (failure.status === 404 ? `no Stackmon API answers there: check ${spec.path}.url and ${spec.path}.api` : `check ${spec.path}.url and that the dashboard is up`))
+      message: `Stackmon dashboard at ${peer} (${spec.path}): could not read its components (GET ${COMPONENTS_PATH[s.api]})${attempts}: ${failure.detail}; ${advice}`
     })
   })
 
@@ -192,10 +190,7 @@ const check = (spec: TargetSpec<Settings>, services: ReadonlyArray<ServiceRef>) 
     const read = yield* Effect.either(readComponents(s.url, s.api, headers, s.timeout))
     if (read._tag === "Left") {
       const f = read.left
-      if (f.status === 404) {
-        const hint = yield* otherApi(s.url, s.api, spec.path, s.timeout)
-        return [{ ok: false, line: `${label} at ${peer} (${what}): answered 404; ${hint ?? `no Stackmon API answers there: check ${spec.path}.url and ${spec.path}.api`}` }]
-      }
+      if (f.status === 404) return [{ ok: false, line: `${label} at ${peer} (${what}): answered 404; ${yield* advice404(s.url, s.api, spec.path, s.timeout)}` }]
       return [{ ok: false, line: `${label} at ${peer} (${what}): ${f.status === undefined ? `unreachable: ${f.detail}` : `reachable, but ${f.detail}`}` }]
     }
     const components = read.right

@@ -66,6 +66,10 @@ export const readComponents = (
     return decoded.right
   })
 
+/** What to do about a 404 from the configured API: the settings that work, where the other API answers, or what to check. */
+export const advice404 = (base: string, api: Api, path: string, timeout: Duration.Duration): Effect.Effect<string, never, Transport> =>
+  Effect.map(otherApi(base, api, path, timeout), (hint) => hint ?? `no Stackmon API answers there: check ${path}.url and ${path}.api`)
+
 /**
  * The configured API answered 404: asks where the other one is, read-only
  * (the Python server mounts v1 under `/api`, status-dashboard:app/__init__.py:190;

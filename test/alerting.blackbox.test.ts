@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
+import { type Behaviour, startConvertor, startDashboard, startSlack } from "../demo/Simulator.js"
 import { cleanUpAfterEach, configText, run, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 import { startPeer } from "./peer.js"
 
@@ -93,14 +93,17 @@ describe("a state file that cannot be written is never a silent warning", () => 
   })
 })
 
+/** A convertor answering `services`, a dashboard, a Slack webhook, and a PagerDuty that takes every event (202). */
+const pagerWorld = async (services: Record<string, Behaviour>) => ({
+  convertor: track(await startConvertor({ services })),
+  dashboard: track(await startDashboard({ secret: SECRET })),
+  slack: track(await startSlack()),
+  pager: track(await startPeer(() => ({ status: 202, body: { status: "success" } })))
+})
+
 describe("routing: each target gets what it is for", () => {
   it("production pages, staging goes to Slack only; a match that selects nothing is a warning", async () => {
-    const convertor = track(
-      await startConvertor({ services: { "api/production": { status: 2 }, "api/staging": { status: 2 }, "web-eu/production": { status: 1 }, "batch/production": { status: 2 } } })
-    )
-    const dashboard = track(await startDashboard({ secret: SECRET }))
-    const slack = track(await startSlack())
-    const pager = track(await startPeer(() => ({ status: 202, body: { status: "success" } })))
+    const { convertor, dashboard, slack, pager } = await pagerWorld({ "api/production": { status: 2 }, "api/staging": { status: 2 }, "web-eu/production": { status: 1 }, "batch/production": { status: 2 } })
     const text = configText({
       convertor: convertor.url,
       dashboard: dashboard.url,
@@ -168,10 +171,7 @@ describe("never go blind silently", () => {
 describe("grouping: one message, not thirty", () => {
   it("30 services in outage: Slack gets one message for the cycle listing them; PagerDuty one event each", async () => {
     const services = Array.from({ length: 30 }, (_, i) => `svc${i}/production`)
-    const convertor = track(await startConvertor({ services: Object.fromEntries(services.map((s) => [s, { status: 2 }])) }))
-    const dashboard = track(await startDashboard({ secret: SECRET }))
-    const slack = track(await startSlack())
-    const pager = track(await startPeer(() => ({ status: 202, body: { status: "success" } })))
+    const { convertor, dashboard, slack, pager } = await pagerWorld(Object.fromEntries(services.map((s) => [s, { status: 2 }])))
     const text = configText({
       convertor: convertor.url,
       dashboard: dashboard.url,

@@ -10,8 +10,11 @@ export interface Exchange {
   readonly status: number
 }
 
-/** A JSON body, or an HTML page (a string), as the server's framework would send it. */
-export type Answer = { readonly status: number; readonly body: unknown }
+/**
+ * A JSON body, or an HTML page (a string), as the server's framework would
+ * send it; or a body already written, with its content type and headers.
+ */
+export type Answer = { readonly status: number; readonly body: unknown; readonly contentType?: string; readonly headers?: Record<string, string> }
 
 export const serve = async (route: (req: http.IncomingMessage, body: string) => Promise<Answer>) => {
   const seen: Array<Exchange> = []
@@ -21,9 +24,10 @@ export const serve = async (route: (req: http.IncomingMessage, body: string) => 
     req.on("end", () => {
       void route(req, text).then((a) => {
         seen.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body: text, status: a.status })
-        const html = typeof a.body === "string"
-        const out = html ? (a.body as string) : JSON.stringify(a.body)
-        res.writeHead(a.status, { "content-type": html ? "text/html" : "application/json", "content-length": Buffer.byteLength(out) })
+        const written = typeof a.body === "string"
+        const out = written ? (a.body as string) : JSON.stringify(a.body)
+        const type = a.contentType ?? (written ? "text/html" : "application/json")
+        res.writeHead(a.status, { "content-type": type, "content-length": Buffer.byteLength(out), ...a.headers })
         res.end(out)
       })
     })

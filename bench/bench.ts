@@ -245,6 +245,9 @@ const measureBareNode = () => {
 if (values.startup) {
   console.log(`[bench] start-up: ${JSON.stringify(await measureStart())}`)
   console.log(`[bench] start-up with observability.listen: ${JSON.stringify(await measureStart(undefined, "observability:\n  listen: 127.0.0.1:0\n"))}`)
+  // Where users run it: the image's Node, beside this machine's.
+  const version = nodeVersionOf(parseDockerfile(dockerfile())[1]!.base)
+  console.log(`[bench] start-up on the image's Node ${version}: ${JSON.stringify(await measureStart(join(imageNode(version), "node")))}`)
   process.exit(0)
 }
 const bareNode = measureBareNode()

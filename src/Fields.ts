@@ -55,8 +55,8 @@ export const bounded = (what: string, min: number, max: number, integer = false)
   ).annotations(expected(`${what} from ${min} to ${max}`))
 
 /** Seconds in the file, a Duration in the program. */
-export const seconds = (what: string, min: number, max: number) =>
-  Schema.transform(bounded(what, min, max), Schema.DurationFromSelf, {
+export const seconds = (what: string, min: number, max: number, integer = false) =>
+  Schema.transform(bounded(what, min, max, integer), Schema.DurationFromSelf, {
     strict: true,
     decode: (n) => Duration.seconds(n),
     encode: (d) => Duration.toSeconds(d)

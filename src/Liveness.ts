@@ -23,6 +23,8 @@ export interface LivenessState {
   readonly nextInterval: Duration.Duration | undefined
   /** Why the daemon is not ready yet; undefined once it is. */
   readonly notReady: string | undefined
+  /** With ha: "leader" or "standby" (a standby is alive while it observes the Lease); undefined without. */
+  readonly role: "leader" | "standby" | undefined
 }
 
 export interface LivenessService {
@@ -30,6 +32,10 @@ export interface LivenessService {
   readonly cycleCompleted: (finishedAtMillis: number) => Effect.Effect<void>
   /** A configuration is in force (the first, or a reloaded one): its interval applies from its first cycle on, and the daemon is ready. */
   readonly configured: (interval: Duration.Duration) => Effect.Effect<void>
+  /** A standby read the Lease: as much a sign of life as a cycle (it runs none). */
+  readonly observed: (atMillis: number) => Effect.Effect<void>
+  /** With ha, the replica's role as it changes. */
+  readonly role: (role: "leader" | "standby") => Effect.Effect<void>
   readonly get: Effect.Effect<LivenessState>
 }
 
@@ -42,11 +48,13 @@ export const layer = (interval: Duration.Duration): Layer.Layer<Liveness> =>
   Layer.effect(
     Liveness,
     Effect.gen(function* () {
-      const state = yield* Ref.make<LivenessState>({ lastCycleAt: yield* Clock.currentTimeMillis, interval, nextInterval: undefined, notReady: STARTING })
+      const state = yield* Ref.make<LivenessState>({ lastCycleAt: yield* Clock.currentTimeMillis, interval, nextInterval: undefined, notReady: STARTING, role: undefined })
       return {
         cycleCompleted: (at) =>
           Ref.update(state, (s) => (s.nextInterval === undefined ? { ...s, lastCycleAt: at } : { ...s, lastCycleAt: at, interval: s.nextInterval, nextInterval: undefined })),
         configured: (next) => Ref.update(state, (s) => ({ ...s, nextInterval: next, notReady: undefined })),
+        observed: (at) => Ref.update(state, (s) => (s.role === "leader" ? s : { ...s, lastCycleAt: Math.max(s.lastCycleAt, at) })),
+        role: (role) => Ref.update(state, (s) => ({ ...s, role })),
         get: Ref.get(state)
       }
     })

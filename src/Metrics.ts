@@ -31,6 +31,8 @@ export interface MetricsPort {
   readonly stateWriteFailure: () => void
   /** After each cycle: whether any read of the convertor succeeded (Blind.ts). */
   readonly convertorUp: (up: boolean) => void
+  /** Whether this replica leads (ha: Kube/Elector.ts); a daemon without ha leads from its start. */
+  readonly leader: (leading: boolean) => void
   /** The targets configured now (at start, and after each reload): their series exist from then on, at zero. */
   readonly targets: (names: ReadonlyArray<string>) => void
 }
@@ -43,6 +45,7 @@ export const NONE: MetricsPort = {
   jwtSignFailure: () => {},
   stateWriteFailure: () => {},
   convertorUp: () => {},
+  leader: () => {},
   targets: () => {}
 }
 

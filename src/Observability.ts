@@ -23,10 +23,17 @@ export const livenessLimit = (interval: Duration.Duration): Duration.Duration =>
 export const healthz = (state: LivenessState, now: number): Answer => {
   const age = Math.max(0, now - state.lastCycleAt) / 1000
   const limit = Duration.toSeconds(livenessLimit(state.nextInterval === undefined ? state.interval : Duration.max(state.interval, state.nextInterval)))
+  const role = state.role === undefined ? {} : { role: state.role }
+  if (state.role === "standby") {
+    return age <= limit
+      ? json(200, { status: "ok", ...role, lease_observed_seconds_ago: Math.round(age) })
+      : json(503, { status: "stalled", ...role, reason: `the Lease not read for ${Math.round(age)}s (limit ${limit}s): this standby cannot reach the API server, or its loop is stuck` })
+  }
   return age <= limit
-    ? json(200, { status: "ok", last_cycle_seconds_ago: Math.round(age) })
+    ? json(200, { status: "ok", ...role, last_cycle_seconds_ago: Math.round(age) })
     : json(503, {
         status: "stalled",
+        ...role,
         reason: `no poll cycle completed for ${Math.round(age)}s (limit ${limit}s: 2 x reporter.poll_interval + the phase budgets); the poll loop is stuck`
       })
 }

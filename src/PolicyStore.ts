@@ -38,6 +38,8 @@ export const FRESH: Track = { candidate: 0, streak: 0, effective: 0, delivered: 
 /** Where tracks outlive the process. `load` never fails: what cannot be read is said, and the start is empty. */
 export interface StateBackend {
   readonly load: Effect.Effect<ReadonlyMap<string, Track>>
+  /** What a new leader reads (State/Cluster.ts): fails rather than start empty, for it must not send what was sent. */
+  readonly fetch?: Effect.Effect<ReadonlyMap<string, Track>, string>
   /** Fails with why, for the store to say. */
   readonly save: (tracks: ReadonlyMap<string, Track>) => Effect.Effect<void, string>
 }
@@ -64,6 +66,12 @@ export interface PolicyStoreService {
   readonly retain: (next: Managed) => Effect.Effect<void>
   /** False while the last save failed (a `--once` run then exits non-zero). */
   readonly saving: () => boolean
+  /**
+   * Takes the backend's tracks as they are now, in place of those in memory
+   * (a replica that becomes leader: another wrote them since); fails, and
+   * changes nothing, when they cannot be read.
+   */
+  readonly reload: Effect.Effect<void, string>
 }
 
 export class PolicyStore extends Context.Tag("reporter/PolicyStore")<PolicyStore, PolicyStoreService>() {}
@@ -91,6 +99,7 @@ export const layer = (first: Managed): Layer.Layer<PolicyStore> =>
       const tracks = new Map(first.backend === undefined ? [] : yield* first.backend.load)
       let identities = new Map(first.targets.map((t) => [t.name, identityOf(t)]))
       let backend = first.backend
+      let current: Managed = first
       let dirty = false
       const prune = (keep: (target: string, service: ServiceRef) => boolean) => {
         for (const key of tracks.keys()) {
@@ -147,10 +156,22 @@ export const layer = (first: Managed): Layer.Layer<PolicyStore> =>
           const services = configured(next.services)
           prune((target, service) => identities.get(target) !== undefined && identities.get(target) === nextIdentities.get(target) && services(service))
           identities = nextIdentities
+          current = next
           // What is in memory is newer than what any backend holds: it is written after the next cycle.
           backend = next.backend
           dirty = true
         })
-      return { get: (key) => tracks.get(key) ?? FRESH, set, persist, retain, saving: () => !failing }
+      const reload = Effect.suspend(() => {
+        const from = backend
+        if (from === undefined) return Effect.void
+        return Effect.map(from.fetch ?? from.load, (loaded) => {
+          tracks.clear()
+          for (const [key, track] of loaded) tracks.set(key, track)
+          const services = configured(current.services)
+          prune((target, service) => identities.has(target) && services(service))
+          dirty = false
+        })
+      })
+      return { get: (key) => tracks.get(key) ?? FRESH, set, persist, retain, saving: () => !failing, reload }
     })
   )

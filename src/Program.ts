@@ -21,11 +21,13 @@ import { AppConfig, ConfigError, load, reportConfigError, type ReporterConfig } 
 import { Convertor } from "./Convertor.js"
 import { safeUrl } from "./Domain.js"
 import * as Generations from "./Generations.js"
+import * as Ha from "./Ha.js"
 import * as Hangups from "./Hangups.js"
+import { ALWAYS, Leadership } from "./Leadership.js"
 import * as Liveness from "./Liveness.js"
 import * as Logging from "./Logging.js"
 import * as Maintenance from "./Maintenance.js"
-import { Metrics, NONE } from "./Metrics.js"
+import { count, Metrics, NONE } from "./Metrics.js"
 import * as Observability from "./Observability.js"
 import * as Policy from "./Policy.js"
 import * as PolicyStore from "./PolicyStore.js"
@@ -87,11 +89,17 @@ export const managed = (config: ReporterConfig): Effect.Effect<PolicyStore.Manag
     (backend) => ({ services: config.reporter.services, targets: config.targets, backend })
   )
 
+type ManagedOf = typeof managed
+
+/** With ha, the state lives in the cluster, whatever a reload says (ha takes a restart). */
+const managedIn = (cluster: Ha.Cluster | undefined): ManagedOf =>
+  cluster === undefined ? managed : (config) => Effect.succeed({ services: config.reporter.services, targets: config.targets, backend: cluster.backend })
+
 /** Saves the policy's tracks now (on a stop: the cycle that would have saved them was cut short). */
 const persistNow = Effect.flatMap(PolicyStore.PolicyStore, (store) => store.persist)
 
 /** The store for the first configuration, loaded from its backend. */
-const storeLayer = (config: ReporterConfig) => Layer.unwrapEffect(Effect.map(managed(config), PolicyStore.layer))
+const storeLayer = (config: ReporterConfig, managedOf: ManagedOf = managed) => Layer.unwrapEffect(Effect.map(managedOf(config), PolicyStore.layer))
 
 const describe = (config: ReporterConfig, options: RunOptions): string =>
   `cloudmon-metrics-reporter ${options.version} starting${options.dryRun ? " (dry run: nothing is sent)" : ""}: ` +
@@ -154,29 +162,62 @@ const once = (config: ReporterConfig, options: RunOptions) =>
   }).pipe(Effect.provide(Layer.merge(RateLimits.layer, storeLayer(config))))
 
 /**
- * The daemon: the metrics and health endpoint when asked for, the
- * configuration generations (the first, and live reload on SIGHUP) over the
- * daemon's policy store, and the loop.
+ * The daemon: with ha, the API server and the Lease first (a problem there
+ * is a configuration error); the metrics and health endpoint when asked
+ * for; the elector; the configuration generations (the first, and live
+ * reload on SIGHUP) over the daemon's policy store, and the loop.
  */
 const daemon = (config: ReporterConfig, options: RunOptions) =>
   Effect.gen(function* () {
-    const listen = config.observability.listen
-    const endpoint = listen === undefined ? undefined : yield* Effect.either(Observability.serve(listen, options.version))
-    if (endpoint?._tag === "Left") return yield* fatal(endpoint.left.message)
-    const observed = endpoint?.right
-    if (observed !== undefined) yield* Effect.logInfo(`Metrics and health endpoint on ${observed.url} (/metrics, /healthz, /readyz)`)
-    return yield* cycles(config, options).pipe(Effect.provideService(Metrics, observed?.metrics ?? NONE))
-  }).pipe(Effect.provide(Layer.mergeAll(Liveness.layer(config.reporter.poll_interval), RateLimits.layer, storeLayer(config))))
+    const connected = config.ha === undefined ? undefined : yield* Effect.either(Ha.connect(config.ha, options.env))
+    if (connected?._tag === "Left") return yield* Effect.as(Logging.logErrorAlways(connected.left.message), ExitCode.BadConfig)
+    const cluster = connected?.right
+    if (cluster !== undefined) yield* Effect.logInfo(cluster.describe)
+    const managedOf = managedIn(cluster)
+    return yield* Effect.gen(function* () {
+      const listen = config.observability.listen
+      const endpoint = listen === undefined ? undefined : yield* Effect.either(Observability.serve(listen, options.version))
+      if (endpoint?._tag === "Left") return yield* fatal(endpoint.left.message)
+      const observed = endpoint?.right
+      if (observed !== undefined) yield* Effect.logInfo(`Metrics and health endpoint on ${observed.url} (/metrics, /healthz, /readyz)`)
+      return yield* Effect.gen(function* () {
+        const leadership = cluster === undefined ? undefined : yield* elect(cluster)
+        if (leadership === undefined) yield* count((m) => m.leader(true))
+        return yield* cycles(config, options, managedOf).pipe(Effect.provideService(Leadership, leadership ?? ALWAYS))
+      }).pipe(Effect.provideService(Metrics, observed?.metrics ?? NONE))
+    }).pipe(Effect.provide(Layer.mergeAll(Liveness.layer(config.reporter.poll_interval), RateLimits.layer, storeLayer(config, managedOf))))
+  })
+
+/**
+ * The elector, running for the daemon's lifetime: on election the store
+ * reads back what the last leader left; liveness and the metric follow the
+ * role. Interrupted at the stop, after the loop has saved its state, it
+ * releases the Lease.
+ */
+const elect = (cluster: Ha.Cluster) =>
+  Effect.gen(function* () {
+    const store = yield* PolicyStore.PolicyStore
+    const liveness = yield* Liveness.Liveness
+    yield* liveness.role("standby")
+    yield* count((m) => m.leader(false))
+    const elector = yield* cluster.elect({
+      elected: store.reload,
+      observed: liveness.observed,
+      changed: (leading) => Effect.zipRight(liveness.role(leading ? "leader" : "standby"), count((m) => m.leader(leading)))
+    })
+    yield* Effect.forkScoped(elector.run)
+    return elector
+  })
 
 /** The first generation, live reload, and the loop over whichever generation is in force. */
-const cycles = (config: ReporterConfig, options: RunOptions) =>
+const cycles = (config: ReporterConfig, options: RunOptions, managedOf: ManagedOf) =>
   Effect.gen(function* () {
     const generations = Generations.layer<Transport | RateLimits.RateLimits | PolicyStore.PolicyStore | FileSystem.FileSystem | Path.Path>({
       file: options.configFile,
       env: options.env,
       first: config,
       build: (c) => Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(servicesLayer(c, options), scope)),
-      managed
+      managed: managedOf
     })
     const built = yield* Effect.either(Layer.build(generations))
     if (built._tag === "Left") return yield* fatal(built.left.message)
@@ -232,6 +273,14 @@ const stateFileProblem = (file: string): Effect.Effect<string | undefined> =>
     return undefined
   })
 
+/** What keeps ha from working here: a --once run (it would send beside the leader), or no way to the API server. */
+const haProblems = (options: RunOptions): Effect.Effect<ReadonlyArray<string>> =>
+  options.once && !options.dryRun
+    ? Effect.succeed([
+        "ha: a --once run takes no part in leader election, and would notify beside the leader: run --once with a configuration without the ha section (and its own reporter.state_file), or --once --dry-run"
+      ])
+    : Effect.match(Ha.reachable(options.env), { onFailure: (e) => [e.message], onSuccess: () => [] })
+
 export const run = (
   options: RunOptions
 ): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path | Transport> => {
@@ -242,7 +291,8 @@ export const run = (
     const { config, warnings } = loaded.right
     const problems = [
       ...(config.reporter.state_file === undefined ? [] : [yield* stateFileProblem(config.reporter.state_file)].filter((p) => p !== undefined)),
-      ...(options.once && !options.dryRun && config.reporter.state_file === undefined ? needsMemory(config) : [])
+      ...(options.once && !options.dryRun && config.reporter.state_file === undefined && config.ha === undefined ? needsMemory(config) : []),
+      ...(config.ha === undefined ? [] : yield* haProblems(options))
     ]
     if (problems.length > 0) return yield* Effect.as(reportConfigError(new ConfigError({ file: options.configFile, problems, warnings })), ExitCode.BadConfig)
     for (const warning of warnings) yield* Effect.logWarning(warning)

@@ -20,6 +20,7 @@ import { type CycleSummary, type Outcome, summarize, summaryFields, summaryLine,
 import { Convertor } from "./Convertor.js"
 import { type Delivery, type TargetError, type TargetPort, Targets } from "./Target.js"
 import { clip, type Health, kindOf, type Notification, type Reading, type ServiceRef, serviceId, statusLabel } from "./Domain.js"
+import { Leadership } from "./Leadership.js"
 import { Liveness } from "./Liveness.js"
 import { Maintenance } from "./Maintenance.js"
 import { count, Metrics, type MetricsPort } from "./Metrics.js"
@@ -58,6 +59,8 @@ interface Ports {
   readonly debug: boolean
   /** Where notifications go: each target's own line, for this cycle. */
   readonly outbox: Outbox
+  /** Whether this replica may still read and send (Leadership.ts): checked before each read and each notification. */
+  readonly leading: () => boolean
   /** For targets that take a cycle's notifications together (chat): what is due to each, gathered as the reads end. */
   readonly batches: Map<string, Array<Batched>>
 }
@@ -70,8 +73,9 @@ interface Batched {
   readonly sending: Sending
 }
 
-const portsNow = (outbox: Outbox): Effect.Effect<Ports, never, Convertor | Targets | Policy> => Effect.all({
+const portsNow = (outbox: Outbox, leading: () => boolean): Effect.Effect<Ports, never, Convertor | Targets | Policy> => Effect.all({
   outbox: Effect.succeed(outbox),
+  leading: Effect.succeed(leading),
   batches: Effect.sync(() => new Map<string, Array<Batched>>()),
   convertor: Convertor,
   targets: Targets,
@@ -220,7 +224,7 @@ const afterRead = (p: Ports, service: ServiceRef, reading: Reading): Effect.Effe
 const sendBatches = (p: Ports): Effect.Effect<void> =>
   Effect.suspend(() => Effect.forEach(
     // Looked at when it runs (at the phase budget, or when the reads end), not when it is built.
-    p.targets.filter((t) => t.notifyMany !== undefined && (p.batches.get(t.name)?.length ?? 0) > 0),
+    p.leading() ? p.targets.filter((t) => t.notifyMany !== undefined && (p.batches.get(t.name)?.length ?? 0) > 0) : [],
     (target) => {
       // What is gathered now goes; what the reads still bring goes in the next batch.
       const batch = p.batches.get(target.name)!
@@ -280,17 +284,18 @@ interface Line {
   busy: number
 }
 
-const outbox = (concurrency: number): Effect.Effect<Outbox, never, Scope.Scope> =>
+const outbox = (concurrency: number, leading: () => boolean): Effect.Effect<Outbox, never, Scope.Scope> =>
   Effect.gen(function* () {
     const lines = new Map<string, Line>()
     const workers: Array<Fiber.RuntimeFiber<void>> = []
     let open = true
-    // A worker sends what its line holds, one at a time, until the line is empty (or the outbox closed).
+    // A worker sends what its line holds, one at a time, until the line is empty (or the outbox closed,
+    // or this replica no longer leads: what has not started stays due, for the leader).
     // The check and the count of busy workers change in one step: a notification posted as a worker
     // leaves always finds a worker (this one, or a new one).
     const work = (line: Line) =>
       Effect.whileLoop({
-        while: () => (open && line.waiting.length > 0) || ((line.busy -= 1), false),
+        while: () => (open && line.waiting.length > 0 && leading()) || ((line.busy -= 1), false),
         body: () => line.waiting.shift()!,
         step: () => {}
       })
@@ -378,8 +383,11 @@ export const cycle = (backlog: Backlog, failing?: Failing): Effect.Effect<CycleS
     const inOrder = inTurn(config.reporter.services, waiting)
     const done = new Array<Read | undefined>(inOrder.length)
     const begun = new Array<boolean>(inOrder.length).fill(false)
-    const sent = yield* outbox(config.reporter.concurrency)
-    const ports = yield* portsNow(sent)
+    const leadership = yield* Leadership
+    const clock = yield* Effect.clock
+    const leading = () => leadership.leading(clock.unsafeCurrentTimeMillis())
+    const sent = yield* outbox(config.reporter.concurrency, leading)
+    const ports = yield* portsNow(sent, leading)
     // Targets that take a cycle's notifications together get them when the reads end, or, if the
     // reads run long, what has gathered by the phase budget (the rest when the reads end): a cycle
     // whose reads fill the interval still tells them.
@@ -390,7 +398,7 @@ export const cycle = (backlog: Backlog, failing?: Failing): Effect.Effect<CycleS
     const unannotated = yield* FiberRef.get(FiberRef.currentLogAnnotations)
     let next = 0
     const worker = Effect.whileLoop({
-      while: () => next < inOrder.length,
+      while: () => next < inOrder.length && leading(),
       body: () => {
         const i = next++
         begun[i] = true
@@ -438,12 +446,17 @@ export const cycle = (backlog: Backlog, failing?: Failing): Effect.Effect<CycleS
     }
     yield* Ref.set(backlog, first)
     const cut = outcomes.filter((o) => o._tag === "OutOfTime").length
-    if (cut > 0) {
+    const stepped = !leading()
+    if (stepped) {
+      yield* Effect.logWarning(
+        `This replica no longer leads: the cycle stopped reading and sending; ${left.size} service(s) not read and what was not sent are the leader's now`
+      )
+    } else if (cut > 0) {
       yield* Effect.logWarning(
         `${cut} service(s) not done within reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): nothing was sent for them; raise reporter.concurrency or the interval, or look for a slow convertor or dashboard`
       )
     }
-    if (left.size > 0) {
+    if (left.size > 0 && !stepped) {
       yield* Effect.logWarning(
         `${left.size} service(s) not reached within reporter.poll_interval (${Duration.format(config.reporter.poll_interval)}): not read this cycle, they go first in the next; the longest has waited ${Math.max(...left.values())} cycle(s); raise reporter.poll_interval or reporter.concurrency`
       )
@@ -517,10 +530,18 @@ export const runForever = <R = CycleServices>(
       onSome: (l) => Effect.flatMap(Clock.currentTimeMillis, l.cycleCompleted)
     })
     let interval = 0
-    const once = Effect.flatMap(services, (context) => {
-      interval = Duration.toMillis(Context.get(context, AppConfig).reporter.poll_interval)
-      return cycle(backlog, failing).pipe(Effect.tap(blind), Effect.provide(context))
-    })
+    // With ha, a standby waits here until it leads; a cycle only runs on the leader.
+    const leadership = yield* Leadership
+    const once = Effect.zipRight(
+      leadership.awaitLeading,
+      Effect.flatMap(services, (context) => {
+        interval = Duration.toMillis(Context.get(context, AppConfig).reporter.poll_interval)
+        return cycle(backlog, failing).pipe(
+          Effect.tap((summary) => Effect.flatMap(Clock.currentTimeMillis, (now) => (leadership.leading(now) ? blind(summary) : Effect.void))),
+          Effect.provide(context)
+        )
+      })
+    )
     const pacing = Schedule.identity<CycleSummary>().pipe(
       Schedule.addDelay((summary) => Duration.millis(Math.max(0, interval - Duration.toMillis(summary.duration))))
     )

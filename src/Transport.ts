@@ -10,7 +10,7 @@ import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 
 export interface Request {
-  readonly method: "GET" | "POST" | "PATCH"
+  readonly method: "GET" | "POST" | "PATCH" | "PUT"
   readonly url: string
   readonly headers: Readonly<Record<string, string>>
   readonly body?: string

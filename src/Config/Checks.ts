@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import { PHASE_SHARE, phaseBudget } from "../Budget.js"
+import { JITTER_FACTOR } from "../Kube/Elector.js"
 import { headerValueProblem, routeOf, type Selector } from "../Fields.js"
 import { REGISTRY, type SecretKey, type TargetKind, type TargetSpec } from "../Target/registry.js"
 import { serviceId } from "../Domain.js"
@@ -51,6 +52,23 @@ export const crossProblems = (c: ConfigFile): ReadonlyArray<string> => {
     if (first === undefined) seen.set(serviceId(s), i)
     else problems.push(`reporter.services[${i}]: duplicate of reporter.services[${first}] (${s.name} in ${s.environment}); remove one`)
   })
+  if (c.ha !== undefined && c.reporter.state_file !== undefined) {
+    problems.push(
+      `reporter.state_file: with ha, replicas do not share a file; the state lives in the cluster (ha.state: ${c.ha.state}): remove reporter.state_file`
+    )
+  }
+  if (c.ha !== undefined) {
+    const { duration, renew_deadline, retry_period } = c.ha.lease
+    // client-go NewLeaderElector's checks (leaderelection.go): the lease outlives the renew deadline, which outlives 1.2 retries.
+    if (Duration.lessThanOrEqualTo(duration, renew_deadline)) {
+      problems.push(`ha.lease: duration (${Duration.toSeconds(duration)}s) must be greater than renew_deadline (${Duration.toSeconds(renew_deadline)}s), or a standby could take over while the leader still acts`)
+    }
+    if (Duration.toMillis(renew_deadline) <= JITTER_FACTOR * Duration.toMillis(retry_period)) {
+      problems.push(`ha.lease: renew_deadline (${Duration.toSeconds(renew_deadline)}s) must be greater than ${JITTER_FACTOR} x retry_period (${Duration.toSeconds(retry_period)}s)`)
+    }
+    const stateName = c.ha.state_configmap ?? `${c.ha.lease.name}-state`
+    if (c.ha.state === "configmap" && stateName.length > 253) problems.push(`ha.lease.name: ${stateName} (the state's ConfigMap) is longer than 253 characters: shorten the name, or set ha.state_configmap`)
+  }
   return problems
 }
 

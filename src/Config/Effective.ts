@@ -86,5 +86,6 @@ export const changes = (before: Loaded, after: Loaded): ReadonlyArray<string> =>
     if (what.length > 0) out.push(`target ${t.name}: ${what.join(" and ")} changed`)
   }
   if (!same(before.observability, after.observability)) out.push("observability.listen changed: that takes a restart; the endpoint stays where it is")
+  if (!same(before.ha, after.ha)) out.push("ha changed: that takes a restart; the lease and the state's place stay as they were")
   return out
 }

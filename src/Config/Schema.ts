@@ -22,6 +22,7 @@ import {
   optional,
   orElse,
   PollInterval,
+  seconds,
   Secret,
   Selector,
   bounded,
@@ -132,6 +133,34 @@ const ObservabilitySection = Schema.Struct({
   listen: optional(ListenAddress)
 }).annotations(mapping)
 
+/** A Kubernetes object's name (a DNS subdomain: lower case, digits, '-' and '.', at most 253) or a namespace's (a DNS label, at most 63). */
+const kubeName = (what: string, max: number, pattern: RegExp) =>
+  Schema.String.pipe(Schema.filter((s) => s.length <= max && pattern.test(s))).annotations(
+    expected(`${what}: lower-case letters, digits and '-'${max > 63 ? " or '.'" : ""}, starting and ending with a letter or digit, at most ${max} characters`)
+  )
+const LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+const ObjectName = kubeName("a Kubernetes object name", 253, new RegExp(`^${LABEL}(\\.${LABEL})*$`))
+const Namespace = kubeName("a Kubernetes namespace", 63, new RegExp(`^${LABEL}$`))
+
+/**
+ * High availability on Kubernetes (Kube/Elector.ts): off unless `ha.lease`
+ * is set. The timings' defaults are client-go's (kube-controller-manager's).
+ */
+const HaSection = Schema.Struct({
+  lease: Schema.Struct({
+    name: ObjectName,
+    /** Default: the pod's namespace (the service account's), or the kubeconfig context's. */
+    namespace: optional(Namespace),
+    duration: orElse(seconds("a whole number of seconds", 1, 3600, true), 15),
+    renew_deadline: orElse(seconds("a number of seconds", 0.1, 3600), 10),
+    retry_period: orElse(seconds("a number of seconds", 0.05, 600), 2)
+  }).annotations(mapping),
+  /** Where the policy's state lives: a ConfigMap of its own, the Lease's annotations, or nowhere (memory only). */
+  state: orElse(Schema.Literal("configmap", "lease", "none").annotations(expected('one of "configmap", "lease", "none"')), "configmap"),
+  /** The ConfigMap's name; default: `<lease name>-state`. */
+  state_configmap: optional(ObjectName)
+}).annotations(mapping)
+
 /** The file format, as written by users (after merging), and the program's configuration once decoded. */
 export const ConfigFile = Schema.Struct({
   convertor: Schema.Struct({
@@ -143,7 +172,8 @@ export const ConfigFile = Schema.Struct({
   notify: orElse(NotifySection, {}),
   maintenance: orElse(Schema.Array(MaintenanceWindow).annotations(list), []),
   reporter: orElse(ReporterSection, {}),
-  observability: orElse(ObservabilitySection, {})
+  observability: orElse(ObservabilitySection, {}),
+  ha: optional(HaSection)
 })
 export type ConfigFile = typeof ConfigFile.Type
 

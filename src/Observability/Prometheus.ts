@@ -52,6 +52,7 @@ export const makePrometheus = (version: string): Prometheus => {
   const jwt = new client.Counter({ name: `${P}jwt_sign_failures_total`, help: "Tokens that could not be signed.", registers })
   const stateWrites = new client.Counter({ name: `${P}state_write_failures_total`, help: "Saves of reporter.state_file that failed.", registers })
   const convertorUp = new client.Gauge({ name: `${P}convertor_up`, help: "1 when some read of the convertor succeeded in the last cycle, 0 when every read failed.", registers })
+  const leader = new client.Gauge({ name: `${P}leader`, help: "1 on the replica that polls and sends (always, without ha); 0 on a standby.", registers })
   new client.Gauge({ name: `${P}build_info`, help: "The reporter's version; always 1.", labelNames: ["version"], registers }).set({ version }, 1)
 
   for (const state of SERVICE_STATES) services.set({ state }, 0)
@@ -93,6 +94,7 @@ export const makePrometheus = (version: string): Prometheus => {
     jwtSignFailure: () => jwt.inc(),
     stateWriteFailure: () => stateWrites.inc(),
     convertorUp: (up) => convertorUp.set(up ? 1 : 0),
+    leader: (leading) => leader.set(leading ? 1 : 0),
     targets
   }
   return { port, contentType: registry.contentType, render: () => registry.metrics() }

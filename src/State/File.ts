@@ -31,6 +31,17 @@ const TrackKey = Schema.String.pipe(
 
 const StateFile = Schema.parseJson(Schema.Struct({ version: Schema.Literal(1), tracks: Schema.Record({ key: TrackKey, value: Track }) }))
 
+/** The tracks as the state file's JSON (also what the cluster backend stores: State/Cluster.ts). */
+export const encodeState = (tracks: ReadonlyMap<string, Track>): Effect.Effect<string> =>
+  Schema.encode(StateFile)({ version: 1, tracks: Object.fromEntries(tracks) }).pipe(Effect.orDie)
+
+/** The tracks of a state file's JSON; fails when it is not one of this program. */
+export const decodeState = (text: string): Effect.Effect<ReadonlyMap<string, Track>, "invalid"> =>
+  Schema.decode(StateFile)(text, { onExcessProperty: "error" }).pipe(
+    Effect.map((state): ReadonlyMap<string, Track> => new Map(Object.entries(state.tracks))),
+    Effect.mapError(() => "invalid" as const)
+  )
+
 /** `state.json.<pid>.tmp`, as `save` names its temporary file. */
 const temporaryOf = (file: string, pid: number) => `${file}.${pid}.tmp`
 
@@ -77,10 +88,7 @@ export const fileBackend = (file: string): Effect.Effect<StateBackend, never, Fi
                         : `cannot be read (${reason})`
                 ),
           onSuccess: (text) =>
-            Schema.decode(StateFile)(text, { onExcessProperty: "error" }).pipe(
-              Effect.map((state): ReadonlyMap<string, Track> => new Map(Object.entries(state.tracks))),
-              Effect.catchAll(() => said("cannot be read (not a state file of this program)"))
-            )
+            decodeState(text).pipe(Effect.catchAll(() => said("cannot be read (not a state file of this program)")))
         })
       )
     ).pipe(Effect.provideService(FileSystem.FileSystem, fs))
@@ -88,7 +96,7 @@ export const fileBackend = (file: string): Effect.Effect<StateBackend, never, Fi
       load,
       save: (tracks) =>
         Effect.gen(function* () {
-          const text = yield* Schema.encode(StateFile)({ version: 1, tracks: Object.fromEntries(tracks) })
+          const text = yield* encodeState(tracks)
           const temporary = temporaryOf(file, process.pid)
           yield* fs.writeFileString(temporary, `${text}\n`)
           yield* fs.rename(temporary, file)

@@ -91,87 +91,91 @@ const locate = (raw: string): http.RequestOptions => {
 const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*$/
 const origins = new Map<string, http.RequestOptions>()
 
+/** The connection pools an exchange uses: one per scheme (the Kubernetes client has its own, with the cluster's CA). */
+export interface Agents {
+  readonly http: http.Agent
+  readonly https: https.Agent
+}
+
+/**
+ * One exchange, its time limit enforced by a timer of its own (no racing
+ * fiber), and a canceler instead of an AbortSignal: per request, that is
+ * two fewer allocations of Effect machinery on the hot path.
+ */
+export const exchangeVia = (agents: Agents) => (request: Request, limits: Limits): Effect.Effect<Reply, HttpFault> =>
+  Effect.async<Reply, HttpFault>((resume) => {
+    const { maxBytes } = limits
+    const oversize = limits.oversize ?? "fail"
+    let settled = false
+    // Set only once the request exists; `settle` may run before that (a request Node refuses).
+    // eslint-disable-next-line prefer-const
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const settle = (outcome: Effect.Effect<Reply, HttpFault>) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resume(outcome)
+    }
+    let req: http.ClientRequest
+    try {
+      const target = locate(request.url)
+      const secure = target.protocol === "https:"
+      const headers: Record<string, string> = { ...request.headers }
+      if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
+      req = (secure ? https : http).request({ ...target, method: request.method, headers, agent: secure ? agents.https : agents.http }, (res) => {
+      const chunks: Array<Buffer> = []
+      let size = 0
+      const reply = (): Reply => ({
+        status: res.statusCode ?? 0,
+        headers: flatten(res.headers),
+        body: Buffer.concat(chunks).toString("utf8")
+      })
+      // Past the cap: the rest is never read; either the answer fails, or what came so far is it.
+      const overflow = () => {
+        res.destroy()
+        settle(oversize === "fail" ? Effect.fail(tooLarge(maxBytes)) : Effect.succeed(reply()))
+      }
+      const declared = Number(res.headers["content-length"])
+      if (Number.isFinite(declared) && declared > maxBytes) return overflow()
+      res.on("data", (chunk: Buffer) => {
+        const room = maxBytes - size
+        size += chunk.length
+        if (size > maxBytes) {
+          chunks.push(chunk.subarray(0, room))
+          overflow()
+        } else chunks.push(chunk)
+      })
+      res.on("end", () => settle(Effect.succeed(reply())))
+      res.on("error", () => settle(Effect.fail(cutShort())))
+      res.on("close", () => {
+        if (!res.complete) settle(Effect.fail(cutShort()))
+      })
+    })
+      req.on("error", (error) => settle(Effect.fail(classify(error))))
+      req.end(request.body)
+    } catch {
+      // A URL or header Node refuses (never echoed: it may hold a credential). Another try cannot help.
+      return settle(Effect.fail(new HttpFault({ kind: "Invalid", detail: "the request cannot be made: check the target's URL and header names and values" })))
+    }
+    timer = setTimeout(() => {
+      settle(Effect.fail(timedOut(limits.timeout)))
+      req.destroy()
+    }, Duration.toMillis(limits.timeout))
+    // Interrupted (a stop, a cycle's deadline): the timer goes, and the socket with it.
+    return Effect.sync(() => {
+      settled = true
+      clearTimeout(timer)
+      req.destroy()
+    })
+  })
+
 export const layer: Layer.Layer<Transport> = Layer.scoped(
   Transport,
-  Effect.gen(function* () {
-    const agents = yield* Effect.acquireRelease(
-      Effect.sync(() => ({ http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) })),
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync((): Agents => ({ http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) })),
       (a) => Effect.sync(() => (a.http.destroy(), a.https.destroy()))
-    )
-
-    /**
-     * One exchange, its time limit enforced by a timer of its own (no racing
-     * fiber), and a canceler instead of an AbortSignal: per request, that is
-     * two fewer allocations of Effect machinery on the hot path.
-     */
-    const exchange = (request: Request, limits: Limits) =>
-      Effect.async<Reply, HttpFault>((resume) => {
-        const { maxBytes } = limits
-        const oversize = limits.oversize ?? "fail"
-        let settled = false
-        // Set only once the request exists; `settle` may run before that (a request Node refuses).
-        // eslint-disable-next-line prefer-const
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const settle = (outcome: Effect.Effect<Reply, HttpFault>) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          resume(outcome)
-        }
-        let req: http.ClientRequest
-        try {
-          const target = locate(request.url)
-          const secure = target.protocol === "https:"
-          const headers: Record<string, string> = { ...request.headers }
-          if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
-          req = (secure ? https : http).request({ ...target, method: request.method, headers, agent: secure ? agents.https : agents.http }, (res) => {
-          const chunks: Array<Buffer> = []
-          let size = 0
-          const reply = (): Reply => ({
-            status: res.statusCode ?? 0,
-            headers: flatten(res.headers),
-            body: Buffer.concat(chunks).toString("utf8")
-          })
-          // Past the cap: the rest is never read; either the answer fails, or what came so far is it.
-          const overflow = () => {
-            res.destroy()
-            settle(oversize === "fail" ? Effect.fail(tooLarge(maxBytes)) : Effect.succeed(reply()))
-          }
-          const declared = Number(res.headers["content-length"])
-          if (Number.isFinite(declared) && declared > maxBytes) return overflow()
-          res.on("data", (chunk: Buffer) => {
-            const room = maxBytes - size
-            size += chunk.length
-            if (size > maxBytes) {
-              chunks.push(chunk.subarray(0, room))
-              overflow()
-            } else chunks.push(chunk)
-          })
-          res.on("end", () => settle(Effect.succeed(reply())))
-          res.on("error", () => settle(Effect.fail(cutShort())))
-          res.on("close", () => {
-            if (!res.complete) settle(Effect.fail(cutShort()))
-          })
-        })
-          req.on("error", (error) => settle(Effect.fail(classify(error))))
-          req.end(request.body)
-        } catch {
-          // A URL or header Node refuses (never echoed: it may hold a credential). Another try cannot help.
-          return settle(Effect.fail(new HttpFault({ kind: "Invalid", detail: "the request cannot be made: check the target's URL and header names and values" })))
-        }
-        timer = setTimeout(() => {
-          settle(Effect.fail(timedOut(limits.timeout)))
-          req.destroy()
-        }, Duration.toMillis(limits.timeout))
-        // Interrupted (a stop, a cycle's deadline): the timer goes, and the socket with it.
-        return Effect.sync(() => {
-          settled = true
-          clearTimeout(timer)
-          req.destroy()
-        })
-      })
-
-    return { exchange }
-  })
+    ),
+    (agents) => ({ exchange: exchangeVia(agents) })
+  )
 )
-

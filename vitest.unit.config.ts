@@ -12,6 +12,7 @@ export const PROCESS_TESTS = [
   "test/targets.blackbox.test.ts",
   "test/stackmon.blackbox.test.ts",
   "test/alerting.blackbox.test.ts",
+  "test/ha.blackbox.test.ts",
   "test/faults.test.ts",
   "test/hostile.test.ts",
   "test/demo.test.ts",

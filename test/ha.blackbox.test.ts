@@ -73,7 +73,7 @@ const world = async (options: { state?: "configmap" | "lease" } = {}) => {
   return { api, convertor, hooks, dashboards, replica }
 }
 
-type Replica = ReturnType<ReturnType<Awaited<ReturnType<typeof world>>["replica"]>>
+type Replica = ReturnType<typeof start>
 
 const leads = (r: Replica) => waitFor("a replica to lead", () => r.stderr().includes("Leading now"), 15_000)
 const standsBy = (r: Replica) => waitFor("a replica to stand by", () => r.stderr().includes("Standing by: replica-"), 15_000)

@@ -203,6 +203,5 @@ describe("two replicas, one active through a Lease", () => {
 
 // The figures the README quotes, from each run.
 afterAll(() => {
-  // eslint-disable-next-line no-console
   console.log(`HA hand-over, ms (lease ${LEASE_S}s, renew ${RENEW_S}s, retry ${RETRY_S}s, poll 1s): ${JSON.stringify(handovers)}`)
 })

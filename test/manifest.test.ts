@@ -1,9 +1,14 @@
-/** deploy/kubernetes.yaml: what it promises, checked against the program and the image. */
+/**
+ * deploy/kustomize: the base (one replica) and the ha overlay, rendered by
+ * the real `kubectl kustomize` (Debian's kubernetes-client), checked against
+ * the program (its configuration loads with the program's loader) and the image.
+ */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -13,17 +18,30 @@ import { dockerfile, parseDockerfile } from "./image.js"
 
 type Doc = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const docs = YAML.parseAllDocuments(readFileSync("deploy/kubernetes.yaml", "utf8")).map((d) => d.toJS() as Doc)
-const byKind = (kind: string) => docs.filter((d) => d["kind"] === kind)
+const render = (dir: string): ReadonlyArray<Doc> =>
+  // stderr piped: a newer kubectl notes the kustomize v2 field names the overlay keeps for Debian's kubectl 1.20.
+  YAML.parseAllDocuments(execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })).map((d) => d.toJS() as Doc)
+const docs = render("deploy/kustomize/base")
+const byKind = (kind: string, from: ReadonlyArray<Doc> = docs) => from.filter((d) => d["kind"] === kind)
 const deployment = byKind("Deployment")[0]!
 const pod = deployment["spec"]["template"]["spec"]
 const container = pod["containers"][0]
 const mebibytes = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? Number.NaN)
 
 describe("the Kubernetes manifest", () => {
-  it("is a ConfigMap and one Recreate Deployment, with no PodDisruptionBudget that could not do anything", () => {
-    expect(docs.map((d) => d["kind"])).toEqual(["ConfigMap", "Deployment"])
+  it("the base: a generated ConfigMap, the metrics Service, one Recreate Deployment, a NetworkPolicy; no RBAC, no PodDisruptionBudget that could not do anything", () => {
+    expect(docs.map((d) => d["kind"]).sort()).toEqual(["ConfigMap", "Deployment", "NetworkPolicy", "Service"])
     expect(deployment["spec"]).toMatchObject({ replicas: 1, strategy: { type: "Recreate" } })
+    // The generated name (with its hash) is the one the pod mounts: a changed configuration rolls out by itself.
+    expect(pod["volumes"].find((v: Doc) => v["name"] === "config")["configMap"]["name"]).toBe(byKind("ConfigMap")[0]!["metadata"]["name"])
+  })
+
+  it("the NetworkPolicy admits only the metrics port (the scrape and the probes), and the Service exposes it", () => {
+    const policy = byKind("NetworkPolicy")[0]!["spec"]
+    expect(policy["podSelector"]["matchLabels"]).toEqual(deployment["spec"]["selector"]["matchLabels"])
+    expect(policy["policyTypes"]).toEqual(["Ingress"])
+    expect(policy["ingress"]).toEqual([{ ports: [{ port: "metrics", protocol: "TCP" }] }])
+    expect(byKind("Service")[0]!["spec"]["ports"]).toEqual([{ name: "metrics", port: 9464, targetPort: "metrics", protocol: "TCP" }])
   })
 
   it("runs the image's command by name, as the upstream example does", () => {
@@ -61,8 +79,9 @@ describe("the Kubernetes manifest", () => {
     expect(mebibytes(limits["memory"])).toBeGreaterThanOrEqual(143 * 1.5)
   })
 
-  it("says how a configuration change is rolled out: a reload by SIGHUP, or a restart", () => {
-    const text = readFileSync("deploy/kubernetes.yaml", "utf8")
+  it("says how a configuration change is rolled out: by itself (the generator), a reload by SIGHUP, or a restart", () => {
+    const text = readFileSync("deploy/kustomize/base/kustomization.yaml", "utf8")
+    expect(text).toContain("rolls it out by itself")
     expect(text).toMatch(/kubectl rollout restart deployment\/cloudmon-metrics-reporter/)
     expect(text).toContain("kubectl exec deployment/cloudmon-metrics-reporter -- sh -c 'kill -HUP 1'")
   })
@@ -81,5 +100,63 @@ describe("the Kubernetes manifest", () => {
       "prometheus.io/port": String(port),
       "prometheus.io/path": "/metrics"
     })
+  })
+})
+
+describe("the ha overlay", () => {
+  const ha = render("deploy/kustomize/overlays/ha")
+  const dep = byKind("Deployment", ha)[0]!
+  const spec = dep["spec"]["template"]["spec"]
+  const configMap = byKind("ConfigMap", ha)[0]!
+
+  it("two replicas spread over nodes and zones, a rollout that starts the new pod first, a PodDisruptionBudget keeping one", () => {
+    expect(ha.map((d) => d["kind"]).sort()).toEqual(["ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"])
+    expect(dep["spec"]).toMatchObject({ replicas: 2, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } })
+    const selector = dep["spec"]["selector"]
+    expect(spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]).toEqual({ topologyKey: "kubernetes.io/hostname", labelSelector: selector })
+    expect(spec["topologySpreadConstraints"][0]).toMatchObject({ topologyKey: "topology.kubernetes.io/zone", labelSelector: selector })
+    expect(byKind("PodDisruptionBudget", ha)[0]!["spec"]).toEqual({ minAvailable: 1, selector })
+  })
+
+  it("its configuration loads with ha on; the Role grants get and update on exactly its Lease and its state's ConfigMap, create on those kinds only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cmr-k8s-ha-"))
+    mkdirSync(join(dir, "conf.d"))
+    const items = spec["volumes"].find((v: Doc) => v["name"] === "config")["configMap"]["items"] as ReadonlyArray<{ key: string; path: string }>
+    expect(spec["volumes"].find((v: Doc) => v["name"] === "config")["configMap"]["name"]).toBe(configMap["metadata"]["name"])
+    for (const item of items) writeFileSync(join(dir, item.path), (configMap["data"][item.key] as string).replace("/run/secrets/cloudmon/dashboard-secret", join(dir, "secret")))
+    writeFileSync(join(dir, "secret"), "a-secret-that-is-long-enough-for-hs256-0123\n")
+    const loaded = await Effect.runPromise(load(join(dir, "config.yaml"), {}).pipe(Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))))
+    const lease = loaded.config.ha!.lease
+    expect(lease).toMatchObject({ name: "cloudmon-metrics-reporter" })
+    expect(loaded.config.ha!.state).toBe("configmap")
+    const rules = byKind("Role", ha)[0]!["rules"] as ReadonlyArray<Doc>
+    expect(rules).toEqual([
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [lease.name], verbs: ["get", "update"] },
+      { apiGroups: [""], resources: ["configmaps"], resourceNames: [`${lease.name}-state`], verbs: ["get", "update"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] }
+    ])
+    const binding = byKind("RoleBinding", ha)[0]!
+    expect(binding["subjects"]).toEqual([{ kind: "ServiceAccount", name: spec["serviceAccountName"] }])
+    expect(binding["roleRef"]["name"]).toBe(byKind("Role", ha)[0]!["metadata"]["name"])
+  })
+
+  it("mounts the service account's token and names each pod (the holder identity) and its namespace (the Lease's)", () => {
+    expect(spec["automountServiceAccountToken"]).toBe(true)
+    expect(spec["containers"][0]["env"]).toEqual([
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } }
+    ])
+  })
+
+  it("the optional PodMonitor renders beside an overlay, and scrapes the replicas' metrics port", () => {
+    const dir = mkdtempSync(join(process.cwd(), "deploy/kustomize/.test-"))
+    try {
+      writeFileSync(join(dir, "kustomization.yaml"), "bases: [../overlays/ha, ../podmonitor]\n")
+      const monitor = byKind("PodMonitor", render(dir))[0]!
+      expect(monitor["spec"]).toEqual({ selector: dep["spec"]["selector"], podMetricsEndpoints: [{ port: "metrics", path: "/metrics", interval: "30s" }] })
+    } finally {
+      execFileSync("rm", ["-rf", dir])
+    }
   })
 })

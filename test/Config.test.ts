@@ -559,3 +559,30 @@ describe("hiding a URL's userinfo", () => {
     expect(hideUserinfo("http://host/path")).toBe("http://host/path")
   })
 })
+
+describe("ha", () => {
+  it.effect("off unless ha.lease is set; with it, client-go's timings and the state in a ConfigMap", () =>
+    Effect.gen(function* () {
+      expect((yield* okWith(setup(VALID).file)).config.ha).toBeUndefined()
+      const { config } = yield* okWith(setup(VALID, { "ha.yaml": "ha: {lease: {name: cmr}}\n" }).file)
+      expect(config.ha!.state).toBe("configmap")
+      expect([config.ha!.lease.duration, config.ha!.lease.renew_deadline, config.ha!.lease.retry_period].map(Duration.toSeconds)).toEqual([15, 10, 2])
+      expect(config.ha!.lease.namespace).toBeUndefined()
+    }))
+
+  it.effect("timings client-go refuses, a state file beside it, names the API server refuses: each named with its fix", () =>
+    Effect.gen(function* () {
+      const timings = yield* problemsOf(setup(VALID, { "ha.yaml": "ha: {lease: {name: cmr, duration: 10, renew_deadline: 10, retry_period: 9}}\nreporter: {state_file: s.json}\n" }).file)
+      expect(timings).toEqual([
+        "reporter.state_file: with ha, replicas do not share a file; the state lives in the cluster (ha.state: configmap): remove reporter.state_file",
+        "ha.lease: duration (10s) must be greater than renew_deadline (10s), or a standby could take over while the leader still acts",
+        "ha.lease: renew_deadline (10s) must be greater than 1.2 x retry_period (9s)"
+      ])
+      const names = yield* problemsOf(setup(VALID, { "ha.yaml": "ha: {lease: {name: Reporter_1, namespace: a.b}, state: etcd}\n" }).file)
+      expect(names.join("\n")).toContain('ha.lease.name: expected a Kubernetes object name')
+      expect(names.join("\n")).toContain('ha.lease.namespace: expected a Kubernetes namespace')
+      expect(names.join("\n")).toContain('ha.state: expected one of "configmap", "lease", "none"')
+      const fractional = yield* problemsOf(setup(VALID, { "ha.yaml": "ha: {lease: {name: cmr, duration: 15.5}}\n" }).file)
+      expect(fractional.join("\n")).toContain("ha.lease.duration: expected a whole number of seconds from 1 to 3600")
+    }))
+})

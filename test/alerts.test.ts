@@ -7,14 +7,16 @@ import * as YAML from "yaml"
 const rules = (YAML.parse(readFileSync("deploy/alerts.yaml", "utf8")) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules)
 
 describe("the suggested alerts", () => {
-  it("are rules promtool accepts, for the reporter gone and the four things the README says to alert on", () => {
+  it("are rules promtool accepts, for the reporter gone, the four things the README says to alert on, and no leader or two (ha)", () => {
     execFileSync("promtool", ["check", "rules", "deploy/alerts.yaml"], { stdio: "pipe" })
     expect(rules.map((r) => r.alert)).toEqual([
       "CloudmonReporterDown",
       "CloudmonReporterNoCycle",
       "CloudmonReporterNotificationsFailing",
       "CloudmonReporterTargetRefusing",
-      "CloudmonReporterConvertorErrors"
+      "CloudmonReporterConvertorErrors",
+      "CloudmonReporterNoLeader",
+      "CloudmonReporterTwoLeaders"
     ])
     const readme = readFileSync("README.md", "utf8")
     for (const r of rules) expect(readme).toContain(`**${r.alert}**`)

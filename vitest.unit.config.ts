@@ -13,6 +13,7 @@ export const PROCESS_TESTS = [
   "test/stackmon.blackbox.test.ts",
   "test/alerting.blackbox.test.ts",
   "test/ha.blackbox.test.ts",
+  "test/lean.blackbox.test.ts",
   "test/faults.test.ts",
   "test/hostile.test.ts",
   "test/demo.test.ts",

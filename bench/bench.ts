@@ -15,7 +15,7 @@ import { parseArgs } from "node:util"
 import { DEFAULT_CONCURRENCY } from "../src/Config.js"
 import { type Behaviour, startConvertor, startDashboard } from "../demo/Simulator.js"
 import { dockerfile, imageNode, nodeVersionOf, parseDockerfile } from "../test/image.js"
-import { cpuSeconds, keys, launch, MAIN, median, memoryMiB, SECRET, sleep, writeConfig } from "./common.js"
+import { cpuSeconds, keys, launch, MAIN, median, memoryMiB, type Runtime, SECRET, sleep, writeConfig } from "./common.js"
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +27,9 @@ const { values } = parseArgs({
     // Only the cycle at each size, nothing written: for measuring a change quickly.
     quick: { type: "boolean", default: false },
     // Only start-up and idle memory (default, and with the metrics endpoint on), nothing written.
-    startup: { type: "boolean", default: false }
+    startup: { type: "boolean", default: false },
+    // Other flags for the image's Node than its command's (trying a change before making it), e.g. "--max-semi-space-size=1".
+    "image-flags": { type: "string" }
   }
 })
 const latency = Number(values["latency-ms"])
@@ -70,7 +72,7 @@ interface SizeResult {
   readonly late: number
 }
 
-const measureSize = async (n: number, c = concurrency, sequential = true, env: Record<string, string> = {}): Promise<SizeResult> => {
+const measureSize = async (n: number, c = concurrency, sequential = true, env: Record<string, string> = {}, runtime?: Runtime): Promise<SizeResult> => {
   const w = await world(n)
   const floorMs = Math.ceil(n / c) * latency
   // An interval comfortably longer than a cycle, so cycles never overlap.
@@ -86,7 +88,7 @@ const measureSize = async (n: number, c = concurrency, sequential = true, env: R
     // In JSON the summary's figures are fields of their own.
     durations.push((line["duration_seconds"] as number) * 1000)
     late += line["late"] as number
-  }, env)
+  }, env, runtime)
   const cycles = 10
   await waitUntil(() => cycleEnds.length >= cycles, (cycles + 2) * interval * 1000 + 30_000, `${cycles} cycles at N=${n}`)
   const steadyMiB = memoryMiB(reporter.child.pid!, "VmRSS")
@@ -133,10 +135,10 @@ interface Reference {
 }
 
 /** A reference implementation (bench/reference-*.mjs) in its own process, over the same simulators: 10 cycles. */
-const reference = async (script: string, args: (w: Awaited<ReturnType<typeof world>>) => ReadonlyArray<string>): Promise<Reference> => {
+const reference = async (script: string, args: (w: Awaited<ReturnType<typeof world>>) => ReadonlyArray<string>, node = process.execPath): Promise<Reference> => {
   const w = await world(1000)
   const out = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, [script, ...args(w)], { maxBuffer: 1024 * 1024 }, (error, stdout) => (error ? reject(error) : resolve(stdout)))
+    execFile(node, [script, ...args(w)], { maxBuffer: 1024 * 1024 }, (error, stdout) => (error ? reject(error) : resolve(stdout)))
   })
   await Promise.all([w.convertor.close(), w.dashboard.close()])
   const r = JSON.parse(out) as { walls: Array<number>; cpus: Array<number>; peakMiB: number }
@@ -178,7 +180,7 @@ const measureVersion = () => {
 }
 
 /** Launch to first convertor request, and idle RSS: 3 services every 60 s, a second after the first cycle, on `node`. */
-const measureStart = async (node?: string, extra = "") => {
+const measureStart = async (runtime?: Runtime, extra = "") => {
   const results: Array<{ firstMs: number; idleMiB: number; anonMiB: number; fileMiB: number }> = []
   for (let i = 0; i < 5; i++) {
     const w = await world(3)
@@ -186,7 +188,7 @@ const measureStart = async (node?: string, extra = "") => {
     let done = false
     const reporter = launch(["--config", file], (line) => {
       if (line.message.startsWith("Cycle complete")) done = true
-    }, {}, node)
+    }, {}, runtime)
     await waitUntil(() => done, 10_000, "the first cycle")
     await sleep(1000)
     const idleMiB = memoryMiB(reporter.child.pid!, "VmRSS")
@@ -212,13 +214,13 @@ const measureStart = async (node?: string, extra = "") => {
  * cycle (half-way to the next), when V8's memory reducer has given back what
  * start-up grew. What a small deployment holds most of the time.
  */
-const measureSettled = async (env: Record<string, string> = {}) => {
+const measureSettled = async (env: Record<string, string> = {}, runtime?: Runtime) => {
   const w = await world(3)
   const file = writeConfig({ convertor: w.convertor.url, dashboard: w.dashboard.url, services: w.all, interval: 60 })
   let done = false
   const reporter = launch(["--config", file], (line) => {
     if (line.message.startsWith("Cycle complete")) done = true
-  }, env)
+  }, env, runtime)
   await waitUntil(() => done, 10_000, "the first cycle")
   await sleep(30_000)
   const result = { idleMiB: memoryMiB(reporter.child.pid!, "VmRSS"), anonMiB: memoryMiB(reporter.child.pid!, "RssAnon"), fileMiB: memoryMiB(reporter.child.pid!, "RssFile") }
@@ -237,17 +239,28 @@ if (values.quick) {
   process.exit(0)
 }
 /** A bare `node` that does nothing, for what any Node process holds: RSS, anonymous and file-backed. */
-const measureBareNode = () => {
-  const out = execFileSync(process.execPath, ["-e", 'setTimeout(() => console.log(require("fs").readFileSync("/proc/self/status", "utf8")), 1000)'], { encoding: "utf8" })
+const measureBareNode = (node = process.execPath) => {
+  const out = execFileSync(node, ["-e", 'setTimeout(() => console.log(require("fs").readFileSync("/proc/self/status", "utf8")), 1000)'], { encoding: "utf8" })
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(out)?.[1] ?? Number.NaN) / 1024
   return { idleMiB: kb("VmRSS"), anonMiB: kb("RssAnon"), fileMiB: kb("RssFile") }
 }
+/** The image's command (deploy/image/cloudmon-metrics-reporter): the Node flags it runs main.js with. */
+const imageFlags = (): ReadonlyArray<string> => {
+  if (values["image-flags"] !== undefined) return values["image-flags"].split(" ").filter((f) => f !== "")
+  const line = /^exec node (.*?)"\$\{0%\/\*\}\/\.\.\/main\.js"/m.exec(readFileSync("deploy/image/cloudmon-metrics-reporter", "utf8"))
+  if (line === null) throw new Error("bench: cannot read the node command in deploy/image/cloudmon-metrics-reporter")
+  return line[1]!.split(" ").filter((f) => f !== "")
+}
+const imageNodeVersion = nodeVersionOf(parseDockerfile(dockerfile())[1]!.base)
+const imageBinary = join(imageNode(imageNodeVersion), "node")
+/** Where users run it: the image's Node with its command's flags; and the same Node without them, for what the flags change. */
+const image: Runtime = { name: `the image's Node ${imageNodeVersion}, ${imageFlags().join(" ") || "no flags"}`, node: imageBinary, flags: imageFlags() }
+const imagePlain: Runtime = { name: `the image's Node ${imageNodeVersion}, no flags`, node: imageBinary, flags: [] }
 if (values.startup) {
   console.log(`[bench] start-up: ${JSON.stringify(await measureStart())}`)
   console.log(`[bench] start-up with observability.listen: ${JSON.stringify(await measureStart(undefined, "observability:\n  listen: 127.0.0.1:0\n"))}`)
-  // Where users run it: the image's Node, beside this machine's.
-  const version = nodeVersionOf(parseDockerfile(dockerfile())[1]!.base)
-  console.log(`[bench] start-up on the image's Node ${version}: ${JSON.stringify(await measureStart(join(imageNode(version), "node")))}`)
+  console.log(`[bench] start-up on ${imagePlain.name}: ${JSON.stringify(await measureStart(imagePlain))}`)
+  console.log(`[bench] start-up on ${image.name}: ${JSON.stringify(await measureStart(image))}`)
   process.exit(0)
 }
 const bareNode = measureBareNode()
@@ -262,9 +275,16 @@ const settled = await measureSettled()
 console.log(`[bench] idle RSS, settled: ${JSON.stringify(settled)}`)
 const settledJitless = await measureSettled({ NODE_OPTIONS: "--jitless" })
 console.log(`[bench] idle RSS, settled, --jitless: ${JSON.stringify(settledJitless)}`)
-const imageNodeVersion = nodeVersionOf(parseDockerfile(dockerfile())[1]!.base)
-const imageStartup = await measureStart(join(imageNode(imageNodeVersion), "node"))
-console.log(`[bench] on the image's Node ${imageNodeVersion}: idle RSS ${fmt(imageStartup.idleMiB, 1)} MiB`)
+const imageStartup = await measureStart(image)
+console.log(`[bench] on ${image.name}: ${JSON.stringify(imageStartup)}`)
+// Where users run it, side by side: the image's Node with and without its command's flags, a bare node, the naive pool.
+const onImage = {
+  bare: measureBareNode(imageBinary),
+  naive: await reference("bench/reference-fetch.mjs", (w) => [w.convertor.url, w.dashboard.url, SECRET, "1000", "64", "10"], imageBinary),
+  plain: { start: await measureStart(imagePlain), settled: await measureSettled({}, imagePlain), size: await measureSize(1000, concurrency, false, {}, imagePlain) },
+  flagged: { start: imageStartup, settled: await measureSettled({}, image), size: await measureSize(1000, concurrency, false, {}, image) }
+}
+console.log(`[bench] on the image's Node: ${JSON.stringify(onImage)}`)
 const bare = await reference("bench/reference-bare.mjs", (w) => [w.convertor.url, "1000", String(concurrency), "10"])
 console.log(`[bench] bare client: ${JSON.stringify(bare)}`)
 const naive = await reference("bench/reference-fetch.mjs", (w) => [w.convertor.url, w.dashboard.url, SECRET, "1000", "64", "10"])
@@ -356,6 +376,25 @@ ${target("launch to first convertor request (median of 5)", `${fmt(startup.first
 ## Targets not met: the measured reason, and what it would take
 
 ${unmet(r1000)}
+
+## Where users run it: the image's Node ${imageNodeVersion} (issue "Lean where users run it")
+
+The image runs \`${readFileSync("deploy/image/cloudmon-metrics-reporter", "utf8").split("\n").find((l) => l.startsWith("exec "))}\` (deploy/image/cloudmon-metrics-reporter). Idle: 3 services every 60 s, 1 s after the first cycle and settled (30 s after). 1000 services as above.
+
+| on the image's Node | idle RSS (1 s / settled) | first cycle | steady cycle | CPU per cycle | peak RSS |
+| --- | --- | --- | --- | --- | --- |
+| a bare \`node\` doing nothing | ${fmt(onImage.bare.idleMiB, 1)} MB | | | | |
+| a naive fetch worker pool, 64 in flight | | ${fmt(onImage.naive.firstMs / 1000, 2)} s | ${fmt(onImage.naive.wallMs / 1000, 2)} s | ${fmt(onImage.naive.cpuMsPerCycle / 1000, 2)} s | ${fmt(onImage.naive.peakMiB, 0)} MB |
+| this reporter, no flags | ${fmt(onImage.plain.start.idleMiB, 1)} / ${fmt(onImage.plain.settled.idleMiB, 1)} MB | ${fmt(onImage.plain.size.firstMs / 1000, 2)} s | ${fmt(onImage.plain.size.wallMs / 1000, 2)} s | ${fmt(onImage.plain.size.cpuMsPerCycle / 1000, 2)} s | ${fmt(onImage.plain.size.peakMiB, 0)} MB |
+| this reporter, the image's command (${image.flags.join(" ") || "no flags"}) | ${fmt(onImage.flagged.start.idleMiB, 1)} / ${fmt(onImage.flagged.settled.idleMiB, 1)} MB | ${fmt(onImage.flagged.size.firstMs / 1000, 2)} s | ${fmt(onImage.flagged.size.wallMs / 1000, 2)} s | ${fmt(onImage.flagged.size.cpuMsPerCycle / 1000, 2)} s | ${fmt(onImage.flagged.size.peakMiB, 0)} MB |
+| this machine's Node ${process.version}, no flags | ${fmt(startup.idleMiB, 1)} / ${fmt(settled.idleMiB, 1)} MB | ${r1000 ? fmt(r1000.firstMs / 1000, 2) : "n/a"} s | ${r1000 ? fmt(r1000.wallMs / 1000, 2) : "n/a"} s | ${r1000 ? fmt(r1000.cpuMsPerCycle / 1000, 2) : "n/a"} s | ${r1000 ? fmt(r1000.peakMiB, 0) : "n/a"} MB |
+
+| target, on the image's Node with its command | measured | goal | met |
+| --- | --- | --- | --- |
+${target("idle RSS, settled", `${fmt(onImage.flagged.settled.idleMiB, 1)} MB (bare node ${fmt(onImage.bare.idleMiB, 1)} MB)`, "≤ 60 MB", onImage.flagged.settled.idleMiB <= 60)}
+${target("peak RSS at 1000 services", `${fmt(onImage.flagged.size.peakMiB, 0)} MB (naive pool ${fmt(onImage.naive.peakMiB, 0)} MB)`, "≤ 96 MB", onImage.flagged.size.peakMiB <= 96)}
+${target("CPU per 1000-service cycle, against the same Node without the flags", `${fmt(onImage.flagged.size.cpuMsPerCycle / 1000, 2)} s (without: ${fmt(onImage.plain.size.cpuMsPerCycle / 1000, 2)} s)`, "no worse (within 10 %)", onImage.flagged.size.cpuMsPerCycle <= onImage.plain.size.cpuMsPerCycle * 1.1)}
+${target("first cycle / steady cycle", fmt(onImage.flagged.size.firstMs / onImage.flagged.size.wallMs, 2), "≤ 1.3", onImage.flagged.size.firstMs / onImage.flagged.size.wallMs <= 1.3)}
 
 ## Where idle memory goes (3 services every 60 s)
 

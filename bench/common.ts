@@ -18,10 +18,17 @@ export interface LogLine {
 }
 
 /** Starts `dist/main.js` with JSON logs, calling `onLine` for every JSON log line (anything else is passed through). */
-export const launch = (args: ReadonlyArray<string>, onLine: (line: LogLine) => void, env: Record<string, string> = {}, node?: string) =>
+/** Where the reporter runs: a node binary and its flags (this machine's Node as it is, or the image's with its command's flags). */
+export interface Runtime {
+  readonly name: string
+  readonly node: string
+  readonly flags: ReadonlyArray<string>
+}
+
+export const launch = (args: ReadonlyArray<string>, onLine: (line: LogLine) => void, env: Record<string, string> = {}, runtime?: Runtime) =>
   spawnReporter([...args, "--log-format", "json"], {
     env,
-    ...(node === undefined ? {} : { node }),
+    ...(runtime === undefined ? {} : { node: runtime.node, nodeArgs: runtime.flags }),
     onLine: (text) => (text.startsWith("{") ? onLine(JSON.parse(text) as LogLine) : void process.stderr.write(`${text}\n`))
   })
 

@@ -73,10 +73,17 @@ export interface Spawned {
 /** Starts the reporter with `args`; `onLine` sees every complete line of its standard error (its log). */
 export const spawnReporter = (
   args: ReadonlyArray<string>,
-  options: { readonly env?: Record<string, string>; readonly onLine?: (line: string) => void; readonly main?: string; readonly node?: string } = {}
+  options: {
+    readonly env?: Record<string, string>
+    readonly onLine?: (line: string) => void
+    readonly main?: string
+    readonly node?: string
+    /** Node's own flags, before the script (as the image's command gives them). */
+    readonly nodeArgs?: ReadonlyArray<string>
+  } = {}
 ): Spawned => {
   const launchedAt = Date.now()
-  const child = spawn(options.node ?? process.execPath, [options.main ?? MAIN, ...args], {
+  const child = spawn(options.node ?? process.execPath, [...(options.nodeArgs ?? []), options.main ?? MAIN, ...args], {
     env: { PATH: process.env["PATH"] ?? "", ...options.env },
     stdio: ["ignore", "pipe", "pipe"]
   })

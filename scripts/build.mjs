@@ -11,6 +11,7 @@
 // Docker build stage) cannot break when the tools change.
 import { build } from "esbuild"
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { isBuiltin } from "node:module"
 import { join } from "node:path"
 
 const common = {
@@ -50,6 +51,24 @@ const notices = async (metafile) => {
   return header + sections.join(`\n${"-".repeat(72)}\n\n`)
 }
 
+/**
+ * Node's built-ins by require() (the banner's), not by ESM import: from
+ * Node 22 on, building the ESM namespace of node:http reads its lazy getters
+ * (WebSocket, MessageEvent, CloseEvent), which loads Node's bundled undici,
+ * http2, zlib, worker_threads and web streams that the reporter never uses:
+ * about 4 MB more resident on the image's Node 26 (bench/results.md).
+ * require() loads the module alone.
+ */
+const builtinsByRequire = {
+  name: "builtins-by-require",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_][a-z0-9_/]*$/ }, (args) =>
+      !isBuiltin(args.path) ? undefined : args.namespace === "builtin" ? { path: args.path, external: true } : { path: args.path, namespace: "builtin" }
+    )
+    b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)})`, loader: "js" }))
+  }
+}
+
 await rm("dist", { recursive: true, force: true })
 const product = await build({
   ...common,
@@ -58,6 +77,7 @@ const product = await build({
   entryPoints: { main: "src/main.ts", wiring: "src/wiring.ts" },
   external: ["./wiring.js"],
   outdir: "dist",
+  plugins: [builtinsByRequire],
   // Smaller source compiles faster at start-up. No source maps: a defect is
   // reported in one line without a stack, so nothing would read them.
   minify: true

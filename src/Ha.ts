@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { ConfigFile } from "./Config/Schema.js"
+import { safeUrl } from "./Domain.js"
 import { client, connection, type KubeConfigError } from "./Kube/Client.js"
 import { type Elector, makeElector } from "./Kube/Elector.js"
 import { identityOf } from "./Kube/Identity.js"
@@ -50,7 +51,7 @@ export const connect = (ha: HaConfig, env: Record<string, string | undefined>): 
     const timeout = requestTimeout(ha)
     const lease = yield* owned(api, { group: "/apis/coordination.k8s.io/v1", resource: "leases", kind: "Lease", apiVersion: "coordination.k8s.io/v1", namespace, name: ha.lease.name }, timeout)
     let elector: Elector | undefined
-    const leading = () => elector?.leading(Date.now()) ?? false
+    const leading = () => elector?.leading() ?? false
     const stateObject =
       ha.state === "configmap"
         ? yield* owned(api, { group: "/api/v1", resource: "configmaps", kind: "ConfigMap", apiVersion: "v1", namespace, name: ha.state_configmap ?? `${ha.lease.name}-state` }, timeout)
@@ -63,7 +64,7 @@ export const connect = (ha: HaConfig, env: Record<string, string | undefined>): 
       identity,
       describe:
         `High availability: ${identity} takes part in ${describe(lease.ref)} (lease ${Duration.format(ha.lease.duration)}, renew deadline ${Duration.format(ha.lease.renew_deadline)}, retry ${Duration.format(ha.lease.retry_period)}); ` +
-        `state in ${where}; API server ${api.server} (${api.source})`,
+        `state in ${where}; API server ${safeUrl(api.server)} (${api.source})`,
       elect: (hooks) =>
         Effect.tap(
           makeElector({ lease, identity, leaseDuration: ha.lease.duration, renewDeadline: ha.lease.renew_deadline, retryPeriod: ha.lease.retry_period, ...hooks }),

@@ -9,8 +9,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 
 export interface LeadershipService {
-  /** Whether this replica leads at `nowMillis` (the cycle's clock): checked before each read and each notification. */
-  readonly leading: (nowMillis: number) => boolean
+  /**
+   * Whether this replica leads now, by a monotonic clock (a wall clock set
+   * back must not extend a lease): checked before each read, each
+   * notification, and each request and retry of one.
+   */
+  readonly leading: () => boolean
   /** Waits until this replica leads (at once, without ha). */
   readonly awaitLeading: Effect.Effect<void>
 }
@@ -18,3 +22,6 @@ export interface LeadershipService {
 export const ALWAYS: LeadershipService = { leading: () => true, awaitLeading: Effect.void }
 
 export class Leadership extends Context.Reference<Leadership>()("reporter/Leadership", { defaultValue: (): LeadershipService => ALWAYS }) {}
+
+/** Whether this fiber's replica leads (always, without ha). */
+export const leadingNow: Effect.Effect<boolean> = Effect.map(Leadership, (l) => l.leading())

@@ -95,8 +95,12 @@ type ManagedOf = typeof managed
 const managedIn = (cluster: Ha.Cluster | undefined): ManagedOf =>
   cluster === undefined ? managed : (config) => Effect.succeed({ services: config.reporter.services, targets: config.targets, backend: cluster.backend })
 
-/** Saves the policy's tracks now (on a stop: the cycle that would have saved them was cut short). */
-const persistNow = Effect.flatMap(PolicyStore.PolicyStore, (store) => store.persist)
+/**
+ * Saves the policy's tracks now (on a stop: the cycle that would have saved
+ * them was cut short). A standby (ha) saves nothing: what it holds is older
+ * than what the leader wrote.
+ */
+const persistNow = Effect.flatMap(Effect.zip(PolicyStore.PolicyStore, Leadership), ([store, leadership]) => (leadership.leading() ? store.persist : Effect.void))
 
 /** The store for the first configuration, loaded from its backend. */
 const storeLayer = (config: ReporterConfig, managedOf: ManagedOf = managed) => Layer.unwrapEffect(Effect.map(managedOf(config), PolicyStore.layer))
@@ -289,7 +293,9 @@ const stateFileProblem = (file: string): Effect.Effect<string | undefined> =>
 
 /** What keeps ha from working here: a --once run (it would send beside the leader), or no way to the API server. */
 const haProblems = (options: RunOptions): Effect.Effect<ReadonlyArray<string>> =>
-  options.once && !options.dryRun
+  options.once && options.dryRun
+    ? Effect.succeed([]) // a rehearsal sends nothing, and takes no part in the election
+    : options.once
     ? Effect.succeed([
         "ha: a --once run takes no part in leader election, and would notify beside the leader: run --once with a configuration without the ha section (and its own reporter.state_file), or --once --dry-run"
       ])

@@ -384,8 +384,7 @@ export const cycle = (backlog: Backlog, failing?: Failing): Effect.Effect<CycleS
     const done = new Array<Read | undefined>(inOrder.length)
     const begun = new Array<boolean>(inOrder.length).fill(false)
     const leadership = yield* Leadership
-    const clock = yield* Effect.clock
-    const leading = () => leadership.leading(clock.unsafeCurrentTimeMillis())
+    const leading = () => leadership.leading()
     const sent = yield* outbox(config.reporter.concurrency, leading)
     const ports = yield* portsNow(sent, leading)
     // Targets that take a cycle's notifications together get them when the reads end, or, if the
@@ -537,7 +536,7 @@ export const runForever = <R = CycleServices>(
       Effect.flatMap(services, (context) => {
         interval = Duration.toMillis(Context.get(context, AppConfig).reporter.poll_interval)
         return cycle(backlog, failing).pipe(
-          Effect.tap((summary) => Effect.flatMap(Clock.currentTimeMillis, (now) => (leadership.leading(now) ? blind(summary) : Effect.void))),
+          Effect.tap((summary) => (leadership.leading() ? blind(summary) : Effect.void)),
           Effect.provide(context)
         )
       })

@@ -5,6 +5,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { Leadership } from "./Leadership.js"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { count } from "./Metrics.js"
@@ -75,7 +76,7 @@ export const retryWithin = <A, E extends Attempted, R>(
   options: RetryWithinOptions,
   onBudgetSpent: () => E
 ): Effect.Effect<A, E, R> =>
-  Effect.clockWith((clock) => {
+  Effect.flatMap(Effect.zip(Effect.clock, Leadership), ([clock, leadership]) => {
     const budget = Duration.toMillis(options.budget)
     const start = clock.unsafeCurrentTimeMillis()
     const lastStart = start + budget - Math.min(50, budget / 10)
@@ -84,6 +85,8 @@ export const retryWithin = <A, E extends Attempted, R>(
       Schedule.intersect(Schedule.count),
       Schedule.checkEffect((error: E, [delay, retried]) => {
         if (clock.unsafeCurrentTimeMillis() + Duration.toMillis(delay) > lastStart) return Effect.succeed(false)
+        // A replica that no longer leads (ha) retries nothing: what failed stays due, for the leader.
+        if (!leadership.leading()) return Effect.succeed(false)
         return count((m) => m.retry(options.metric)).pipe(
           Effect.zipRight(Effect.logDebug(`${options.peer} attempt ${retried + 1} failed, retrying in ${(Duration.toMillis(delay) / 1000).toFixed(2)}s: ${error.message}`)),
           Effect.as(true)

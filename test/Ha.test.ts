@@ -14,12 +14,12 @@ import * as TestClock from "effect/TestClock"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { connection, tokenFile } from "../src/Kube/Client.js"
+import { connection, type KubeClient, KubeFault, tokenFile } from "../src/Kube/Client.js"
 import { makeElector, microTime } from "../src/Kube/Elector.js"
 import { owned, type ObjectRef } from "../src/Kube/Objects.js"
 import { FRESH, keyOf, type Track } from "../src/PolicyStore.js"
 import { configMapBackend, leaseBackend, STATE_ANNOTATION, STATE_KEY } from "../src/State/Cluster.js"
-import { inMemoryClient, makeApiServer } from "./kube/apiserver.js"
+import { type ApiServer, inMemoryClient, makeApiServer } from "./kube/apiserver.js"
 
 const LEASE: ObjectRef = { group: "/apis/coordination.k8s.io/v1", resource: "leases", kind: "Lease", apiVersion: "coordination.k8s.io/v1", namespace: "ops", name: "cmr" }
 const STATE: ObjectRef = { group: "/api/v1", resource: "configmaps", kind: "ConfigMap", apiVersion: "v1", namespace: "ops", name: "cmr-state" }
@@ -71,25 +71,62 @@ describe("the loopback API server keeps the real one's rules", () => {
 
 interface Replica {
   readonly identity: string
-  readonly leading: (now: number) => boolean
+  readonly leading: () => boolean
   readonly fiber: Fiber.RuntimeFiber<never>
-  readonly down: { down: boolean }
+  readonly down: Network
   readonly changes: Array<boolean>
 }
 
-const electorWorld = () => {
+/** What the network does to one replica's requests: a GET answered late, a PUT whose answer is lost. */
+interface Network {
+  down: boolean
+  /** The next GET reaches the server this long after it is sent. */
+  slowGet?: number | undefined
+  /** Then, as the server answers it: */
+  onSlowGet?: () => void
+  /** The next PUT is applied by the server, and its answer lost. */
+  losePutAnswer?: boolean
+}
+
+const throughNetwork = (api: ApiServer, token: string, net: Network, timeout: Duration.Duration): KubeClient => {
+  const direct = inMemoryClient(api, token, net)
+  return {
+    ...direct,
+    request: (method, path, body, t) =>
+      Effect.gen(function* () {
+        if (method === "GET" && net.slowGet !== undefined && !net.down) {
+          const delay = net.slowGet
+          net.slowGet = undefined
+          yield* Effect.sleep(Duration.millis(delay))
+          const answer = yield* direct.request(method, path, body, t)
+          net.onSlowGet?.()
+          return answer
+        }
+        const answer = yield* direct.request(method, path, body, t)
+        if (method === "PUT" && net.losePutAnswer === true) {
+          net.losePutAnswer = false
+          return yield* Effect.fail(new KubeFault({ message: "the answer was lost" }))
+        }
+        return answer
+      }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => new KubeFault({ message: "timed out" }) }))
+  }
+}
+
+const electorWorld = (timings: { lease: number; deadline: number; retry: number } = { lease: 15, deadline: 10, retry: 2 }) => {
   const api = makeApiServer({ tokens: { a: "a", b: "b" } })
   const start = (identity: string, elected: Effect.Effect<void, string> = Effect.void) =>
     Effect.gen(function* () {
-      const down = { down: false }
-      const object = yield* owned(inMemoryClient(api, identity, down), LEASE, Duration.seconds(1))
+      const down: Network = { down: false }
+      // Ha.requestTimeout: max(1 s, renew deadline / 2).
+      const timeout = Duration.max(Duration.seconds(1), Duration.seconds(timings.deadline / 2))
+      const object = yield* owned(throughNetwork(api, identity, down, timeout), LEASE, timeout)
       const changes: Array<boolean> = []
       const e = yield* makeElector({
         lease: object,
         identity,
-        leaseDuration: Duration.seconds(15),
-        renewDeadline: Duration.seconds(10),
-        retryPeriod: Duration.seconds(2),
+        leaseDuration: Duration.seconds(timings.lease),
+        renewDeadline: Duration.seconds(timings.deadline),
+        retryPeriod: Duration.seconds(timings.retry),
         elected,
         observed: () => Effect.void,
         changed: (l) => Effect.sync(() => void changes.push(l))
@@ -104,7 +141,7 @@ const electorWorld = () => {
       const from = yield* Clock.currentTimeMillis
       for (;;) {
         const now = yield* Clock.currentTimeMillis
-        expect(replicas.filter((r) => r.leading(now)).map((r) => r.identity).length).toBeLessThanOrEqual(1)
+        expect(replicas.filter((r) => r.leading()).map((r) => r.identity).length).toBeLessThanOrEqual(1)
         if (until(now)) return now - from
         if (now - from > Duration.toMillis(limit)) throw new Error("did not happen in time")
         yield* TestClock.adjust("100 millis")
@@ -121,8 +158,8 @@ describe("the elector, as client-go's", () => {
       const a = yield* w.start("a")
       const b = yield* w.start("b")
       const now = yield* Clock.currentTimeMillis
-      expect(a.leading(now)).toBe(true)
-      expect(b.leading(now)).toBe(false)
+      expect(a.leading()).toBe(true)
+      expect(b.leading()).toBe(false)
       expect(w.spec()).toMatchObject({ holderIdentity: "a", leaseDurationSeconds: 15, leaseTransitions: 0 })
       const acquired = w.spec()["acquireTime"]
       // A minute of renewals: a stays leader, its acquireTime kept, renewTime moving, b never acting.
@@ -142,10 +179,10 @@ describe("the elector, as client-go's", () => {
       a.down.down = true
       const cutAt = yield* Clock.currentTimeMillis
       const lastRenew = Date.parse(String(w.spec()["renewTime"]))
-      const fenced = yield* w.advance([a, b], (t) => !a.leading(t))
+      const fenced = yield* w.advance([a, b], () => !a.leading())
       // Fenced by time: no later than the renew deadline after its last renewal (seen in steps of 100 ms).
       expect(cutAt + fenced - lastRenew).toBeLessThanOrEqual(10_000 + 100)
-      const over = yield* w.advance([a, b], (t) => b.leading(t))
+      const over = yield* w.advance([a, b], () => b.leading())
       const tookOverAt = cutAt + fenced + over
       // Not before the lease ran out as b saw it; within a retry period and its jitter after.
       expect(tookOverAt - lastRenew).toBeGreaterThanOrEqual(15_000)
@@ -155,7 +192,7 @@ describe("the elector, as client-go's", () => {
       // a, back, stands by: b holds it.
       a.down.down = false
       yield* w.advance([a, b], (t) => t - cutAt > 60_000)
-      expect(b.leading(yield* Clock.currentTimeMillis)).toBe(true)
+      expect(b.leading()).toBe(true)
     }))
 
   it.effect("a leader stopped releases the Lease (empty holder, one second) and the other takes over within a retry period", () =>
@@ -166,7 +203,7 @@ describe("the elector, as client-go's", () => {
       yield* TestClock.adjust("7 seconds")
       yield* Fiber.interrupt(a.fiber)
       expect(w.spec()).toMatchObject({ holderIdentity: "", leaseDurationSeconds: 1, leaseTransitions: 0 })
-      const over = yield* w.advance([a, b], (t) => b.leading(t))
+      const over = yield* w.advance([a, b], () => b.leading())
       expect(over).toBeLessThanOrEqual(2_000 * 2.2 + 100)
       expect(w.spec()).toMatchObject({ holderIdentity: "b", leaseTransitions: 1 })
     }))
@@ -178,10 +215,46 @@ describe("the elector, as client-go's", () => {
       const a = yield* w.start("a", Effect.suspend(() => (readable ? Effect.void : Effect.fail("the state cannot be read"))))
       expect(w.spec()).toMatchObject({ holderIdentity: "a" })
       yield* TestClock.adjust("10 seconds")
-      expect(a.leading(yield* Clock.currentTimeMillis)).toBe(false)
+      expect(a.leading()).toBe(false)
       readable = true
-      const waited = yield* w.advance([a], (t) => a.leading(t))
+      const waited = yield* w.advance([a], () => a.leading())
       expect(waited).toBeLessThanOrEqual(2_100)
+    }))
+})
+
+describe("the elector where the network is slow or lossy", () => {
+  it.effect("a standby whose GET is answered late counts the lease from the answer, not the request: never two leaders (lease 15, deadline 12)", () =>
+    Effect.gen(function* () {
+      const w = electorWorld({ lease: 15, deadline: 12, retry: 2 })
+      const a = yield* w.start("a")
+      const b = yield* w.start("b")
+      yield* TestClock.adjust("10 seconds")
+      // b's next GET reaches the server 5.9 s after it was sent (its timeout is 6 s); a is cut off just then.
+      b.down.slowGet = 5_900
+      b.down.onSlowGet = () => void (a.down.down = true)
+      yield* w.advance([a, b], () => b.leading())
+      expect(w.spec()).toMatchObject({ holderIdentity: "b" })
+    }))
+
+  it.effect("a stop just after a renewal whose answer was lost: the release reads the Lease again and empties it", () =>
+    Effect.gen(function* () {
+      const w = electorWorld()
+      const a = yield* w.start("a")
+      yield* TestClock.adjust("5 seconds")
+      a.down.losePutAnswer = true
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.interrupt(a.fiber)
+      expect(w.spec()).toMatchObject({ holderIdentity: "", leaseDurationSeconds: 1 })
+    }))
+
+  it.effect("a holder that cannot read the state for a lease duration gives the Lease up, so that another replica can lead", () =>
+    Effect.gen(function* () {
+      const w = electorWorld()
+      const a = yield* w.start("a", Effect.fail("the state cannot be read"))
+      const b = yield* w.start("b")
+      expect(w.spec()).toMatchObject({ holderIdentity: "a" })
+      yield* w.advance([a, b], () => b.leading(), Duration.seconds(40))
+      expect(a.leading()).toBe(false)
     }))
 })
 

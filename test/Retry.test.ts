@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import { Leadership } from "../src/Leadership.js"
 import { retryWithin } from "../src/Retry.js"
 
 class Failed {
@@ -44,6 +45,30 @@ describe("retryWithin at the end of its budget", () => {
       yield* TestClock.adjust("2 seconds")
       expect(yield* Fiber.join(fiber)).toBe("ok")
       expect(attempts).toBe(2)
+    })
+  )
+})
+
+describe("retryWithin on a replica that stops leading (ha)", () => {
+  it.effect("retries nothing once it no longer leads: the failure is the last attempt's, and nothing more goes on the wire", () =>
+    Effect.gen(function* () {
+      let attempts = 0
+      let leads = true
+      const attempt = () =>
+        Effect.suspend(() => {
+          attempts++
+          leads = false
+          return Effect.fail(new Failed("503"))
+        })
+      const fiber = yield* Effect.fork(
+        Effect.either(retryWithin(attempt, options, () => new Failed("out of budget"))).pipe(
+          Effect.provideService(Leadership, { leading: () => leads, awaitLeading: Effect.void })
+        )
+      )
+      yield* TestClock.adjust("2 seconds")
+      const result = yield* Fiber.join(fiber)
+      expect(attempts).toBe(1)
+      expect(result._tag === "Left" && result.left.message).toBe("503")
     })
   )
 })

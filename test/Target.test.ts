@@ -1,3 +1,4 @@
+import { Leadership } from "../src/Leadership.js"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -28,6 +29,14 @@ const notify = (layer: Layer.Layer<TestTarget, unknown>, n: Notification = degra
   TestTarget.pipe(Effect.flatMap((d) => d.notify(n)), Effect.either, Effect.provide(layer), Effect.orDie)
 
 describe("generic dashboard adapter", () => {
+  it.effect("on a replica that no longer leads (ha), puts nothing on the wire: held back, it stays due for the leader", () =>
+    Effect.gen(function* () {
+      const { requests, layer } = withDashboard(() => json(201, { result: "ok" }))
+      const result = yield* notify(layer).pipe(Effect.provideService(Leadership, { leading: () => false, awaitLeading: Effect.void }))
+      expect(requests).toHaveLength(0)
+      expect(result._tag === "Left" && result.left.rateLimit).toBe("the hand-over to the replica that leads now")
+    }))
+
   it.effect("posts the protocol's body with a JWT that verifies with the secret and carries the same claims", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(NOW)

@@ -12,6 +12,7 @@ import { dirname, join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { startConvertor, startDashboard } from "../demo/Simulator.js"
 import { kubeconfigFor, startApiServer } from "./kube/apiserver.js"
+import { startGoDashboard } from "./stackmon/go.js"
 import { cleanUpAfterEach, SECRET, start, stop, track, waitFor, writeConfig } from "./spawn.js"
 
 cleanUpAfterEach()
@@ -48,16 +49,22 @@ const startHooks = async () => {
   }
 }
 
-const world = async (options: { state?: "configmap" | "lease" } = {}) => {
+const COMPONENTS = [{ id: 1, name: "api", attributes: [{ name: "region", value: "EU-DE" }, { name: "category", value: "c" }, { name: "type", value: "t" }] }]
+
+const world = async (options: { state?: "configmap" | "lease"; stackmon?: boolean } = {}) => {
   const api = track(await startApiServer({ tokens: { "token-a": "a", "token-b": "b" } }))
   const convertor = track(await startConvertor({ services: { "api/production": { status: 2 } } }))
   const hooks = track(await startHooks())
   const dashboards = { a: track(await startDashboard({ secret: SECRET })), b: track(await startDashboard({ secret: SECRET })) }
+  // One Stackmon dashboard for both replicas, as in a real deployment.
+  const stackmon = options.stackmon === true ? track(await startGoDashboard({ components: COMPONENTS, secret: SECRET })) : undefined
   const replica = (name: "a" | "b") => {
     const config = writeConfig(
       [
         `convertor: {url: "${convertor.url}", timeout: 1}`,
-        `status_dashboard: {url: "${dashboards[name].url}", secret: ${SECRET}, timeout: 1}`,
+        stackmon === undefined
+          ? `status_dashboard: {url: "${dashboards[name].url}", secret: ${SECRET}, timeout: 1}`
+          : `status_dashboard: {type: stackmon, url: "${stackmon.url}", secret: ${SECRET}, timeout: 1, environments: {production: {region: EU-DE}}}`,
         `notifiers: [{type: webhook, name: hook, url: "${hooks.url}/${name}", group: false, timeout: 1}]`,
         "notify: {failure_threshold: 1, success_threshold: 1}",
         "reporter: {poll_interval: 1, services: [{name: api, environment: production}]}",
@@ -70,7 +77,7 @@ const world = async (options: { state?: "configmap" | "lease" } = {}) => {
     writeFileSync(kubeconfig, kubeconfigFor(api.url, `token-${name}`))
     return start(["--config", config], { KUBECONFIG: kubeconfig, POD_NAME: `replica-${name}` }, 60_000)
   }
-  return { api, convertor, hooks, dashboards, replica }
+  return { api, convertor, hooks, dashboards, stackmon, replica }
 }
 
 type Replica = ReturnType<typeof start>
@@ -177,6 +184,27 @@ describe("two replicas, one active through a Lease", () => {
     await oneTriggerOneRecovery(w)
     expect(w.dashboards.a.arrivals.length).toBe(sentByA)
     expect(a.child.exitCode).toBe(null)
+  }, 60_000)
+
+  it("Stackmon v2: the new leader carries on with the old one's incident (the dashboard says what is open): an outage that turns degraded is closed as an outage, then the degraded one at the recovery", async () => {
+    const w = await world({ stackmon: true })
+    const b = w.replica("b")
+    await waitFor("b to lead first", () => b.stderr().includes("Leading now"), 15_000)
+    // a stands by from before the incident exists: what its Stackmon target read at start-up shows none.
+    const a = w.replica("a")
+    await standsBy(a)
+    await waitFor("b's outage", () => w.stackmon!.openFor(1).length === 1, 10_000)
+    b.child.kill("SIGKILL")
+    await leads(a)
+    w.convertor.set("api/production", { status: 1 })
+    await waitFor("the outage closed and a degraded incident open", () => w.stackmon!.openFor(1).map((i) => i.impact).join() === "1", 15_000)
+    expect(w.stackmon!.incidents.map((i) => [i.impact, i.end_date === undefined ? "open" : "closed"])).toEqual([
+      [3, "closed"],
+      [1, "open"]
+    ])
+    w.convertor.set("api/production", { status: 0 })
+    await waitFor("the recovery", () => w.stackmon!.openFor(1).length === 0, 15_000)
+    expect(w.stackmon!.incidents).toHaveLength(2)
   }, 60_000)
 
   it.each(["configmap", "lease"] as const)("one replica restarted, its state in the cluster (%s): no duplicate, the recovery sent once", async (state) => {

@@ -28,6 +28,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as YAML from "yaml"
+import { safeUrl } from "../Domain.js"
 import type { HttpFault } from "../Transport.js"
 import { exchangeVia } from "../Transport/Node.js"
 
@@ -192,7 +193,7 @@ export const connection = (env: Record<string, string | undefined>, serviceAccou
     catch: (e) => (e instanceof KubeConfigError ? e : problem(`ha: ${String(e)}`))
   })
 
-const faultMessage = (server: string, f: HttpFault) => `the Kubernetes API server ${server}: ${f.detail}`
+const faultMessage = (server: string, f: HttpFault) => `the Kubernetes API server ${safeUrl(server)}: ${f.detail}`
 
 /** A client over `connection`, its connection pools closed with the scope. */
 export const client = (c: Connection) =>
@@ -233,7 +234,7 @@ export const client = (c: Connection) =>
               try {
                 return Effect.succeed({ status: reply.status, body: JSON.parse(reply.body) as unknown })
               } catch {
-                return Effect.fail(new KubeFault({ message: `the Kubernetes API server ${c.server} answered ${reply.status} with a body that is not JSON (is this the API server?)` }))
+                return Effect.fail(new KubeFault({ message: `the Kubernetes API server ${safeUrl(c.server)} answered ${reply.status} with a body that is not JSON (is this the API server?)` }))
               }
             })
           )

@@ -98,14 +98,17 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
     const deadlineMs = Duration.toMillis(o.renewDeadline)
     const retryMs = Duration.toMillis(o.retryPeriod)
     const latch = yield* Effect.makeLatch(false)
+    // Decisions are timed by a monotonic clock (as Go's time.Now carries one): a wall clock stepped back
+    // must not extend a lease, nor one stepped forward shorten another's. The record's times are wall time.
+    const clock = yield* Effect.clock
+    const mono = () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
     // client-go's observedRecord, observedRawRecord and observedTime (leaderelection.go).
     let observed: LeaseRecord | undefined
     let observedRaw = ""
     let observedTime = 0
-    /** When the last write that made or kept us holder was sent (its renewTime), by our clock. */
+    /** When the last write that made or kept us holder was sent (monotonic): the fence counts from it. */
     let renewedAt: number | undefined
-    /** The state is read back: the replica may act while renewed. */
-    let ready = false
+    /** The state is read back and the replica acts while renewed. */
     let active = false
     /** The last holder seen that is not us, and when it last renewed by its record: the hand-over's start. */
     let lastOther: { identity: string; renewTime: string | undefined } | undefined
@@ -114,11 +117,12 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
     const isLeader = () => observed !== undefined && observed.holderIdentity === o.identity
     // client-go isLeaseValid: observedTime + the record's leaseDurationSeconds is after now.
     const leaseValid = (now: number) => observed !== undefined && observedTime + observed.leaseDurationSeconds * 1000 > now
-    const setObserved = (record: LeaseRecord, now: number) => {
+    // client-go setObservedRecord: the time is taken when the record is set, after the answer that brought it.
+    const setObserved = (record: LeaseRecord) => {
       observed = record
-      observedTime = now
+      observedTime = mono()
     }
-    const leading = (now: number) => active && renewedAt !== undefined && now - renewedAt < deadlineMs
+    const leading = () => active && renewedAt !== undefined && mono() - renewedAt < deadlineMs
 
     const write = (record: LeaseRecord) => o.lease.write((current) => ({ ...current, spec: specOf(record) }))
 
@@ -128,60 +132,62 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
       return Effect.logDebug(`${what}: ${error.message}`)
     }
 
-    /** client-go tryAcquireOrRenew: true when we hold the lease, renewed now. */
+    /** client-go tryAcquireOrRenew: "renewed" (we held it), "acquired" (we took it), or "no". */
     const tryAcquireOrRenew = Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
+      const sentAt = mono()
+      const wall = yield* Clock.currentTimeMillis
       const mine: LeaseRecord = {
         holderIdentity: o.identity,
         leaseDurationSeconds: Math.round(durationMs / 1000),
-        acquireTime: microTime(now),
-        renewTime: microTime(now),
+        acquireTime: microTime(wall),
+        renewTime: microTime(wall),
         leaseTransitions: 0
       }
       // 1. The leader's fast path: update the record last seen, assuming it is current.
-      if (isLeader() && leaseValid(now)) {
+      if (isLeader() && leaseValid(mono())) {
         const record = { ...mine, acquireTime: observed!.acquireTime, leaseTransitions: observed!.leaseTransitions }
         const fast = yield* Effect.either(write(record))
         if (fast._tag === "Right") {
-          setObserved(record, now)
-          renewedAt = now
-          return true
+          setObserved(record)
+          renewedAt = sentAt
+          return "renewed" as const
         }
         yield* note(fast.left)
       }
       // 2. Read the record, or create it.
       const got = yield* Effect.either(o.lease.get)
-      if (got._tag === "Left") return yield* Effect.as(note(got.left), false)
+      if (got._tag === "Left") return yield* Effect.as(note(got.left), "no" as const)
       if (got.right === undefined) {
         const created = yield* Effect.either(write(mine))
-        if (created._tag === "Left") return yield* Effect.as(note(created.left), false)
-        setObserved(mine, now)
-        renewedAt = now
-        return true
+        if (created._tag === "Left") return yield* Effect.as(note(created.left), "no" as const)
+        setObserved(mine)
+        renewedAt = sentAt
+        return "acquired" as const
       }
-      yield* o.observed(now)
+      yield* o.observed(yield* Clock.currentTimeMillis)
       // 3. A record that changed is observed now; one held by another, and not expired, is left alone.
       const record = recordOf(got.right)!
       const raw = JSON.stringify(got.right["spec"] ?? null)
       if (raw !== observedRaw) {
         observedRaw = raw
-        setObserved(record, now)
+        setObserved(record)
       }
       if (record.holderIdentity !== "" && record.holderIdentity !== o.identity) lastOther = { identity: record.holderIdentity, renewTime: record.renewTime }
-      if (record.holderIdentity.length > 0 && leaseValid(now) && !isLeader()) {
+      if (record.holderIdentity.length > 0 && leaseValid(mono()) && !isLeader()) {
         failing = undefined
-        return false
+        return "no" as const
       }
       // 4. Ours to take (expired, released) or to renew.
-      const next = isLeader()
+      const renewing = isLeader()
+      const next = renewing
         ? { ...mine, acquireTime: record.acquireTime, leaseTransitions: record.leaseTransitions }
         : { ...mine, leaseTransitions: record.leaseTransitions + 1 }
       const updated = yield* Effect.either(write(next))
-      if (updated._tag === "Left") return yield* Effect.as(note(updated.left), false)
+      if (updated._tag === "Left") return yield* Effect.as(note(updated.left), "no" as const)
       observedRaw = ""
-      setObserved(next, now)
-      renewedAt = now
-      return true
+      setObserved(next)
+      renewedAt = sentAt
+      return renewing ? ("renewed" as const) : ("acquired" as const)
     })
 
     /** One try, and what it means to a standby: who leads, said once per holder; a lease it cannot read, said once per streak. */
@@ -189,7 +195,7 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
     let saidFailing = false
     const standbyTry = Effect.gen(function* () {
       failing = undefined
-      const won = yield* tryAcquireOrRenew
+      const won = (yield* tryAcquireOrRenew) !== "no"
       if (failing !== undefined && !saidFailing) {
         saidFailing = true
         yield* Effect.logWarning(`Standing by, and cannot read or write ${what}: ${failing}; this replica takes over nothing until it can`)
@@ -213,50 +219,66 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
       }
     })
 
+    /** The lease is won: read back the state the last leader left, then act. False when it cannot be read yet. */
     const becomeActive = Effect.gen(function* () {
       const read = yield* Effect.either(o.elected)
       if (read._tag === "Left") {
         yield* Effect.logWarning(`Holding ${what}, but not acting yet: ${read.left}; tried again at the next renewal`)
-        return
+        return false
       }
-      ready = true
       active = true
-      const now = yield* Clock.currentTimeMillis
+      const wall = yield* Clock.currentTimeMillis
       const from = lastOther
       const since = from?.renewTime === undefined ? undefined : Date.parse(from.renewTime)
       yield* Effect.logInfo(
         `Leading now: ${o.identity} holds ${what}` +
           (from === undefined
             ? ""
-            : `, taken over from ${from.identity}` + (since === undefined || Number.isNaN(since) ? "" : `; hand-over took ${seconds(now - since)} since its last renewal at ${isoSeconds(since)}`))
+            : `, taken over from ${from.identity}` + (since === undefined || Number.isNaN(since) ? "" : `; hand-over took ${seconds(wall - since)} since its last renewal at ${isoSeconds(since)}`))
       )
       saidHolder = undefined
       yield* o.changed(true)
       yield* latch.open
+      return true
     })
 
-    /** client-go renew: every retry period; a renewal that does not succeed within the renew deadline ends leadership. */
-    const renew = Effect.gen(function* () {
-      for (;;) {
-        yield* Effect.sleep(o.retryPeriod)
-        failing = undefined
-        let ok = yield* tryAcquireOrRenew
-        while (!ok) {
-          const now = yield* Clock.currentTimeMillis
-          if (renewedAt === undefined || now - renewedAt >= deadlineMs) break
+    /**
+     * client-go renew: every retry period; a renewal that does not succeed
+     * within the renew deadline ends leadership (each try is cut at the
+     * deadline too). A lease taken anew meanwhile (it had expired, or been
+     * released) is a new election: the state is read back again. A holder
+     * that cannot read the state for a lease duration gives the lease up.
+     */
+    const renew = (wonAt: number) =>
+      Effect.gen(function* () {
+        let ready = yield* becomeActive
+        for (;;) {
           yield* Effect.sleep(o.retryPeriod)
-          ok = yield* tryAcquireOrRenew
+          failing = undefined
+          let result: "renewed" | "acquired" | "no" = "no"
+          for (;;) {
+            const left = renewedAt === undefined ? 0 : deadlineMs - (mono() - renewedAt)
+            if (left <= 0) break
+            result = yield* tryAcquireOrRenew.pipe(Effect.timeoutTo({ duration: Duration.millis(left), onTimeout: () => "no" as const, onSuccess: (r) => r }))
+            if (result !== "no") break
+            const after = renewedAt === undefined ? 0 : deadlineMs - (mono() - renewedAt)
+            if (after <= 0) break
+            yield* Effect.sleep(Duration.millis(Math.min(retryMs, after)))
+          }
+          if (result === "no") return "lost" as const
+          if (result === "acquired" && ready) {
+            yield* stepDown("was lost meanwhile and taken again")
+            ready = false
+          }
+          if (!ready) ready = yield* becomeActive
+          if (!ready && mono() - wonAt >= durationMs) return "unready" as const
         }
-        if (!ok) return
-        if (!ready) yield* becomeActive
-      }
-    })
+      })
 
     const stepDown = (why: string) =>
       Effect.gen(function* () {
         const wasActive = active
         active = false
-        ready = false
         yield* latch.close
         if (wasActive) {
           yield* Effect.logWarning(`No longer leading: ${what} ${why}; polling and sending stopped, standing by`)
@@ -264,28 +286,51 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
         }
       })
 
-    /** client-go release (ReleaseOnCancel): an empty holder, a lease of one second, so a standby takes over at its next try. */
-    const release = Effect.gen(function* () {
-      if (!isLeader()) return
-      yield* stepDown("is being released (stopping)")
-      const now = yield* Clock.currentTimeMillis
-      const record: LeaseRecord = { holderIdentity: "", leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: observed!.leaseTransitions }
-      const done = yield* Effect.either(write(record).pipe(Effect.timeoutFail({ duration: o.retryPeriod, onTimeout: () => ({ message: "no answer in time" }) })))
-      if (done._tag === "Left") return yield* Effect.logWarning(`Could not release ${what} (${done.left.message}): a standby takes over when it expires`)
-      setObserved(record, now)
-      yield* Effect.logInfo(`Released ${what}: a standby takes over within ha.lease.retry_period`)
+    /**
+     * client-go release (ReleaseOnCancel, tryRelease): read the record; if it
+     * is still ours, write an empty holder and a one-second lease, so a
+     * standby takes over at its next try; a conflict (a renewal answered
+     * late) is read again and tried again, within the renew deadline.
+     */
+    const releaseOnce = Effect.gen(function* () {
+      for (;;) {
+        const got = yield* o.lease.get
+        const record = recordOf(got)
+        if (record === undefined || record.holderIdentity !== o.identity) return false
+        const wall = yield* Clock.currentTimeMillis
+        const released: LeaseRecord = { holderIdentity: "", leaseDurationSeconds: 1, acquireTime: microTime(wall), renewTime: microTime(wall), leaseTransitions: record.leaseTransitions }
+        const done = yield* Effect.either(write(released))
+        if (done._tag === "Right") {
+          setObserved(released)
+          return true
+        }
+        if (done.left._tag !== "Conflict") return yield* Effect.fail(done.left)
+      }
     })
+    const release = (why: string) =>
+      Effect.gen(function* () {
+        if (!isLeader() && !active) return
+        yield* stepDown(why)
+        const done = yield* Effect.either(releaseOnce.pipe(Effect.timeoutFail({ duration: o.renewDeadline, onTimeout: () => ({ message: "no answer in time" }) })))
+        if (done._tag === "Left") return yield* Effect.logWarning(`Could not release ${what} (${done.left.message}): a standby takes over when it expires`)
+        if (done.right) yield* Effect.logInfo(`Released ${what}: a standby takes over within ha.lease.retry_period`)
+      })
 
     const cycle = Effect.gen(function* () {
       yield* acquire
-      yield* becomeActive
-      yield* renew
-      yield* stepDown(`was not renewed within ha.lease.renew_deadline (${seconds(deadlineMs)})${failing === undefined ? "" : `: ${failing}`}`)
+      const ended = yield* renew(mono())
+      if (ended === "lost") {
+        yield* stepDown(`was not renewed within ha.lease.renew_deadline (${seconds(deadlineMs)})${failing === undefined ? "" : `: ${failing}`}`)
+        return
+      }
+      // Held for a lease duration without the state: another replica may do better.
+      yield* release("is given up: the notification state could not be read for a lease duration")
+      yield* Effect.sleep(o.leaseDuration)
     })
 
     return {
       leading,
       awaitLeading: latch.await,
-      run: Effect.forever(cycle).pipe(Effect.onInterrupt(() => release))
+      run: Effect.forever(cycle).pipe(Effect.onInterrupt(() => release("is being released (stopping)")))
     }
   })

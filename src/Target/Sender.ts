@@ -8,6 +8,7 @@ import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { leadingNow } from "../Leadership.js"
 import type * as Redacted from "effect/Redacted"
 import { attemptTimeout, budgetHint } from "../Budget.js"
 import { TargetError, DELIVERED, type Delivery, labelOf, TargetStartError, type TargetSpec } from "../Target.js"
@@ -68,6 +69,17 @@ const sender = (
       rateLimit: o.limit ?? "its rate limit"
     })
 
+  /** ha: a replica that no longer leads puts nothing more on the wire (a Stackmon change is several requests); it stays due, for the leader. */
+  const steppedDown = (n: Notification) =>
+    new TargetError({
+      peer: o.peer,
+      label: o.label,
+      service: n.service,
+      ...badResponse("not sent: this replica no longer leads"),
+      reason: "Timeout",
+      rateLimit: "the hand-over to the replica that leads now"
+    })
+
   /** 2xx is delivered; 401/403 is the credential; anything else as every peer reads it. */
   const judgeStatus = (n: Notification, reply: Reply, now: number): Effect.Effect<Delivery, TargetError> => {
     if (reply.status >= 200 && reply.status < 300) return Effect.succeed(DELIVERED)
@@ -85,6 +97,7 @@ const sender = (
   ): Effect.Effect<A, TargetError> => {
     const attempt = (remaining: Duration.Duration) =>
       Effect.gen(function* () {
+        if (!(yield* leadingNow)) return yield* Effect.fail(steppedDown(n))
         const now = yield* Clock.currentTimeMillis
         const request = yield* build(now)
         const { timeout, explain } = attemptTimeout(o.timeout, remaining, o.budget)

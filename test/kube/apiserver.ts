@@ -105,7 +105,7 @@ export const makeApiServer = (options: ApiServerOptions) => {
     const causes: Array<string> = []
     const annotations = (o.metadata["annotations"] ?? {}) as Record<string, string>
     // objectmeta.go:61-70: keys and values together, at most 256 KiB.
-    const annotationBytes = Object.entries(annotations).reduce((n, [key, v]) => n + key.length + String(v).length, 0)
+    const annotationBytes = Object.entries(annotations).reduce((n, [key, v]) => n + Buffer.byteLength(key) + Buffer.byteLength(String(v)), 0)
     if (annotationBytes > MAX_ANNOTATIONS) causes.push(`metadata.annotations: Too long: may not be more than ${MAX_ANNOTATIONS} bytes`)
     if (k.resource === "configmaps") {
       const data = (o["data"] ?? {}) as Record<string, string>
@@ -187,8 +187,11 @@ export const makeApiServer = (options: ApiServerOptions) => {
     o.metadata = (o.metadata ?? {}) as Record<string, unknown>
     if (method === "POST" && name === undefined) return create(k, namespace, o, client, method)
     if (method !== "PUT" || name === undefined) return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-    // AS rest.go:273-291: the body's name must be the URL's.
-    if (o.metadata["name"] !== undefined && o.metadata["name"] !== name) {
+    // AS rest.go:273-291: the body's name must be the URL's (an empty one too), and its namespace, if any, the URL's.
+    if (o.metadata["namespace"] !== undefined && o.metadata["namespace"] !== namespace) {
+      return status(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+    }
+    if (o.metadata["name"] !== name) {
       return status(400, "BadRequest", `the name of the object (${String(o.metadata["name"])}) does not match the name on the URL (${name})`)
     }
     const uid = o.metadata["uid"]

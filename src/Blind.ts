@@ -11,22 +11,40 @@
  * `cloudmon_reporter_convertor_up` says the same to Prometheus each cycle.
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { FRESH, keyOf, PolicyStore } from "./PolicyStore.js"
 import { AppConfig } from "./Config.js"
-import { isoSeconds, type Notification, type ServiceRef } from "./Domain.js"
+import { isoSeconds, MONITORING, type Notification } from "./Domain.js"
 import { logErrorAlways } from "./Logging.js"
 import { count } from "./Metrics.js"
 import type { CycleSummary } from "./Summary.js"
 import { Targets } from "./Target.js"
 import { REGISTRY, type TargetType } from "./Target/registry.js"
 
-export const MONITORING: ServiceRef = { name: "cloudmon-metrics-reporter", environment: "monitoring" }
+export { MONITORING }
 
 /** After each cycle of a daemon: counts, and tells the notifiers when monitoring goes blind and when it sees again. */
 export const watchBlindness = () => {
   let streak = 0
   let since: number | undefined
-  /** The notifiers that have the blind notice (and not yet the all-clear): each is retried until it takes it. */
-  const told = new Set<string>()
+  /**
+   * The notifiers that have the blind notice (and not yet the all-clear):
+   * each is retried until it takes it. Kept in the policy's store when there
+   * is one (a track of MONITORING per notifier), so that it outlives a
+   * restart with a state file and passes to a new leader (ha), which then
+   * sends the all-clear the old one owed; in memory otherwise.
+   */
+  const local = new Set<string>()
+  const told = Effect.map(Effect.serviceOption(PolicyStore), (store) =>
+    Option.match(store, {
+      onNone: () => ({ has: (name: string) => local.has(name), add: (name: string) => void local.add(name), delete: (name: string) => void local.delete(name) }),
+      onSome: (st) => ({
+        has: (name: string) => st.get(keyOf(name, MONITORING)).delivered === 2,
+        add: (name: string) => st.set(keyOf(name, MONITORING), { ...FRESH, candidate: 2, effective: 2, delivered: 2, lastSentAt: Date.now() }),
+        delete: (name: string) => st.set(keyOf(name, MONITORING), FRESH)
+      })
+    })
+  )
   let blind = false
 
   /** Tells each of `names` (the notifiers still to be told); those that took it are returned. */
@@ -73,20 +91,21 @@ export const watchBlindness = () => {
         if (!blind) yield* logErrorAlways(`Monitoring is blind: ${why}; the notifiers are told`)
         blind = true
         // Each notifier is told once; one that did not take it is tried again next cycle.
-        const pending = new Set([...(yield* notifiers)].filter((name) => !told.has(name)))
+        const memory = yield* told
+        const pending = new Set([...(yield* notifiers)].filter((name) => !memory.has(name)))
         if (pending.size === 0) return
-        for (const name of yield* tell({ service: MONITORING, status: 2, message: "Monitoring is blind", timestamp: new Date(since), why, previous: 0, due: "status" }, pending)) told.add(name)
+        for (const name of yield* tell({ service: MONITORING, status: 2, message: "Monitoring is blind", timestamp: new Date(since), why, previous: 0, due: "status" }, pending)) memory.add(name)
         return
       }
       streak = 0
       since = undefined
       if (blind) yield* Effect.logInfo("Monitoring sees again: the convertor answers; the notifiers are told")
       blind = false
-      // A notifier a reload removed is not waited for.
-      const current = yield* notifiers
-      for (const name of told) if (!current.has(name)) told.delete(name)
-      if (told.size === 0) return
+      // A notifier a reload removed is not waited for (nor is its memory kept: PolicyStore forgets a removed target).
+      const memory = yield* told
+      const owed = new Set([...(yield* notifiers)].filter((name) => memory.has(name)))
+      if (owed.size === 0) return
       // The all-clear to each notifier that had the notice; one that did not take it is tried again next cycle.
-      for (const name of yield* tell({ service: MONITORING, status: 0, message: "Monitoring sees again", timestamp: new Date(now), previous: 2, due: "resolved" }, new Set(told))) told.delete(name)
+      for (const name of yield* tell({ service: MONITORING, status: 0, message: "Monitoring sees again", timestamp: new Date(now), previous: 2, due: "resolved" }, owed)) memory.delete(name)
     })
 }

@@ -134,6 +134,9 @@ export const originOf = (raw: string): string => {
 }
 
 /** Userinfo and query removed: what of a URL may appear in a log line. */
+/** The monitoring itself, as a service: what the blind notices are about (Blind.ts). */
+export const MONITORING: ServiceRef = { name: "cloudmon-metrics-reporter", environment: "monitoring" }
+
 export const safeUrl = (raw: string): string => {
   try {
     const url = new URL(raw)

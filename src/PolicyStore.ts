@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type { ServiceRef } from "./Domain.js"
-import { serviceId } from "./Domain.js"
+import { MONITORING, serviceId } from "./Domain.js"
 import { identityOf, type TargetSpec } from "./Target/registry.js"
 import { logErrorAlways } from "./Logging.js"
 import { count } from "./Metrics.js"
@@ -110,8 +110,9 @@ export const layer = (first: Managed): Layer.Layer<PolicyStore> =>
           }
         }
       }
+      // The monitoring's own notices (Blind.ts) are a service no configuration lists, kept while their notifier is.
       const configured = (services: ReadonlyArray<ServiceRef>) => {
-        const ids = new Set(services.map(serviceId))
+        const ids = new Set([...services.map(serviceId), serviceId(MONITORING)])
         return (service: ServiceRef) => ids.has(serviceId(service))
       }
       const firstServices = configured(first.services)

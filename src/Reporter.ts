@@ -536,7 +536,8 @@ export const runForever = <R = CycleServices>(
       Effect.flatMap(services, (context) => {
         interval = Duration.toMillis(Context.get(context, AppConfig).reporter.poll_interval)
         return cycle(backlog, failing).pipe(
-          Effect.tap((summary) => (leadership.leading() ? blind(summary) : Effect.void)),
+          // What the notifiers were told of blindness is saved with the rest (a new leader owes the all-clear).
+          Effect.tap((summary) => (leadership.leading() ? Effect.zipRight(blind(summary), Effect.flatMap(Policy, (p) => p.persist)) : Effect.void)),
           Effect.provide(context)
         )
       })

@@ -9,7 +9,7 @@ import { watchBlindness } from "../src/Blind.js"
 import type { Notification } from "../src/Domain.js"
 import { type CycleSummary, summarize } from "../src/Summary.js"
 import { DELIVERED, TargetError, Targets } from "../src/Target.js"
-import { captureLogs, dashboardSpec, testConfig } from "./helpers.js"
+import { captureLogs, dashboardSpec, storeLayer, testConfig } from "./helpers.js"
 
 const summary = (polled: number, readFailed: number): CycleSummary => ({
   polled,
@@ -82,5 +82,32 @@ describe("blind monitoring", () => {
       expect(told.slice(2).sort()).toEqual(["chat:0", "pager:0"])
       expect(logs.lines.filter((l) => l.includes("ERROR Monitoring is blind"))).toHaveLength(1)
     })
+  )
+
+  it.effect("what the notifiers were told is in the policy's store: a new leader (ha) or a restart with state sends the all-clear the old one owed, and no second notice", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const logs = captureLogs()
+        const told: Array<string> = []
+        const port = (name: string) => ({
+          name,
+          target: name,
+          notify: (n: Notification) => Effect.sync(() => told.push(`${name}:${n.status}`)).pipe(Effect.as(DELIVERED)),
+          rehearse: () => Effect.succeed("")
+        })
+        const config = { ...testConfig(), targets: [dashboardSpec, { ...dashboardSpec, type: "pagerduty", name: "pager", path: "notifiers[0]", settings: { timeout: Duration.seconds(1) } }] }
+        const shared = yield* Layer.build(storeLayer(["dashboard", "pager"]))
+        const layer = Layer.mergeAll(Layer.succeed(AppConfig, config), Layer.succeed(Targets, [port("dashboard"), port("pager")]), Layer.succeedContext(shared))
+        const old = watchBlindness()
+        for (let i = 0; i < 3; i++) yield* old(summary(4, 4)).pipe(Effect.provide(layer), Effect.provide(logs.layer))
+        expect(told).toEqual(["pager:2"])
+        // The old leader is gone; the new one starts its own count, with the same store.
+        const next = watchBlindness()
+        for (let i = 0; i < 3; i++) yield* next(summary(4, 4)).pipe(Effect.provide(layer), Effect.provide(logs.layer))
+        expect(told).toEqual(["pager:2"])
+        yield* next(summary(4, 0)).pipe(Effect.provide(layer), Effect.provide(logs.layer))
+        expect(told).toEqual(["pager:2", "pager:0"])
+      })
+    )
   )
 })

@@ -29,7 +29,11 @@ const { values } = parseArgs({
     // Only start-up and idle memory (default, and with the metrics endpoint on), nothing written.
     startup: { type: "boolean", default: false },
     // Other flags for the image's Node than its command's (trying a change before making it), e.g. "--max-semi-space-size=1".
-    "image-flags": { type: "string" }
+    "image-flags": { type: "string" },
+    // Other environment than the command's, as NAME=value,NAME=value ("" for none).
+    "image-env": { type: "string" },
+    // With --quick: the cycle on the image's Node with its command ("image"), or this machine's Node ("machine").
+    on: { type: "string", default: "machine" }
   }
 })
 const latency = Number(values["latency-ms"])
@@ -234,10 +238,6 @@ const fmt = (x: number | undefined, digits = 0) => (x === undefined || Number.is
 const mark = (ok: boolean) => (ok ? "yes" : "**no**")
 
 console.log(`[bench] latency ${latency} ms, concurrency ${concurrency}, sizes ${sizes.join(", ")}`)
-if (values.quick) {
-  for (const n of sizes) console.log(`[bench] N=${n}: ${JSON.stringify(await measureSize(n, concurrency, false))}`)
-  process.exit(0)
-}
 /** A bare `node` that does nothing, for what any Node process holds: RSS, anonymous and file-backed. */
 const measureBareNode = (node = process.execPath) => {
   const out = execFileSync(node, ["-e", 'setTimeout(() => console.log(require("fs").readFileSync("/proc/self/status", "utf8")), 1000)'], { encoding: "utf8" })
@@ -251,11 +251,23 @@ const imageFlags = (): ReadonlyArray<string> => {
   if (line === null) throw new Error("bench: cannot read the node command in deploy/image/cloudmon-metrics-reporter")
   return line[1]!.split(" ").filter((f) => f !== "")
 }
+/** The environment the image's command exports for Node (`export NAME=value` lines). */
+const imageEnv = (): Readonly<Record<string, string>> => {
+  if (values["image-env"] !== undefined) return Object.fromEntries(values["image-env"].split(",").filter((kv) => kv !== "").map((kv) => kv.split("=", 2) as [string, string]))
+  return Object.fromEntries([...readFileSync("deploy/image/cloudmon-metrics-reporter", "utf8").matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]))
+}
 const imageNodeVersion = nodeVersionOf(parseDockerfile(dockerfile())[1]!.base)
 const imageBinary = join(imageNode(imageNodeVersion), "node")
+const commandOf = (flags: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
+  [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...flags].join(" ") || "no flags"
 /** Where users run it: the image's Node with its command's flags; and the same Node without them, for what the flags change. */
-const image: Runtime = { name: `the image's Node ${imageNodeVersion}, ${imageFlags().join(" ") || "no flags"}`, node: imageBinary, flags: imageFlags() }
+const image: Runtime = { name: `the image's Node ${imageNodeVersion}, ${commandOf(imageFlags(), imageEnv())}`, node: imageBinary, flags: imageFlags(), env: imageEnv() }
 const imagePlain: Runtime = { name: `the image's Node ${imageNodeVersion}, no flags`, node: imageBinary, flags: [] }
+if (values.quick) {
+  const runtime = values.on === "image" ? image : values.on === "image-plain" ? imagePlain : undefined
+  for (const n of sizes) console.log(`[bench] N=${n} on ${runtime?.name ?? "this machine's Node"}: ${JSON.stringify(await measureSize(n, concurrency, false, {}, runtime))}`)
+  process.exit(0)
+}
 if (values.startup) {
   console.log(`[bench] start-up: ${JSON.stringify(await measureStart())}`)
   console.log(`[bench] start-up with observability.listen: ${JSON.stringify(await measureStart(undefined, "observability:\n  listen: 127.0.0.1:0\n"))}`)
@@ -386,7 +398,7 @@ The image runs \`${readFileSync("deploy/image/cloudmon-metrics-reporter", "utf8"
 | a bare \`node\` doing nothing | ${fmt(onImage.bare.idleMiB, 1)} MB | | | | |
 | a naive fetch worker pool, 64 in flight | | ${fmt(onImage.naive.firstMs / 1000, 2)} s | ${fmt(onImage.naive.wallMs / 1000, 2)} s | ${fmt(onImage.naive.cpuMsPerCycle / 1000, 2)} s | ${fmt(onImage.naive.peakMiB, 0)} MB |
 | this reporter, no flags | ${fmt(onImage.plain.start.idleMiB, 1)} / ${fmt(onImage.plain.settled.idleMiB, 1)} MB | ${fmt(onImage.plain.size.firstMs / 1000, 2)} s | ${fmt(onImage.plain.size.wallMs / 1000, 2)} s | ${fmt(onImage.plain.size.cpuMsPerCycle / 1000, 2)} s | ${fmt(onImage.plain.size.peakMiB, 0)} MB |
-| this reporter, the image's command (${image.flags.join(" ") || "no flags"}) | ${fmt(onImage.flagged.start.idleMiB, 1)} / ${fmt(onImage.flagged.settled.idleMiB, 1)} MB | ${fmt(onImage.flagged.size.firstMs / 1000, 2)} s | ${fmt(onImage.flagged.size.wallMs / 1000, 2)} s | ${fmt(onImage.flagged.size.cpuMsPerCycle / 1000, 2)} s | ${fmt(onImage.flagged.size.peakMiB, 0)} MB |
+| this reporter, the image's command (${commandOf(image.flags, image.env ?? {})}) | ${fmt(onImage.flagged.start.idleMiB, 1)} / ${fmt(onImage.flagged.settled.idleMiB, 1)} MB | ${fmt(onImage.flagged.size.firstMs / 1000, 2)} s | ${fmt(onImage.flagged.size.wallMs / 1000, 2)} s | ${fmt(onImage.flagged.size.cpuMsPerCycle / 1000, 2)} s | ${fmt(onImage.flagged.size.peakMiB, 0)} MB |
 | this machine's Node ${process.version}, no flags | ${fmt(startup.idleMiB, 1)} / ${fmt(settled.idleMiB, 1)} MB | ${r1000 ? fmt(r1000.firstMs / 1000, 2) : "n/a"} s | ${r1000 ? fmt(r1000.wallMs / 1000, 2) : "n/a"} s | ${r1000 ? fmt(r1000.cpuMsPerCycle / 1000, 2) : "n/a"} s | ${r1000 ? fmt(r1000.peakMiB, 0) : "n/a"} MB |
 
 | target, on the image's Node with its command | measured | goal | met |

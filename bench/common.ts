@@ -23,11 +23,13 @@ export interface Runtime {
   readonly name: string
   readonly node: string
   readonly flags: ReadonlyArray<string>
+  /** Environment the command sets for Node (the image's command exports some). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export const launch = (args: ReadonlyArray<string>, onLine: (line: LogLine) => void, env: Record<string, string> = {}, runtime?: Runtime) =>
   spawnReporter([...args, "--log-format", "json"], {
-    env,
+    env: { ...runtime?.env, ...env },
     ...(runtime === undefined ? {} : { node: runtime.node, nodeArgs: runtime.flags }),
     onLine: (text) => (text.startsWith("{") ? onLine(JSON.parse(text) as LogLine) : void process.stderr.write(`${text}\n`))
   })

@@ -290,11 +290,27 @@ console.log(`[bench] idle RSS, settled, --jitless: ${JSON.stringify(settledJitle
 const imageStartup = await measureStart(image)
 console.log(`[bench] on ${image.name}: ${JSON.stringify(imageStartup)}`)
 // Where users run it, side by side: the image's Node with and without its command's flags, a bare node, the naive pool.
+// CPU per cycle varies by 10-20 % from one run to the next on this machine: the two are measured in turn, three
+// times each, and each figure is the median of the three.
+const interleaved = async (runtimes: readonly [Runtime, Runtime]) => {
+  const runs: [Array<SizeResult>, Array<SizeResult>] = [[], []]
+  for (let i = 0; i < 3; i++) for (const [j, runtime] of runtimes.entries()) runs[j]!.push(await measureSize(1000, concurrency, false, {}, runtime))
+  const mid = (rs: ReadonlyArray<SizeResult>): SizeResult => ({
+    ...rs[0]!,
+    firstMs: median(rs.map((r) => r.firstMs)),
+    wallMs: median(rs.map((r) => r.wallMs)),
+    cpuMsPerCycle: median(rs.map((r) => r.cpuMsPerCycle)),
+    peakMiB: median(rs.map((r) => r.peakMiB)),
+    steadyMiB: median(rs.map((r) => r.steadyMiB))
+  })
+  return [mid(runs[0]), mid(runs[1])] as const
+}
+const [plainSize, flaggedSize] = await interleaved([imagePlain, image])
 const onImage = {
   bare: measureBareNode(imageBinary),
   naive: await reference("bench/reference-fetch.mjs", (w) => [w.convertor.url, w.dashboard.url, SECRET, "1000", "64", "10"], imageBinary),
-  plain: { start: await measureStart(imagePlain), settled: await measureSettled({}, imagePlain), size: await measureSize(1000, concurrency, false, {}, imagePlain) },
-  flagged: { start: imageStartup, settled: await measureSettled({}, image), size: await measureSize(1000, concurrency, false, {}, image) }
+  plain: { start: await measureStart(imagePlain), settled: await measureSettled({}, imagePlain), size: plainSize },
+  flagged: { start: imageStartup, settled: await measureSettled({}, image), size: flaggedSize }
 }
 /** What more memory would cost: the image's command with a 1 MB young generation, and with V8 in lite mode (no optimising compilers). */
 const alternative = async (extra: ReadonlyArray<string>) => {
@@ -420,7 +436,7 @@ ${unmet(r1000)}
 
 ## Where users run it: the image's Node ${imageNodeVersion} (issue "Lean where users run it")
 
-The image's command (deploy/image/cloudmon-metrics-reporter) runs Node with \`${commandOf(image.flags, image.env ?? {})}\`. Idle: 3 services every 60 s, 1 s after the first cycle and settled (30 s after). 1000 services as above.
+The image's command (deploy/image/cloudmon-metrics-reporter) runs Node with \`${commandOf(image.flags, image.env ?? {})}\`. Idle: 3 services every 60 s, 1 s after the first cycle and settled (30 s after). 1000 services as above; for the reporter with and without the command's settings, the median of three runs each, taken in turn.
 
 | on the image's Node | idle RSS (1 s / settled) | first cycle | steady cycle | CPU per cycle | peak RSS |
 | --- | --- | --- | --- | --- | --- |

@@ -387,6 +387,11 @@ const unmetOnImage = (): string => {
       `- **Peak RSS at 1000 services** (${fmt(f.size.peakMiB, 0)} MB; ${fmt(onImage.plain.size.peakMiB, 0)} MB without the settings; the naive pool ${fmt(onImage.naive.peakMiB, 0)} MB): the young generation is held to 4 MB semi-spaces; 1 MB gives ${fmt(semi1.size.peakMiB, 0)} MB for ${fmt(semi1.size.cpuMsPerCycle / 1000, 2)} s of CPU per cycle, lite mode ${fmt(lite.size.peakMiB, 0)} MB for ${fmt(lite.size.cpuMsPerCycle / 1000, 2)} s (against ${fmt(f.size.cpuMsPerCycle / 1000, 2)} s). Meeting 96 MB without that CPU would take less allocated per service in a cycle.`
     )
   }
+  if (f.size.cpuMsPerCycle > onImage.plain.size.cpuMsPerCycle * 1.1) {
+    why.push(
+      `- **CPU per cycle** (${fmt(f.size.cpuMsPerCycle / 1000, 2)} s against ${fmt(onImage.plain.size.cpuMsPerCycle / 1000, 2)} s without the settings, medians of three runs): most of it is glibc mapping and unmapping each block of 32 KiB or more (MALLOC_MMAP_THRESHOLD_, which is also what gives the start-up's memory back when idle), the rest a young generation held small, collected more often while a cycle allocates. The command keeps that trade on purpose: ${fmt((f.size.cpuMsPerCycle - onImage.plain.size.cpuMsPerCycle) / 1000, 2)} s more per cycle is ${fmt(((f.size.cpuMsPerCycle - onImage.plain.size.cpuMsPerCycle) / 60_000) * 100, 1)} % of one core at the default 60 s interval, for ${fmt(onImage.plain.settled.idleMiB - f.settled.idleMiB, 0)} MB less idle and a peak ${fmt(onImage.plain.size.peakMiB - f.size.peakMiB, 0)} MB lower (what a memory limit has to allow for). A deployment that wants the CPU back removes MALLOC_MMAP_THRESHOLD_ from the command (README, "Memory on the image's Node").`
+    )
+  }
   if (f.size.firstMs / f.size.wallMs > 1.3) {
     why.push(
       `- **First cycle** (${fmt(f.size.firstMs / 1000, 2)} s against ${fmt(f.size.wallMs / 1000, 2)} s steady): as on this machine's Node, the first cycle runs code V8 has not optimised yet; the naive pool shows the same ratio (${fmt(onImage.naive.firstMs / 1000, 2)} s against ${fmt(onImage.naive.wallMs / 1000, 2)} s).`

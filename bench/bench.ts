@@ -368,6 +368,11 @@ const unmet = (r: SizeResult | undefined): string => {
       `- **Idle RSS** (${fmt(startup.idleMiB, 1)} MB one second after the first cycle, ${fmt(settled.idleMiB, 1)} MB settled): a bare \`node\` doing nothing holds ${fmt(bareNode.idleMiB, 1)} MB, ${fmt(bareNode.fileMiB, 1)} MB of it file-backed; the reporter's file-backed pages (${fmt(settled.fileMiB, 1)} MB) are the node binary's HTTP, TLS, crypto and compiler code it runs, and its own allocations are ${fmt(settled.anonMiB, 1)} MB settled. With \`NODE_OPTIONS=--jitless\` it settles at ${fmt(settledJitless.idleMiB, 1)} MB, at the CPU cost shown above: a choice for small deployments, not a default. Below that would take a smaller runtime than Node's.`
     )
   }
+  if (growth && growth.atEnd - growth.at50 > 5) {
+    why.push(
+      `- **RSS over ${growth.cycles} cycles** (${fmt(growth.at50, 1)} MB at cycles 50-60, ${fmt(growth.atEnd, 1)} MB over the last ten, max ${fmt(growth.max, 1)} MB): one run's medians; V8's heap moves by about 10 MB from run to run at this rate (a 1 s interval), so a row that says no here is read against other runs' maxima, and a leak is for \`npm run soak\` to show (memory over 30 minutes, with a verdict).`
+    )
+  }
   if (version.seconds > 0.25) why.push(`- **--version** (${fmt(version.seconds, 2)} s): the entry point answers it without loading the program; what is left is Node's own start-up on this machine.`)
   return why.length === 0 ? "Every target is met." : why.join("\n")
 }

@@ -108,16 +108,22 @@ const oneTriggerOneRecovery = async (w: Awaited<ReturnType<typeof world>>) => {
 
 const endpointOf = (r: Replica) => /Metrics and health endpoint on (http:\/\/[^ ]+) /.exec(r.stderr())?.[1]
 
+/** The world most hand-overs start from: a leads and has sent the outage's trigger, b stands by. */
+const aLeadsBStandsBy = async () => {
+  const w = await world()
+  const a = w.replica("a")
+  await leads(a)
+  const b = w.replica("b")
+  await standsBy(b)
+  await waitFor("a's trigger", () => w.hooks.received.length === 1)
+  return { w, a, b }
+}
+
 const handovers: Record<string, number> = {}
 
 describe("two replicas, one active through a Lease", () => {
   it("the leader killed (SIGKILL): the other notifies within the lease duration, no duplicate trigger, the recovery sent", async () => {
-    const w = await world()
-    const a = w.replica("a")
-    await leads(a)
-    const b = w.replica("b")
-    await standsBy(b)
-    await waitFor("a's trigger", () => w.hooks.received.length === 1)
+    const { w, a, b } = await aLeadsBStandsBy()
     // The standby is alive and ready, and says it does not lead.
     const [ea, eb] = [endpointOf(a)!, endpointOf(b)!]
     await waitFor("both endpoints", () => endpointOf(a) !== undefined && endpointOf(b) !== undefined)
@@ -141,12 +147,7 @@ describe("two replicas, one active through a Lease", () => {
   }, 60_000)
 
   it("the leader stopped (SIGTERM): it releases the Lease, the other notifies within a retry period", async () => {
-    const w = await world()
-    const a = w.replica("a")
-    await leads(a)
-    const b = w.replica("b")
-    await standsBy(b)
-    await waitFor("a's trigger", () => w.hooks.received.length === 1)
+    const { w, a, b } = await aLeadsBStandsBy()
     const { result, tookMs } = await stop(a)
     expect(result.code).toBe(0)
     expect(result.stderr).toContain("Released Lease ops/cmr")
@@ -161,12 +162,7 @@ describe("two replicas, one active through a Lease", () => {
   }, 60_000)
 
   it("the leader cut off from the API server: it stops notifying before its lease can expire, and the other takes over", async () => {
-    const w = await world()
-    const a = w.replica("a")
-    await leads(a)
-    const b = w.replica("b")
-    await standsBy(b)
-    await waitFor("a's trigger", () => w.hooks.received.length === 1)
+    const { w, a } = await aLeadsBStandsBy()
     const cutAt = Date.now()
     w.api.cutOff("a")
     await waitFor("b to notify", () => w.dashboards.b.arrivals.length > 0, 15_000)

@@ -254,4 +254,3 @@ export const statusMessage = (answer: KubeAnswer): string => {
   return `${answer.status}${message === undefined ? "" : ` ${message}`}${hint}`
 }
 
-export const timeoutOf = (seconds: number) => Duration.millis(Math.round(seconds * 1000))

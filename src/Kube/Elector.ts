@@ -219,12 +219,11 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
       }
     })
 
-    /** The lease is won: read back the state the last leader left, then act. False when it cannot be read yet. */
+    /** The lease is won: read back the state the last leader left, then act (`active`); not when it cannot be read yet. */
     const becomeActive = Effect.gen(function* () {
       const read = yield* Effect.either(o.elected)
       if (read._tag === "Left") {
-        yield* Effect.logWarning(`Holding ${what}, but not acting yet: ${read.left}; tried again at the next renewal`)
-        return false
+        return yield* Effect.logWarning(`Holding ${what}, but not acting yet: ${read.left}; tried again at the next renewal`)
       }
       active = true
       const wall = yield* Clock.currentTimeMillis
@@ -239,7 +238,6 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
       saidHolder = undefined
       yield* o.changed(true)
       yield* latch.open
-      return true
     })
 
     /**
@@ -251,7 +249,7 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
      */
     const renew = (wonAt: number) =>
       Effect.gen(function* () {
-        let ready = yield* becomeActive
+        yield* becomeActive
         for (;;) {
           yield* Effect.sleep(o.retryPeriod)
           failing = undefined
@@ -266,12 +264,9 @@ export const makeElector = (o: ElectorOptions): Effect.Effect<Elector> =>
             yield* Effect.sleep(Duration.millis(Math.min(retryMs, after)))
           }
           if (result === "no") return "lost" as const
-          if (result === "acquired" && ready) {
-            yield* stepDown("was lost meanwhile and taken again")
-            ready = false
-          }
-          if (!ready) ready = yield* becomeActive
-          if (!ready && mono() - wonAt >= durationMs) return "unready" as const
+          if (result === "acquired" && active) yield* stepDown("was lost meanwhile and taken again")
+          if (!active) yield* becomeActive
+          if (!active && mono() - wonAt >= durationMs) return "unready" as const
         }
       })
 

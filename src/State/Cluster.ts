@@ -23,7 +23,11 @@ import { describe, type KubeObject, type OwnedObject } from "../Kube/Objects.js"
 export const STATE_KEY = "state.json"
 /** The Lease's annotation that holds it (a qualified name: prefix/name). */
 export const STATE_ANNOTATION = "cloudmon-metrics-reporter/state"
-/** A ConfigMap's data, keys and values together (validation.go, MaxConfigMapSize... see docs/protocols.md). */
+/**
+ * A ConfigMap's data: the API server counts the values of data and binaryData
+ * (ValidateConfigMap, docs/protocols.md section 7); the keys are counted here
+ * too, which errs on the safe side by a few bytes.
+ */
 export const MAX_CONFIGMAP_BYTES = 1024 * 1024
 /** All of an object's annotations, keys and values together (TotalAnnotationSizeLimitB). */
 export const MAX_ANNOTATIONS_BYTES = 256 * 1024
@@ -68,13 +72,15 @@ const backend = (p: Place, leading: () => boolean): StateBackend => {
           `the notification state (${tracks.size} tracks, ${Math.ceil(size / 1024)} KiB) does not fit in ${where}: ${p.limitWords}; split the services among reporters, or use ha.state: configmap (1 MiB)`
         )
       }
-      const first = yield* Effect.either(p.object.write((o) => p.put(o, text)))
+      const cannotWrite = (e: { readonly message: string }) => `the notification state cannot be written to ${where}: ${e.message}`
+      const write = p.object.write((o) => p.put(o, text))
+      const first = yield* Effect.either(write)
       if (first._tag === "Right") return
-      if (first.left._tag !== "Conflict") return yield* Effect.fail(`the notification state cannot be written to ${where}: ${first.left.message}`)
+      if (first.left._tag !== "Conflict") return yield* Effect.fail(cannotWrite(first.left))
       if (!leading()) return yield* Effect.fail(`${where} was written by another replica since this one read it, and this one no longer leads: its state is not written (the leader's stands)`)
       // The leader's record of what it sent is the truth: read the object again and write over it.
-      yield* Effect.mapError(p.object.get, (e) => `the notification state cannot be written to ${where}: ${e.message}`)
-      yield* Effect.mapError(p.object.write((o) => p.put(o, text)), (e) => `the notification state cannot be written to ${where}: ${e.message}`)
+      yield* Effect.mapError(p.object.get, cannotWrite)
+      yield* Effect.mapError(write, cannotWrite)
     })
   return {
     load: Effect.catchAll(fetch, (why) => Effect.as(Effect.logWarning(`${why}: starting with no notification state`), new Map<string, Track>())),

@@ -11,7 +11,7 @@
 // Docker build stage) cannot break when the tools change.
 import { build } from "esbuild"
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises"
-import { isBuiltin } from "node:module"
+import { createRequire, isBuiltin } from "node:module"
 import { join } from "node:path"
 
 const common = {
@@ -52,20 +52,51 @@ const notices = async (metafile) => {
 }
 
 /**
- * Node's built-ins by require() (the banner's), not by ESM import: from
- * Node 22 on, building the ESM namespace of node:http reads its lazy getters
- * (WebSocket, MessageEvent, CloseEvent), which loads Node's bundled undici,
- * http2, zlib, worker_threads and web streams that the reporter never uses:
- * about 4 MB more resident on the image's Node 26 (bench/results.md).
- * require() loads the module alone.
+ * Node's built-ins by require() (the banner's), not by ESM import, and each
+ * loaded when the program first uses it, not when the bundle starts.
+ *
+ * - By require(): from Node 22 on, building the ESM namespace of node:http
+ *   reads its lazy getters (WebSocket, MessageEvent, CloseEvent), which loads
+ *   Node's bundled undici, http2, zlib, worker_threads and web streams that
+ *   the reporter never uses: about 4 MB more resident on the image's Node 26.
+ * - When first used: the bundle evaluates every module's imports at start,
+ *   so readline (for @effect/cli's prompts), fs/promises, os, perf_hooks, tls
+ *   and https were loaded by every run, used or not. Each built-in Node loads
+ *   compiles its own JavaScript into the heap and pages its source in from the
+ *   binary: those four and https cost about 7 MB resident on Node 26, idle
+ *   (bench/results.md). The module stands for the built-in through an object
+ *   whose prototype loads it on the first property read (esbuild's namespace
+ *   objects copy own properties only, and this has none), so `import * as`,
+ *   named and default imports all work, and a built-in a run never touches is
+ *   never loaded.
  */
-const builtinsByRequire = {
-  name: "builtins-by-require",
+/**
+ * The built-ins loaded when first used: those an idle reporter with an
+ * http:// convertor and dashboard does not need. Each one's exports are a
+ * plain object (checked below); a built-in that exports a function or a
+ * class (events, stream, assert) cannot stand behind an object, and loads at
+ * start as before.
+ */
+const WHEN_USED = new Set(["child_process", "cluster", "crypto", "fs/promises", "https", "os", "perf_hooks", "querystring", "readline", "stream/promises", "tls", "v8", "zlib"])
+for (const name of WHEN_USED) {
+  if (typeof createRequire(import.meta.url)(name) !== "object") throw new Error(`build: node:${name} does not export a plain object; it cannot be loaded when first used`)
+}
+
+const builtinsWhenUsed = {
+  name: "builtins-when-used",
   setup(b) {
     b.onResolve({ filter: /^(node:)?[a-z_][a-z0-9_/]*$/ }, (args) =>
       !isBuiltin(args.path) ? undefined : args.namespace === "builtin" ? { path: args.path, external: true } : { path: args.path, namespace: "builtin" }
     )
-    b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)})`, loader: "js" }))
+    b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
+      contents: !WHEN_USED.has(args.path.replace(/^node:/, "")) ? `module.exports = require(${JSON.stringify(args.path)})` : `module.exports = Object.create(new Proxy({}, {
+  get: (_, key) => Reflect.get(load(), key),
+  has: (_, key) => Reflect.has(load(), key)
+}))
+let loaded
+const load = () => (loaded ??= require(${JSON.stringify(args.path)}))`,
+      loader: "js"
+    }))
   }
 }
 
@@ -77,7 +108,7 @@ const product = await build({
   entryPoints: { main: "src/main.ts", wiring: "src/wiring.ts" },
   external: ["./wiring.js"],
   outdir: "dist",
-  plugins: [builtinsByRequire],
+  plugins: [builtinsWhenUsed],
   // Smaller source compiles faster at start-up. No source maps: a defect is
   // reported in one line without a stack, so nothing would read them.
   minify: true

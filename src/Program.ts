@@ -11,6 +11,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -27,6 +28,7 @@ import { ALWAYS, Leadership } from "./Leadership.js"
 import * as Liveness from "./Liveness.js"
 import * as Logging from "./Logging.js"
 import * as Maintenance from "./Maintenance.js"
+import * as Memory from "./Memory.js"
 import { count, Metrics, NONE } from "./Metrics.js"
 import * as Observability from "./Observability.js"
 import * as Policy from "./Policy.js"
@@ -115,37 +117,25 @@ const describe = (config: ReporterConfig, options: RunOptions): string =>
 /**
  * One debug line per cycle about the process itself: what a soak run, or an
  * SRE wondering about a slow host, reads. The event-loop histogram is reset
- * each cycle, so its figures are per cycle.
+ * each cycle, so its figures are per cycle. Without debug logging nothing is
+ * measured: the histogram (and node:perf_hooks, which it loads) costs about a
+ * megabyte resident for a line nobody would see.
  */
-const processStats = () => {
+const processStats: Effect.Effect<Effect.Effect<void>> = Effect.map(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) => {
+  if (LogLevel.greaterThan(minimum, LogLevel.Debug)) return Effect.void
   const loop = monitorEventLoopDelay({ resolution: 10 })
   loop.enable()
   const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1)
   const ms = (nanos: number) => (nanos / 1e6).toFixed(1)
-  return {
-    log: Effect.suspend(() => {
-      const memory = process.memoryUsage()
-      const line =
-        `Process stats: rss_mb=${mb(memory.rss)} heap_used_mb=${mb(memory.heapUsed)} ` +
-        `event_loop_delay_p99_ms=${ms(loop.percentile(99))} event_loop_delay_max_ms=${ms(loop.max)}`
-      loop.reset()
-      return Effect.logDebug(line)
-    })
-  }
-}
-
-/**
- * A full garbage collection after each cycle, when the image's command
- * exposes `gc` (--expose-gc) and the next cycle is at least 10 s away. From
- * Node 24 on, V8's memory reducer does not run for a process that only wakes
- * once a minute (its heap and young generation stay as large as the busiest
- * moment left them); one collection, a few milliseconds a cycle, gives that
- * memory back (bench/results.md).
- */
-const collectAfterCycle = (interval: Duration.Duration): Effect.Effect<void> => {
-  const gc = (globalThis as { gc?: () => void }).gc
-  return gc === undefined || Duration.lessThan(interval, Duration.seconds(10)) ? Effect.void : Effect.sync(() => gc())
-}
+  return Effect.suspend(() => {
+    const memory = process.memoryUsage()
+    const line =
+      `Process stats: rss_mb=${mb(memory.rss)} heap_used_mb=${mb(memory.heapUsed)} ` +
+      `event_loop_delay_p99_ms=${ms(loop.percentile(99))} event_loop_delay_max_ms=${ms(loop.max)}`
+    loop.reset()
+    return Effect.logDebug(line)
+  })
+})
 
 const fatal = (message: string) => Effect.as(Logging.logErrorAlways(message), ExitCode.CycleFailed)
 
@@ -238,9 +228,9 @@ const cycles = (config: ReporterConfig, options: RunOptions, managedOf: ManagedO
     })
     const built = yield* Effect.either(Layer.build(generations))
     if (built._tag === "Left") return yield* fatal(built.left.message)
-    const stats = processStats()
-    const collect = collectAfterCycle(config.reporter.poll_interval)
-    return yield* runForever(() => Effect.zipRight(stats.log, collect), Effect.flatMap(Generations.Generations, (g) => g.next)).pipe(
+    const stats = yield* processStats
+    const collect = Memory.afterCycle(config.reporter.poll_interval)
+    return yield* runForever(() => Effect.zipRight(stats, collect), Effect.flatMap(Generations.Generations, (g) => g.next)).pipe(
       Effect.provide(built.right),
       // What was delivered before the stop is written now, not only at the end of a whole cycle.
       Effect.onInterrupt(() => Effect.zipRight(persistNow, Effect.logInfo("Stop requested: finished notifications in flight, exiting")))

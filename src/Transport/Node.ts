@@ -169,13 +169,27 @@ export const exchangeVia = (agents: Agents) => (request: Request, limits: Limits
     })
   })
 
+/**
+ * The https pool is made on the first https:// request: creating it loads
+ * node:tls and node:https (about 3 MB resident on Node 26), which a reporter
+ * that talks only http:// (a convertor in the cluster, say) never needs.
+ */
 export const layer: Layer.Layer<Transport> = Layer.scoped(
   Transport,
   Effect.map(
     Effect.acquireRelease(
-      Effect.sync((): Agents => ({ http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) })),
-      (a) => Effect.sync(() => (a.http.destroy(), a.https.destroy()))
+      Effect.sync(() => {
+        let secure: https.Agent | undefined
+        return {
+          http: new http.Agent({ keepAlive: true }),
+          get https() {
+            return (secure ??= new https.Agent({ keepAlive: true }))
+          },
+          made: () => secure
+        }
+      }),
+      (a) => Effect.sync(() => (a.http.destroy(), a.made()?.destroy()))
     ),
-    (agents) => ({ exchange: exchangeVia(agents) })
+    (agents): Transport["Type"] => ({ exchange: exchangeVia(agents) })
   )
 )

@@ -60,11 +60,11 @@ const notices = async (metafile) => {
  *   Node's bundled undici, http2, zlib, worker_threads and web streams that
  *   the reporter never uses: about 4 MB more resident on the image's Node 26.
  * - When first used: the bundle evaluates every module's imports at start,
- *   so readline (for @effect/cli's prompts), fs/promises, os, perf_hooks, tls
- *   and https were loaded by every run, used or not. Each built-in Node loads
- *   compiles its own JavaScript into the heap and pages its source in from the
- *   binary: those four and https cost about 7 MB resident on Node 26, idle
- *   (bench/results.md). The module stands for the built-in through an object
+ *   so readline (for @effect/cli's prompts), fs/promises, os, tls and https
+ *   were loaded by every run, used or not. Each built-in Node loads compiles
+ *   its own JavaScript into the heap and pages its source in from the binary:
+ *   an idle reporter with http:// peers held 4 to 5 MB more on Node 26 for
+ *   them (3 services, medians of 5 runs). The module stands for the built-in through an object
  *   whose prototype loads it on the first property read (esbuild's namespace
  *   objects copy own properties only, and this has none), so `import * as`,
  *   named and default imports all work, and a built-in a run never touches is

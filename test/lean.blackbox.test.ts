@@ -21,19 +21,23 @@ cleanUpAfterEach()
 
 const FULL_GC = "testing; GC in old space requested"
 
-const run = async (interval: number, node?: string) => {
+/** One healthy service; the reporter's output half a second after its first cycle. */
+const firstCycle = async (o: { interval: number; node?: string; nodeArgs?: ReadonlyArray<string>; env?: Record<string, string> }) => {
   const convertor = track(await startConvertor({ services: { "api/production": { status: 0 } } }))
   const dashboard = track(await startDashboard({ secret: SECRET }))
-  const file = writeConfig(configText({ convertor: convertor.url, dashboard: dashboard.url, services: ["api/production"], secret: SECRET, interval }))
-  const p = spawnReporter(["--config", file], { nodeArgs: ["--expose-gc", "--trace-gc"], ...(node === undefined ? {} : { node }) })
+  const file = writeConfig(configText({ convertor: convertor.url, dashboard: dashboard.url, services: ["api/production"], secret: SECRET, interval: o.interval }))
+  const p = spawnReporter(["--config", file], { nodeArgs: o.nodeArgs ?? [], env: o.env ?? {}, ...(o.node === undefined ? {} : { node: o.node }) })
   try {
     await waitFor("the first cycle", () => p.stderr().includes("Cycle complete"), 10_000)
     await new Promise((r) => setTimeout(r, 500))
-    return p.stdout()
+    return { stdout: p.stdout(), stderr: p.stderr() }
   } finally {
     p.child.kill("SIGKILL")
   }
 }
+
+/** What --trace-gc printed (on standard output) by then. */
+const run = async (interval: number, node?: string) => (await firstCycle({ interval, nodeArgs: ["--expose-gc", "--trace-gc"], ...(node === undefined ? {} : { node }) })).stdout
 
 describe("a full collection after a cycle, with the image's --expose-gc", () => {
   it("when the next cycle is 10 s or more away", async () => {
@@ -109,19 +113,7 @@ describe("Node's built-ins are loaded when the program first uses them", () => {
 })
 
 describe("the process's own figures", () => {
-  const cycleWith = async (env: Record<string, string>) => {
-    const convertor = track(await startConvertor({ services: { "api/production": { status: 0 } } }))
-    const dashboard = track(await startDashboard({ secret: SECRET }))
-    const file = writeConfig(configText({ convertor: convertor.url, dashboard: dashboard.url, services: ["api/production"], secret: SECRET, interval: 60 }))
-    const p = spawnReporter(["--config", file], { env })
-    try {
-      await waitFor("the first cycle", () => p.stderr().includes("Cycle complete"), 10_000)
-      await new Promise((r) => setTimeout(r, 300))
-      return p.stderr()
-    } finally {
-      p.child.kill("SIGKILL")
-    }
-  }
+  const cycleWith = async (env: Record<string, string>) => (await firstCycle({ interval: 60, env })).stderr
 
   it("are a debug line after each cycle (what `npm run soak` reads), measured only when debug logging is on", async () => {
     expect(await cycleWith({ LOG_LEVEL: "debug" })).toMatch(/DEBUG Process stats: rss_mb=[\d.]+ heap_used_mb=[\d.]+ event_loop_delay_p99_ms=[\d.]+ event_loop_delay_max_ms=[\d.]+/)

@@ -392,7 +392,7 @@ const unmet = (r: SizeResult | undefined): string => {
   }
   if (startup.idleMiB > 50 || settled.idleMiB > 50) {
     why.push(
-      `- **Idle RSS** (${fmt(startup.idleMiB, 1)} MB one second after the first cycle, ${fmt(settled.idleMiB, 1)} MB settled): a bare \`node\` doing nothing holds ${fmt(bareNode.idleMiB, 1)} MB, ${fmt(bareNode.fileMiB, 1)} MB of it file-backed; the reporter's file-backed pages (${fmt(settled.fileMiB, 1)} MB) are the node binary's HTTP, TLS, crypto and compiler code it runs, and its own allocations are ${fmt(settled.anonMiB, 1)} MB settled. With \`NODE_OPTIONS=--jitless\` it settles at ${fmt(settledJitless.idleMiB, 1)} MB, at the CPU cost shown above: a choice for small deployments, not a default. Below that would take a smaller runtime than Node's.`
+      `- **Idle RSS** (${fmt(startup.idleMiB, 1)} MB one second after the first cycle, ${fmt(settled.idleMiB, 1)} MB settled): a bare \`node\` doing nothing holds ${fmt(bareNode.idleMiB, 1)} MB, ${fmt(bareNode.fileMiB, 1)} MB of it file-backed; the reporter's file-backed pages (${fmt(settled.fileMiB, 1)} MB) are the node binary's HTTP, crypto and compiler code it runs (TLS only with an https:// peer), and its own allocations are ${fmt(settled.anonMiB, 1)} MB settled. With \`NODE_OPTIONS=--jitless\` it settles at ${fmt(settledJitless.idleMiB, 1)} MB, at the CPU cost shown above: a choice for small deployments, not a default. Below that would take a smaller runtime than Node's.`
     )
   }
   if (growth && growth.atEnd - growth.at50 > 5) {

@@ -10,6 +10,7 @@
 // The product is built from src/ alone, so a build that has only src/ (the
 // Docker build stage) cannot break when the tools change.
 import { build } from "esbuild"
+import { EventEmitter } from "node:events"
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { createRequire, isBuiltin } from "node:module"
 import { join } from "node:path"
@@ -71,15 +72,18 @@ const notices = async (metafile) => {
  *   never loaded.
  */
 /**
- * The built-ins loaded when first used: those an idle reporter with an
- * http:// convertor and dashboard does not need. Each one's exports are a
- * plain object (checked below); a built-in that exports a function or a
- * class (events, stream, assert) cannot stand behind an object, and loads at
- * start as before.
+ * The built-ins loaded when first used: those an idle reporter with http://
+ * peers does not need, and that nothing else loads at start anyway (Node
+ * loads stream/promises and querystring itself, Effect's clock loads
+ * perf_hooks). Each one's exports are a plain object (checked below): a
+ * built-in that exports a function or a class (events, stream, assert), or
+ * an EventEmitter whose methods need it as `this` (cluster), cannot stand
+ * behind an object, and loads at start as before.
  */
-const WHEN_USED = new Set(["child_process", "cluster", "crypto", "fs/promises", "https", "os", "perf_hooks", "querystring", "readline", "stream/promises", "tls", "v8", "zlib"])
+const WHEN_USED = new Set(["child_process", "crypto", "fs/promises", "https", "os", "readline", "tls", "v8", "zlib"])
 for (const name of WHEN_USED) {
-  if (typeof createRequire(import.meta.url)(name) !== "object") throw new Error(`build: node:${name} does not export a plain object; it cannot be loaded when first used`)
+  const exported = createRequire(import.meta.url)(name)
+  if (typeof exported !== "object" || exported instanceof EventEmitter) throw new Error(`build: node:${name} does not export a plain object; it cannot be loaded when first used`)
 }
 
 const builtinsWhenUsed = {

@@ -269,7 +269,7 @@ const imageBinary = join(imageNode(imageNodeVersion), "node")
 const commandOf = (flags: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
   [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...flags].join(" ") || "no flags"
 /** Where users run it: the image's Node with its command's flags; and the same Node without them, for what the flags change. */
-const image: Runtime = { name: `the image's Node ${imageNodeVersion}, ${commandOf(imageFlags(), imageEnv())}`, node: imageBinary, flags: imageFlags(), env: imageEnv() }
+const image: Runtime = ((flags, env) => ({ name: `the image's Node ${imageNodeVersion}, ${commandOf(flags, env)}`, node: imageBinary, flags, env }))(imageFlags(), imageEnv())
 const imagePlain: Runtime = { name: `the image's Node ${imageNodeVersion}, no flags`, node: imageBinary, flags: [] }
 if (values.quick) {
   const runtime = values.on === "image" ? image : values.on === "image-plain" ? imagePlain : undefined
@@ -322,8 +322,8 @@ const onImage = {
 }
 /**
  * What each of the command's settings buys, and at what CPU: the command with
- * one part taken away (V8's flags for the peak; glibc's mmap threshold, the
- * part that costs most CPU) or lite mode added (no optimising compiler at all).
+ * one part taken away (V8's flags for the peak; glibc's mmap threshold) or
+ * lite mode added (no optimising compiler at all).
  */
 const alternative = async (name: string, flags: ReadonlyArray<string>, env: Readonly<Record<string, string>>) => {
   const runtime: Runtime = { ...image, flags, env }

@@ -53,6 +53,22 @@ const notices = async (metafile) => {
 }
 
 /**
+ * The built-ins loaded when first used: those an idle reporter with http://
+ * peers does not need, and that nothing else loads at start anyway (Node
+ * loads stream/promises and querystring itself, Effect's clock loads
+ * perf_hooks). Each one's exports are a plain object (checked below): a
+ * built-in that exports a function or a class (events, stream, assert), or
+ * an EventEmitter whose methods need it as `this` (cluster), cannot stand
+ * behind an object, and loads at start as before.
+ */
+const WHEN_USED = new Set(["child_process", "crypto", "fs/promises", "https", "os", "readline", "tls", "v8", "zlib"])
+const requireHere = createRequire(import.meta.url)
+for (const name of WHEN_USED) {
+  const exported = requireHere(name)
+  if (typeof exported !== "object" || exported instanceof EventEmitter) throw new Error(`build: node:${name} does not export a plain object; it cannot be loaded when first used`)
+}
+
+/**
  * Node's built-ins by require() (the banner's), not by ESM import, and each
  * loaded when the program first uses it, not when the bundle starts.
  *
@@ -65,27 +81,12 @@ const notices = async (metafile) => {
  *   were loaded by every run, used or not. Each built-in Node loads compiles
  *   its own JavaScript into the heap and pages its source in from the binary:
  *   an idle reporter with http:// peers held 4 to 5 MB more on Node 26 for
- *   them (3 services, medians of 5 runs). The module stands for the built-in through an object
- *   whose prototype loads it on the first property read (esbuild's namespace
- *   objects copy own properties only, and this has none), so `import * as`,
- *   named and default imports all work, and a built-in a run never touches is
- *   never loaded.
+ *   them (3 services, medians of 5 runs). The module stands for the built-in
+ *   through an object whose prototype loads it on the first property read
+ *   (esbuild's namespace objects copy own properties only, and this has
+ *   none), so `import * as`, named and default imports all work, and a
+ *   built-in a run never touches is never loaded.
  */
-/**
- * The built-ins loaded when first used: those an idle reporter with http://
- * peers does not need, and that nothing else loads at start anyway (Node
- * loads stream/promises and querystring itself, Effect's clock loads
- * perf_hooks). Each one's exports are a plain object (checked below): a
- * built-in that exports a function or a class (events, stream, assert), or
- * an EventEmitter whose methods need it as `this` (cluster), cannot stand
- * behind an object, and loads at start as before.
- */
-const WHEN_USED = new Set(["child_process", "crypto", "fs/promises", "https", "os", "readline", "tls", "v8", "zlib"])
-for (const name of WHEN_USED) {
-  const exported = createRequire(import.meta.url)(name)
-  if (typeof exported !== "object" || exported instanceof EventEmitter) throw new Error(`build: node:${name} does not export a plain object; it cannot be loaded when first used`)
-}
-
 const builtinsWhenUsed = {
   name: "builtins-when-used",
   setup(b) {

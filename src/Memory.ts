@@ -23,7 +23,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
-/** `globalThis.gc` as --expose-gc defines it; V8 11.8 and later read `flavor`. */
+/** `globalThis.gc` as --expose-gc defines it; V8 12 and later read its options (READS_GC_OPTIONS). */
 export type Collect = (options?: { readonly type: "major"; readonly execution: "sync"; readonly flavor: "last-resort" }) => void
 
 export const MEMORY_REDUCING = { type: "major", execution: "sync", flavor: "last-resort" } as const
